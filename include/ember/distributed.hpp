@@ -1,0 +1,109 @@
+// Data-parallel training on PyTorch's own distributed engine, c10d: a TCP
+// rendezvous store, Gloo on CPU, NCCL on CUDA. Mirrors torch.distributed's
+// env:// init (torch/distributed/rendezvous.py) and DDP's bucketed gradient
+// all-reduce (torch/csrc/distributed/c10d/reducer.cpp), much simplified: one
+// process per device, fixed bucket order, no unused-parameter detection.
+// The c10d headers stay inside distributed.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace ember::dist {
+
+/// torchrun's environment contract: RANK, WORLD_SIZE, LOCAL_RANK,
+/// MASTER_ADDR, MASTER_PORT (and TORCHELASTIC_USE_AGENT_STORE when the
+/// launcher already serves the store).
+struct LaunchEnv {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  uint16_t master_port = 29500;
+  bool agent_store = false;  // torchrun's agent hosts the TCPStore
+
+  /// True when started by a launcher with WORLD_SIZE set (even to 1).
+  bool launched = false;
+
+  /// Reads the environment. Without WORLD_SIZE: a single process, launched =
+  /// false. Malformed or inconsistent values (RANK >= WORLD_SIZE, a
+  /// non-numeric port) throw ember::ConfigError naming the variable.
+  static LaunchEnv from_env();
+};
+
+/// A process group over all ranks. Collective calls block until every rank
+/// has joined; a rank that died or stopped answering makes them throw
+/// ember::Error within `timeout` instead of hanging.
+class ProcessGroup {
+ public:
+  /// Joins the group: rank 0 (or the torchrun agent) serves the TCPStore at
+  /// MASTER_ADDR:MASTER_PORT, every rank connects, then the backend
+  /// ("gloo" or "nccl") forms its connections.
+  ProcessGroup(
+      const LaunchEnv& env,
+      const std::string& backend,
+      std::chrono::milliseconds timeout);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const;
+  int size() const;
+  const std::string& backend() const;
+
+  /// Copies root's tensors into every rank's tensors, in place.
+  void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
+  /// Sums the tensor across ranks, in place.
+  void allreduce_sum(at::Tensor& tensor);
+  /// Sum of `value` over ranks (a double on every rank).
+  double allreduce_sum(double value);
+  /// Starts an asynchronous in-place sum; wait() blocks until it is done.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual void wait() = 0;
+  };
+  std::unique_ptr<Pending> allreduce_sum_async(at::Tensor& tensor);
+  void barrier();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Averages gradients across ranks after backward(), DDP-style: parameters
+/// are packed into buckets of about `bucket_bytes` (in reverse registration
+/// order, roughly the order backward produces them); a gradient hook marks a
+/// parameter ready and, once a bucket's parameters are all ready, launches its
+/// asynchronous all-reduce while backward goes on. finish() waits for the
+/// buckets and writes the averaged gradients back into each .grad().
+class GradientReducer {
+ public:
+  GradientReducer(
+      ProcessGroup& group,
+      std::vector<at::Tensor> params,
+      size_t bucket_bytes = size_t{4} << 20);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  /// Waits for every bucket, divides by the world size, and sets each
+  /// parameter's grad. Buckets whose hooks never fired (a parameter without
+  /// gradient this step) are reduced here, with zeros for the missing grads.
+  void finish();
+  /// Seconds spent blocked in communication during the last finish().
+  double last_wait_s() const;
+  size_t num_buckets() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ember::dist

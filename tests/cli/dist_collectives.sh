@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# ember::dist over Gloo on loopback: 2 processes broadcast, all-reduce and
+# average gradients in buckets (dist_worker collectives).
+set -euo pipefail
+worker="$(dirname "$1")/tests/ember_dist_worker"
+port=$((20000 + RANDOM % 20000))
+pids=()
+for r in 0 1; do
+  RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+    timeout 60 "$worker" collectives &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+exit $status
