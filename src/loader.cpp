@@ -8,8 +8,6 @@
 // - num_workers > 0 keeps that timing (PyTorch's multi-process iterator
 //   would draw the sampler seed already in iter(), while prefetching), so the
 //   order and the global generator's state never depend on num_workers.
-#include <ember/data/loader.hpp>
-
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
@@ -23,6 +21,8 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/randperm.h>
 #include <c10/util/Exception.h>
+
+#include <ember/data/loader.hpp>
 
 namespace ember {
 
@@ -101,7 +101,7 @@ struct Loader::PassState {
         std::unique_lock<std::mutex> lock(mutex);
         cv.wait(lock, [&] {
           return stop || error != nullptr || next_to_produce >= num_batches ||
-              next_to_produce < prefetch_limit();
+                 next_to_produce < prefetch_limit();
         });
         if (stop || error != nullptr || next_to_produce >= num_batches) {
           return;
@@ -194,9 +194,7 @@ size_t Loader::num_batches() const {
 }
 
 Loader::Pass Loader::make_pass(
-    int64_t base_seed,
-    int64_t sampler_seed,
-    size_t position) {
+    int64_t base_seed, int64_t sampler_seed, size_t position) {
   auto state = std::make_unique<PassState>();
   state->inputs = dataset_.inputs();
   state->targets = dataset_.targets();

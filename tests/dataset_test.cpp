@@ -3,14 +3,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "golden_util.hpp"
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/zeros.h>
 #include <catch2/catch.hpp>
 
 #include <ember/data/gpt_dataset.hpp>
-
-#include "golden_util.hpp"
 
 using ember::GptDataset;
 
@@ -36,8 +35,9 @@ size_t python_range_len(int64_t n, int64_t max_length, int64_t stride) {
 TEST_CASE("GptDataset: the-verdict has the book's 5145 tokens", "[dataset]") {
   GptDataset ds(ember::test::verdict_ids(), 4, 1);
   REQUIRE(ds.num_tokens() == 5145);
-  REQUIRE(to_vector(ds.ids().narrow(0, 0, 4)) ==
-          std::vector<int64_t>{40, 367, 2885, 1464});
+  REQUIRE(
+      to_vector(ds.ids().narrow(0, 0, 4)) ==
+      std::vector<int64_t>{40, 367, 2885, 1464});
 }
 
 TEST_CASE("GptDataset: the book's x and y at offset 50", "[dataset]") {
@@ -61,7 +61,8 @@ TEST_CASE("GptDataset: size is Python's range length", "[dataset]") {
   REQUIRE(ds.size().value() >= 1);
 }
 
-TEST_CASE("GptDataset: window i of ids 0..N-1 starts at i*stride", "[dataset]") {
+TEST_CASE(
+    "GptDataset: window i of ids 0..N-1 starts at i*stride", "[dataset]") {
   const int64_t n = GENERATE(take(20, random(2, 3000)));
   const int64_t max_length = GENERATE(take(3, random(1, 300)));
   const int64_t stride = GENERATE(take(3, random(1, 400)));
@@ -84,7 +85,8 @@ TEST_CASE("GptDataset: window i of ids 0..N-1 starts at i*stride", "[dataset]") 
     }
   }
   // The strided (W, T) views agree with get().
-  REQUIRE(at::equal(ds.inputs()[w - 1], ds.get(static_cast<size_t>(w - 1)).data));
+  REQUIRE(
+      at::equal(ds.inputs()[w - 1], ds.get(static_cast<size_t>(w - 1)).data));
   REQUIRE(at::equal(ds.targets()[0], ds.get(0).target));
 }
 

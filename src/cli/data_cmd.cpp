@@ -9,8 +9,9 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
+#include "commands.hpp"
 #include <ATen/ops/tensor.h>
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/utils.h>
@@ -21,8 +22,6 @@
 #include <ember/io.hpp>
 #include <ember/nn/gpt_embedding.hpp>
 #include <ember/tokenizer.hpp>
-
-#include "commands.hpp"
 
 namespace ember::cli {
 namespace {
@@ -206,8 +205,7 @@ void add_data_commands(CLI::App& app) {
       "--no-drop-last",
       batches_args->no_drop_last,
       "keep the last batch when it is short");
-  batches
-      ->add_option("--limit", batches_args->limit, "print at most K batches")
+  batches->add_option("--limit", batches_args->limit, "print at most K batches")
       ->check(CLI::Range(int64_t{0}, INT64_MAX));
   batches
       ->add_option(
@@ -239,7 +237,8 @@ void add_data_commands(CLI::App& app) {
   embed->add_option("--seed", embed_args->seed, "torch.manual_seed value")
       ->capture_default_str();
   embed
-      ->add_option("--ids", embed_args->ids, "comma-separated ids, e.g. 2,3,5,1")
+      ->add_option(
+          "--ids", embed_args->ids, "comma-separated ids, e.g. 2,3,5,1")
       ->delimiter(',');
   embed->callback([embed_args] { run_embed(*embed_args); });
 }
