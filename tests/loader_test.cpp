@@ -14,6 +14,7 @@
 #include <ATen/ops/equal.h>
 #include <ATen/ops/rand.h>
 #include <catch2/catch.hpp>
+#include <torch/cuda.h>
 #include <torch/utils.h>
 
 #include <ember/data/gpt_dataset.hpp>
@@ -356,4 +357,30 @@ TEST_CASE("Loader: bad options are clear errors", "[dataset]") {
       "expected >= 0); hint: save Pass::sampler_seed() after the first batch");
   Loader seq(ds, opts(2, false, true));
   REQUIRE_NOTHROW(seq.resume_pass(-1, 1));
+}
+
+TEST_CASE(
+    "Loader: a dataset on CUDA yields the CPU batches", "[dataset][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  GptDataset cpu(at::arange(300), 8, 3);
+  GptDataset gpu(at::arange(300).to(torch::kCUDA), 8, 3);
+  for (const bool shuffle : {false, true}) {
+    Loader a(cpu, opts(4, shuffle, false));
+    Loader b(gpu, opts(4, shuffle, false));
+    torch::manual_seed(3);
+    auto pa = a.begin_pass();
+    torch::manual_seed(3);
+    auto pb = b.begin_pass();
+    while (auto x = pa.next()) {
+      auto y = pb.next();
+      REQUIRE(y.has_value());
+      REQUIRE(y->inputs.device().is_cuda());
+      REQUIRE(at::equal(x->inputs, y->inputs.cpu()));
+      REQUIRE(at::equal(x->targets, y->targets.cpu()));
+    }
+    REQUIRE(!pb.next().has_value());
+  }
 }
