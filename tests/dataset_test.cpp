@@ -8,6 +8,7 @@
 #include <ATen/ops/equal.h>
 #include <ATen/ops/zeros.h>
 #include <catch2/catch.hpp>
+#include <torch/data/transforms/stack.h>
 
 #include <ember/data/gpt_dataset.hpp>
 
@@ -154,4 +155,18 @@ TEST_CASE("GptDataset: bad parameters are clear errors", "[dataset]") {
       ember::check_fits_context(ds, 3),
       "GptDataset: max_length exceeds the model's context_length (got 4, "
       "expected <= 3)");
+}
+
+TEST_CASE("GptDataset: works with LibTorch's Stack transform", "[dataset]") {
+  // get_batch() + Stack<>, what a torch::data::DataLoader would do.
+  GptDataset ds(at::arange(20), 4, 4);
+  auto batch =
+      torch::data::transforms::Stack<>().apply_batch(ds.get_batch({2, 0}));
+  REQUIRE(batch.data.sizes() == at::IntArrayRef{2, 4});
+  REQUIRE(
+      to_vector(batch.data.flatten()) ==
+      std::vector<int64_t>{8, 9, 10, 11, 0, 1, 2, 3});
+  REQUIRE(
+      to_vector(batch.target.flatten()) ==
+      std::vector<int64_t>{9, 10, 11, 12, 1, 2, 3, 4});
 }
