@@ -32,10 +32,12 @@ namespace ember {
 namespace {
 
 // torch.empty((), dtype=torch.int64).random_().item() on the global CPU
-// generator: a value in [0, 2^63 - 1].
+// generator: a value in [0, 2^63 - 1]. The generator is named rather than
+// defaulted (same thing) because GCC 12 with sanitizers warns
+// -Wmaybe-uninitialized on the defaulted c10::optional<Generator>.
 int64_t draw_int64_from_global_generator() {
   return at::empty({}, at::TensorOptions().dtype(at::kLong))
-      .random_()
+      .random_(at::detail::getDefaultCPUGenerator())
       .item<int64_t>();
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "golden_util.hpp"
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/equal.h>
@@ -47,6 +48,13 @@ LoaderOptions opts(
   o.drop_last = drop_last;
   o.num_workers = nw;
   return o;
+}
+
+// torch.empty((), dtype=torch.int64).random_() on the global generator.
+int64_t draw_int64() {
+  return at::empty({}, at::TensorOptions().dtype(at::kLong))
+      .random_(at::detail::getDefaultCPUGenerator())
+      .item<int64_t>();
 }
 
 float global_rand() {
@@ -269,12 +277,8 @@ TEST_CASE(
   REQUIRE(pass.sampler_seed() >= 0);
   // The same two draws, by hand.
   torch::manual_seed(123);
-  const int64_t base = at::empty({}, at::TensorOptions().dtype(at::kLong))
-                           .random_()
-                           .item<int64_t>();
-  const int64_t seed = at::empty({}, at::TensorOptions().dtype(at::kLong))
-                           .random_()
-                           .item<int64_t>();
+  const int64_t base = draw_int64();
+  const int64_t seed = draw_int64();
   REQUIRE(pass.base_seed() == base);
   REQUIRE(pass.sampler_seed() == seed);
   // Unshuffled: one draw per pass, no sampler seed.
@@ -285,7 +289,7 @@ TEST_CASE(
   REQUIRE(p.sampler_seed() == -1);
   const float after = global_rand();
   torch::manual_seed(1);
-  at::empty({}, at::TensorOptions().dtype(at::kLong)).random_();
+  draw_int64();
   REQUIRE(global_rand() == after);
 }
 
