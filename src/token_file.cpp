@@ -1,14 +1,13 @@
 #include "ember/token_file.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
@@ -98,9 +97,7 @@ void pack_ids(
 }
 
 std::vector<TokenId> unpack_ids(
-    const unsigned char* p,
-    uint64_t n,
-    uint32_t width_bits) {
+    const unsigned char* p, uint64_t n, uint32_t width_bits) {
   std::vector<TokenId> ids(static_cast<size_t>(n));
   if (width_bits == 16) {
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -128,9 +125,7 @@ uint32_t token_width_for(size_t vocab_size) {
 }
 
 TokenFileWriter::TokenFileWriter(
-    std::string path,
-    uint32_t width_bits,
-    std::string vocab_name)
+    std::string path, uint32_t width_bits, std::string vocab_name)
     : path_(std::move(path)),
       width_bits_(width_bits),
       vocab_name_(std::move(vocab_name)),
@@ -219,11 +214,11 @@ std::string encode_token_file(
 }
 
 TokenFileHeader parse_token_file_header(
-    std::string_view bytes,
-    std::string_view what) {
+    std::string_view bytes, std::string_view what) {
   if (bytes.size() < kTokenFileHeaderSize ||
       std::memcmp(bytes.data(), kTokenFileMagic, 8) != 0) {
-    if (bytes.size() >= 8 && std::memcmp(bytes.data(), kTokenFileMagic, 8) == 0) {
+    if (bytes.size() >= 8 &&
+        std::memcmp(bytes.data(), kTokenFileMagic, 8) == 0) {
       throw TokenizerError(fmt::format(
           "token file {}: truncated header (got {} bytes, expected {})",
           what,
@@ -258,7 +253,8 @@ TokenFileHeader parse_token_file_header(
 
 namespace {
 
-void check_size(const TokenFileHeader& h, uint64_t size, std::string_view what) {
+void check_size(
+    const TokenFileHeader& h, uint64_t size, std::string_view what) {
   const uint64_t w = h.width_bits / 8;
   const bool overflow = h.num_tokens > (UINT64_MAX - kTokenFileHeaderSize) / w;
   const uint64_t expected = kTokenFileHeaderSize + h.num_tokens * w;
@@ -296,14 +292,12 @@ TokenFileHeader read_token_file_header(const std::string& path) {
 }
 
 std::vector<TokenId> decode_token_file(
-    std::string_view bytes,
-    std::string_view what) {
+    std::string_view bytes, std::string_view what) {
   const TokenFileHeader h = parse_token_file_header(bytes, what);
   check_size(h, bytes.size(), what);
-  const auto* payload =
-      reinterpret_cast<const unsigned char*>(bytes.data()) + kTokenFileHeaderSize;
-  const uint64_t sum =
-      fnv1a64(payload, bytes.size() - kTokenFileHeaderSize);
+  const auto* payload = reinterpret_cast<const unsigned char*>(bytes.data()) +
+                        kTokenFileHeaderSize;
+  const uint64_t sum = fnv1a64(payload, bytes.size() - kTokenFileHeaderSize);
   if (sum != h.checksum) {
     throw TokenizerError(fmt::format(
         "token file {}: checksum mismatch (got {:016x}, expected {:016x}); "

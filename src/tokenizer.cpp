@@ -249,7 +249,7 @@ inline Char decode_char(
   if (b0 >= 0xE0 && b0 <= 0xEF) {
     if (avail >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
       const uint32_t cp = (uint32_t{b0} & 0x0F) << 12 |
-          (uint32_t{s[1]} & 0x3F) << 6 | (s[2] & 0x3Fu);
+                          (uint32_t{s[1]} & 0x3F) << 6 | (s[2] & 0x3Fu);
       if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
         return {static_cast<Cls>(bmp[cp]), 3};
       }
@@ -260,8 +260,8 @@ inline Char decode_char(
     if (avail >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
         (s[3] & 0xC0) == 0x80) {
       const uint32_t cp = (uint32_t{b0} & 0x07) << 18 |
-          (uint32_t{s[1]} & 0x3F) << 12 | (uint32_t{s[2]} & 0x3F) << 6 |
-          (s[3] & 0x3Fu);
+                          (uint32_t{s[1]} & 0x3F) << 12 |
+                          (uint32_t{s[2]} & 0x3F) << 6 | (s[3] & 0x3Fu);
       if (cp >= 0x10000 && cp <= 0x10FFFF) {
         return {class_of_codepoint(static_cast<int32_t>(cp)), 4};
       }
@@ -278,8 +278,8 @@ std::array<uint32_t, 256> bytes_to_unicode() {
   std::array<uint32_t, 256> map{};
   uint32_t n = 0;
   for (uint32_t b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') ||
-        (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
+                           (b >= 0xAE && b <= 0xFF);
     map[b] = printable ? b : 256 + n++;
   }
   return map;
@@ -370,9 +370,8 @@ class EncoderJsonParser {
     return i_ < s_.size() ? s_[i_] : '\0';
   }
   void ws() {
-    while (i_ < s_.size() &&
-           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' ||
-            s_[i_] == '\t')) {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' ||
+                              s_[i_] == '\r' || s_[i_] == '\t')) {
       ++i_;
     }
   }
@@ -460,8 +459,7 @@ class EncoderJsonParser {
         ++i_;
       } else {
         int32_t cp = 0;
-        const utf8proc_ssize_t n =
-            utf8proc_iterate(p, end - p, &cp);
+        const utf8proc_ssize_t n = utf8proc_iterate(p, end - p, &cp);
         if (n <= 0) fail("invalid utf-8");
         out.push_back(static_cast<uint32_t>(cp));
         i_ += static_cast<size_t>(n);
@@ -486,9 +484,7 @@ class EncoderJsonParser {
 };
 
 void check_sha256(
-    const std::string& path,
-    std::string_view data,
-    const char* expected) {
+    const std::string& path, std::string_view data, const char* expected) {
   const std::string got = sha256_hex(data);
   if (got != expected) {
     throw TokenizerError(fmt::format(
@@ -513,7 +509,8 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
   std::array<int32_t, 512> cp_to_byte{};
   cp_to_byte.fill(-1);
   const auto b2u = bytes_to_unicode();
-  for (uint32_t b = 0; b < 256; ++b) cp_to_byte[b2u[b]] = static_cast<int32_t>(b);
+  for (uint32_t b = 0; b < 256; ++b)
+    cp_to_byte[b2u[b]] = static_cast<int32_t>(b);
 
   auto t = std::make_shared<Tables>();
   std::vector<std::pair<uint32_t, std::string>> entries;
@@ -522,8 +519,8 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
       .parse([&](const std::vector<uint32_t>& key, uint32_t id) {
         std::string bytes;
         bytes.reserve(key.size());
-        bool is_special = key.size() > 2 && key.front() == '<' &&
-            key.back() == '>';
+        bool is_special =
+            key.size() > 2 && key.front() == '<' && key.back() == '>';
         std::string as_text;
         for (uint32_t cp : key) {
           if (cp < 0x80) as_text += static_cast<char>(cp);
@@ -590,8 +587,8 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
     const uint8_t* s = base + t->offsets[id];
     const size_t len = t->offsets[id + 1] - t->offsets[id];
     if (len <= 8) {
-      if (t->short_map.find(pack8(s, len, base_end), static_cast<uint32_t>(len)) !=
-          kNoRank) {
+      if (t->short_map.find(
+              pack8(s, len, base_end), static_cast<uint32_t>(len)) != kNoRank) {
         throw TokenizerError(
             fmt::format("load {}: duplicate token (id {})", enc_path, id));
       }
@@ -607,8 +604,8 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
   for (uint32_t b = 0; b < 256; ++b) {
     const auto c = static_cast<uint8_t>(b);
     if (t->find(&c, 1, &c + 1) != t->byte_token[b]) {
-      throw TokenizerError(fmt::format(
-          "load {}: byte 0x{:02x} has no token", enc_path, b));
+      throw TokenizerError(
+          fmt::format("load {}: byte 0x{:02x} has no token", enc_path, b));
     }
   }
 
@@ -645,7 +642,9 @@ class PieceCache {
       if (s.hash == h && s.len == key.size() &&
           std::memcmp(s.key, key.data(), key.size()) == 0) {
         out.insert(
-            out.end(), ids_.begin() + s.offset, ids_.begin() + s.offset + s.count);
+            out.end(),
+            ids_.begin() + s.offset,
+            ids_.begin() + s.offset + s.count);
         return true;
       }
       i = (i + 1) & mask_;
@@ -693,10 +692,7 @@ class PieceCache {
 
 // tiktoken's byte_pair_merge on token ids; appends the result to `out`.
 void byte_pair_merge(
-    const Tables& t,
-    const uint8_t* s,
-    size_t n,
-    std::vector<TokenId>& out) {
+    const Tables& t, const uint8_t* s, size_t n, std::vector<TokenId>& out) {
   constexpr size_t kSmall = 128;
   if (n < kSmall) {
     // The quadratic scan of tiktoken's lib.rs, on a stack array.
@@ -704,7 +700,8 @@ void byte_pair_merge(
     std::array<uint32_t, kSmall> rank;
     for (size_t i = 0; i < n; ++i) tok[i] = t.byte_token[s[i]];
     size_t m = n;
-    for (size_t i = 0; i + 1 < m; ++i) rank[i] = t.pairs.find(tok[i], tok[i + 1]);
+    for (size_t i = 0; i + 1 < m; ++i)
+      rank[i] = t.pairs.find(tok[i], tok[i + 1]);
     while (m > 1) {
       uint32_t best = kNoRank;
       size_t at = 0;
@@ -903,7 +900,8 @@ std::optional<SpecialMatch> find_special(
     const size_t pos = text.find(name, from);
     if (pos == std::string_view::npos) continue;
     if (!best || pos < best->pos ||
-        (pos == best->pos && name.size() > t.specials[best->index].first.size())) {
+        (pos == best->pos &&
+         name.size() > t.specials[best->index].first.size())) {
       best = SpecialMatch{pos, k};
     }
   }
@@ -925,9 +923,7 @@ void check_utf8(std::string_view text) {
 // tiktoken's core.py: with disallowed_special="all", any special token that
 // is not allowed raises, wherever it is.
 void raise_if_disallowed(
-    const Tables& t,
-    std::string_view text,
-    const AllowedSpecial& allowed) {
+    const Tables& t, std::string_view text, const AllowedSpecial& allowed) {
   const auto bad = find_special(t, text, 0, [&](const std::string& name) {
     return !allowed.allows(name);
   });
@@ -955,7 +951,8 @@ void encode_with_specials(
     Disallowed on_disallowed,
     PieceCache& cache,
     std::vector<TokenId>& out) {
-  if (on_disallowed == Disallowed::kRaise) raise_if_disallowed(t, text, allowed);
+  if (on_disallowed == Disallowed::kRaise)
+    raise_if_disallowed(t, text, allowed);
   const auto is_allowed = [&](const std::string& name) {
     return allowed.allows(name);
   };
@@ -1074,7 +1071,8 @@ std::vector<TokenId> Tokenizer::encode_parallel(
     const AllowedSpecial& allowed,
     Disallowed on_disallowed,
     unsigned num_threads) const {
-  if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (num_threads == 0)
+    num_threads = std::max(1u, std::thread::hardware_concurrency());
   // Below this size a thread costs more than it saves.
   constexpr size_t kMinChunk = 1 << 16;
   if (num_threads == 1 || text.size() < 2 * kMinChunk) {

@@ -1,17 +1,16 @@
-#include <unistd.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <ember_test_paths.hpp>
+#include <unistd.h>
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
 #include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
-#include <ember_test_paths.hpp>
 
 using ember::TokenId;
 using Ids = std::vector<TokenId>;
@@ -24,8 +23,8 @@ struct TempDir {
   TempDir() {
     static int counter = 0;
     path = std::filesystem::temp_directory_path() /
-        ("ember_token_file_test_" + std::to_string(::getpid()) + "_" +
-         std::to_string(counter++));
+           ("ember_token_file_test_" + std::to_string(::getpid()) + "_" +
+            std::to_string(counter++));
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
@@ -39,7 +38,8 @@ struct TempDir {
 
 Ids sample_ids(size_t n) {
   Ids ids(n);
-  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<TokenId>((i * 7919) % 50257);
+  for (size_t i = 0; i < n; ++i)
+    ids[i] = static_cast<TokenId>((i * 7919) % 50257);
   return ids;
 }
 
@@ -50,10 +50,13 @@ TEST_CASE("fnv1a64: published test vectors", "[tokenizer]") {
   CHECK(ember::fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
   CHECK(ember::fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
   // Incremental == one shot.
-  CHECK(ember::fnv1a64("bar", 3, ember::fnv1a64("foo", 3)) == 0x85944171f73967e8ull);
+  CHECK(
+      ember::fnv1a64("bar", 3, ember::fnv1a64("foo", 3)) ==
+      0x85944171f73967e8ull);
 }
 
-TEST_CASE("TokenFileWriter: chunked writes read back identically", "[tokenizer]") {
+TEST_CASE(
+    "TokenFileWriter: chunked writes read back identically", "[tokenizer]") {
   TempDir tmp;
   const Ids ids = sample_ids(100003);
   for (const uint32_t width : {16u, 32u}) {
@@ -73,17 +76,19 @@ TEST_CASE("TokenFileWriter: chunked writes read back identically", "[tokenizer]"
     CHECK(std::filesystem::file_size(path) == 64 + ids.size() * width / 8);
     CHECK(ember::read_token_file(path) == ids);
     // The in-memory encoder writes the same bytes.
-    CHECK(ember::read_file(path) == ember::encode_token_file(ids, width, "gpt2"));
+    CHECK(
+        ember::read_file(path) == ember::encode_token_file(ids, width, "gpt2"));
   }
 }
 
 TEST_CASE("Token file: the layout is the documented one", "[tokenizer]") {
-  const std::string bytes = ember::encode_token_file({1, 258, 50256}, 16, "gpt2");
+  const std::string bytes =
+      ember::encode_token_file({1, 258, 50256}, 16, "gpt2");
   REQUIRE(bytes.size() == 64 + 6);
   CHECK(bytes.substr(0, 8) == "EMBERTOK");
-  CHECK(bytes.substr(8, 4) == std::string("\x01\x00\x00\x00", 4));    // version
-  CHECK(bytes.substr(12, 4) == std::string("\x10\x00\x00\x00", 4));   // 16 bits
-  CHECK(bytes.substr(16, 8) == std::string("\x03\0\0\0\0\0\0\0", 8)); // count
+  CHECK(bytes.substr(8, 4) == std::string("\x01\x00\x00\x00", 4));   // version
+  CHECK(bytes.substr(12, 4) == std::string("\x10\x00\x00\x00", 4));  // 16 bits
+  CHECK(bytes.substr(16, 8) == std::string("\x03\0\0\0\0\0\0\0", 8));  // count
   CHECK(bytes.substr(32, 5) == std::string("gpt2\0", 5));
   const std::string payload("\x01\x00\x02\x01\x50\xc4", 6);  // little-endian
   CHECK(bytes.substr(64) == payload);
@@ -93,7 +98,9 @@ TEST_CASE("Token file: the layout is the documented one", "[tokenizer]") {
   CHECK(bytes.substr(24, 8) == sum_le);
 }
 
-TEST_CASE("Token file: corrupt files are refused with a clear message", "[tokenizer]") {
+TEST_CASE(
+    "Token file: corrupt files are refused with a clear message",
+    "[tokenizer]") {
   TempDir tmp;
   const std::string good = ember::encode_token_file({1, 2, 3, 4}, 16, "gpt2");
   const std::string path = tmp.file("bad.bin");
@@ -113,7 +120,8 @@ TEST_CASE("Token file: corrupt files are refused with a clear message", "[tokeni
   write(wrong_width);
   REQUIRE_THROWS_WITH(
       ember::read_token_file(path),
-      "token file " + path + ": unsupported token width 24 (expected 16 or 32)");
+      "token file " + path +
+          ": unsupported token width 24 (expected 16 or 32)");
 
   std::string wrong_version = good;
   wrong_version[8] = 9;
@@ -148,7 +156,8 @@ TEST_CASE("Token file: corrupt files are refused with a clear message", "[tokeni
       "read " + tmp.file("missing.bin") + ": no such file");
 }
 
-TEST_CASE("TokenFileWriter: bin16 refuses ids that need 32 bits", "[tokenizer]") {
+TEST_CASE(
+    "TokenFileWriter: bin16 refuses ids that need 32 bits", "[tokenizer]") {
   TempDir tmp;
   const std::string path = tmp.file("wide.bin");
   {
@@ -169,7 +178,8 @@ TEST_CASE("TokenFileWriter: bin16 refuses ids that need 32 bits", "[tokenizer]")
   CHECK(ember::token_width_for(100277) == 32);
 }
 
-TEST_CASE("Token file: text -> token file -> the tokenizer's ids", "[tokenizer]") {
+TEST_CASE(
+    "Token file: text -> token file -> the tokenizer's ids", "[tokenizer]") {
   TempDir tmp;
   const auto tok = ember::Tokenizer::gpt2();
   const std::string text =

@@ -1,5 +1,3 @@
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -9,12 +7,13 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <ember_test_paths.hpp>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
 #include <ember/tokenizer.hpp>
-#include <ember_test_paths.hpp>
 
 using ember::AllowedSpecial;
 using ember::Disallowed;
@@ -31,16 +30,17 @@ const Tokenizer& gpt2() {
 }
 
 std::string verdict() {
-  return ember::read_file(std::string(EMBER_SOURCE_DIR) + "/data/the-verdict.txt");
+  return ember::read_file(
+      std::string(EMBER_SOURCE_DIR) + "/data/the-verdict.txt");
 }
 
 // Bench corpora ($EMBER_BENCH_DIR, else ../shared/data/bench beside the
 // source); empty when absent.
 std::vector<std::string> bench_corpora() {
   const char* env = std::getenv("EMBER_BENCH_DIR");
-  const std::string dir = env && *env
-      ? std::string(env)
-      : std::string(EMBER_SOURCE_DIR) + "/../shared/data/bench";
+  const std::string dir =
+      env && *env ? std::string(env)
+                  : std::string(EMBER_SOURCE_DIR) + "/../shared/data/bench";
   std::vector<std::string> out;
   for (const char* name : {"mixed.txt", "code.txt"}) {
     const std::string path = dir + "/" + name;
@@ -78,7 +78,8 @@ std::string random_utf8(uint32_t seed) {
     if (kind <= 3) {
       cp = std::uniform_int_distribution<uint32_t>(0x20, 0x7E)(rng);
     } else if (kind == 4) {
-      const uint32_t picks[] = {' ', ' ', '\n', '\t', '\'', 0xA0, 0x3000, 0x2028};
+      const uint32_t picks[] = {
+          ' ', ' ', '\n', '\t', '\'', 0xA0, 0x3000, 0x2028};
       cp = picks[std::uniform_int_distribution<int>(0, 7)(rng)];
     } else if (kind <= 7) {
       cp = std::uniform_int_distribution<uint32_t>(0x80, 0xFFFF)(rng);
@@ -93,7 +94,8 @@ std::string random_utf8(uint32_t seed) {
 
 }  // namespace
 
-TEST_CASE("Tokenizer: the-verdict encodes to the book's 5145 ids", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: the-verdict encodes to the book's 5145 ids", "[tokenizer]") {
   const Ids ids = gpt2().encode(verdict());
   REQUIRE(ids.size() == 5145);
   const Ids head(ids.begin(), ids.begin() + 9);
@@ -107,7 +109,7 @@ TEST_CASE("Tokenizer: the book's example sentences", "[tokenizer]") {
       "someunknownPlace.";
   CHECK(
       gpt2().encode(text, AllowedSpecial({"<|endoftext|>"})) ==
-      Ids{15496, 11,  466,   345,   588,   8887, 30,   220,   50256, 554,
+      Ids{15496, 11,   466,   345,  588,  8887, 30,  220,   50256, 554,
           262,   4252, 18250, 8812, 2114, 1659, 617, 34680, 27271, 13});
   CHECK(
       gpt2().encode("Hello, world. Is this-- a test?") ==
@@ -117,7 +119,8 @@ TEST_CASE("Tokenizer: the book's example sentences", "[tokenizer]") {
 }
 
 TEST_CASE("Tokenizer: hard cases match tiktoken's golden ids", "[tokenizer]") {
-  std::ifstream in(std::string(EMBER_SOURCE_DIR) + "/tests/golden/tokenizer_cases.jsonl");
+  std::ifstream in(
+      std::string(EMBER_SOURCE_DIR) + "/tests/golden/tokenizer_cases.jsonl");
   REQUIRE(in.good());
   std::string line;
   std::getline(in, line);  // header
@@ -129,7 +132,9 @@ TEST_CASE("Tokenizer: hard cases match tiktoken's golden ids", "[tokenizer]") {
     const Ids as_text = j.at("as_text_ids").get<Ids>();
     INFO("text: " << nlohmann::json(text).dump());
     CHECK(gpt2().encode(text, AllowedSpecial::all()) == ids);
-    CHECK(gpt2().encode(text, AllowedSpecial::none(), Disallowed::kAsText) == as_text);
+    CHECK(
+        gpt2().encode(text, AllowedSpecial::none(), Disallowed::kAsText) ==
+        as_text);
     CHECK(gpt2().encode_ordinary(text) == as_text);
     CHECK(gpt2().encode_bytes(text) == as_text);
     CHECK(gpt2().decode(ids) == text);
@@ -138,7 +143,8 @@ TEST_CASE("Tokenizer: hard cases match tiktoken's golden ids", "[tokenizer]") {
   CHECK(n >= 100);
 }
 
-TEST_CASE("Tokenizer: decode(encode(s)) == s for random valid UTF-8", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: decode(encode(s)) == s for random valid UTF-8", "[tokenizer]") {
   const auto seed = GENERATE(take(300, random(0u, 0xFFFFFFFFu)));
   const std::string s = random_utf8(seed);
   INFO("seed " << seed);
@@ -148,7 +154,8 @@ TEST_CASE("Tokenizer: decode(encode(s)) == s for random valid UTF-8", "[tokenize
   CHECK(gpt2().encode_bytes(s) == ids);
 }
 
-TEST_CASE("Tokenizer: encode_bytes round-trips random byte strings", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: encode_bytes round-trips random byte strings", "[tokenizer]") {
   const auto seed = GENERATE(take(300, random(0u, 0xFFFFFFFFu)));
   std::mt19937 rng(seed);
   const size_t len = std::uniform_int_distribution<size_t>(0, 300)(rng);
@@ -160,20 +167,26 @@ TEST_CASE("Tokenizer: encode_bytes round-trips random byte strings", "[tokenizer
   CHECK(gpt2().decode(gpt2().encode_bytes(bytes)) == bytes);
 }
 
-TEST_CASE("Tokenizer: encode_bytes gives each invalid byte its own pre-token", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: encode_bytes gives each invalid byte its own pre-token",
+    "[tokenizer]") {
   // 0xFF is invalid: it splits "ab\xffcd" like a non-space that joins nothing.
   const Ids ab = gpt2().encode("ab");
   const Ids cd = gpt2().encode("cd");
   Ids expected = ab;
   expected.push_back(gpt2().encode_bytes("\xff").at(0));
   expected.insert(expected.end(), cd.begin(), cd.end());
-  CHECK(gpt2().encode_bytes("ab\xff" "cd") == expected);
+  CHECK(
+      gpt2().encode_bytes("ab\xff"
+                          "cd") == expected);
   CHECK(gpt2().encode_bytes("\xff").size() == 1);
   // A truncated 3-byte sequence is two bad bytes.
   CHECK(gpt2().decode(gpt2().encode_bytes("x\xe2\x82")) == "x\xe2\x82");
 }
 
-TEST_CASE("Tokenizer: 10,000 repeats, the empty string, a lone special", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: 10,000 repeats, the empty string, a lone special",
+    "[tokenizer]") {
   CHECK(gpt2().encode("").empty());
   CHECK(gpt2().decode({}).empty());
   CHECK(gpt2().encode("<|endoftext|>", AllowedSpecial::all()) == Ids{50256});
@@ -203,7 +216,9 @@ TEST_CASE("Tokenizer: 10,000 repeats, the empty string, a lone special", "[token
   }
 }
 
-TEST_CASE("Tokenizer: special tokens are disallowed, allowed, or text", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: special tokens are disallowed, allowed, or text",
+    "[tokenizer]") {
   const std::string text = "a <|endoftext|> b";
   REQUIRE_THROWS_AS(gpt2().encode(text), ember::DisallowedSpecialError);
   REQUIRE_THROWS_WITH(
@@ -220,7 +235,8 @@ TEST_CASE("Tokenizer: special tokens are disallowed, allowed, or text", "[tokeni
   const Ids allowed = gpt2().encode(text, AllowedSpecial({"<|endoftext|>"}));
   CHECK(allowed == Ids{64, 220, 50256, 275});
   CHECK(gpt2().encode(text, AllowedSpecial::all()) == allowed);
-  const Ids as_text = gpt2().encode(text, AllowedSpecial::none(), Disallowed::kAsText);
+  const Ids as_text =
+      gpt2().encode(text, AllowedSpecial::none(), Disallowed::kAsText);
   CHECK(as_text == gpt2().encode_ordinary(text));
   CHECK(as_text == Ids{64, 1279, 91, 437, 1659, 5239, 91, 29, 275});
   CHECK(gpt2().decode(as_text) == text);
@@ -231,7 +247,8 @@ TEST_CASE("Tokenizer: special tokens are disallowed, allowed, or text", "[tokeni
   CHECK_NOTHROW(gpt2().encode("<|endoftext"));
 }
 
-TEST_CASE("Tokenizer: decode rejects ids outside the vocabulary", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: decode rejects ids outside the vocabulary", "[tokenizer]") {
   REQUIRE_THROWS_AS(gpt2().decode({31373, 50257}), ember::TokenizerError);
   REQUIRE_THROWS_WITH(
       gpt2().decode({31373, 995, 50257}),
@@ -243,19 +260,25 @@ TEST_CASE("Tokenizer: decode rejects ids outside the vocabulary", "[tokenizer]")
       "to 50256)");
 }
 
-TEST_CASE("Tokenizer: invalid UTF-8 is rejected with the byte offset", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: invalid UTF-8 is rejected with the byte offset",
+    "[tokenizer]") {
   using ember::find_invalid_utf8;
   CHECK_FALSE(find_invalid_utf8("").has_value());
   CHECK_FALSE(find_invalid_utf8("plain ascii text, long enough").has_value());
-  CHECK_FALSE(find_invalid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf").has_value());
+  CHECK_FALSE(
+      find_invalid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf")
+          .has_value());
   CHECK(find_invalid_utf8("abc\xff").value() == 3);
-  CHECK(find_invalid_utf8("0123456789\x80").value() == 10);  // lone continuation
-  CHECK(find_invalid_utf8("a\xc0\xaf").value() == 1);         // overlong '/'
-  CHECK(find_invalid_utf8("a\xe0\x80\xaf").value() == 1);     // overlong 3-byte
-  CHECK(find_invalid_utf8("a\xf0\x80\x80\xaf").value() == 1); // overlong 4-byte
-  CHECK(find_invalid_utf8("a\xed\xa0\x80").value() == 1);     // surrogate D800
-  CHECK(find_invalid_utf8("a\xf4\x90\x80\x80").value() == 1); // > U+10FFFF
-  CHECK(find_invalid_utf8("ab\xe2\x82").value() == 2);        // truncated
+  CHECK(
+      find_invalid_utf8("0123456789\x80").value() == 10);  // lone continuation
+  CHECK(find_invalid_utf8("a\xc0\xaf").value() == 1);      // overlong '/'
+  CHECK(find_invalid_utf8("a\xe0\x80\xaf").value() == 1);  // overlong 3-byte
+  CHECK(
+      find_invalid_utf8("a\xf0\x80\x80\xaf").value() == 1);  // overlong 4-byte
+  CHECK(find_invalid_utf8("a\xed\xa0\x80").value() == 1);    // surrogate D800
+  CHECK(find_invalid_utf8("a\xf4\x90\x80\x80").value() == 1);  // > U+10FFFF
+  CHECK(find_invalid_utf8("ab\xe2\x82").value() == 2);         // truncated
   REQUIRE_THROWS_AS(gpt2().encode("ok\xff"), ember::Utf8Error);
   REQUIRE_THROWS_WITH(
       gpt2().encode("ok\xff"),
@@ -268,19 +291,21 @@ TEST_CASE("Tokenizer: invalid UTF-8 is rejected with the byte offset", "[tokeniz
   }
 }
 
-TEST_CASE("next_safe_split: a space after an ASCII non-space byte", "[tokenizer]") {
+TEST_CASE(
+    "next_safe_split: a space after an ASCII non-space byte", "[tokenizer]") {
   CHECK(ember::next_safe_split("ab cd ef", 0) == 2);
   CHECK(ember::next_safe_split("ab cd ef", 3) == 5);
   CHECK(ember::next_safe_split("ab cd ef", 6) == 8);
-  CHECK(ember::next_safe_split(" ab", 0) == 3);     // position 0 is never a split
-  CHECK(ember::next_safe_split("a  b", 0) == 1);    // before the first space only
-  CHECK(ember::next_safe_split("a  b", 2) == 4);    // "  " is one run
+  CHECK(ember::next_safe_split(" ab", 0) == 3);   // position 0 is never a split
+  CHECK(ember::next_safe_split("a  b", 0) == 1);  // before the first space only
+  CHECK(ember::next_safe_split("a  b", 2) == 4);  // "  " is one run
   CHECK(ember::next_safe_split("\xc3\xa9 x", 0) == 4);  // not after non-ASCII
-  CHECK(ember::next_safe_split("a\n b", 0) == 4);   // not after whitespace
+  CHECK(ember::next_safe_split("a\n b", 0) == 4);       // not after whitespace
   CHECK(ember::next_safe_split("", 0) == 0);
 }
 
-TEST_CASE("next_safe_split: splitting there never changes the ids", "[tokenizer]") {
+TEST_CASE(
+    "next_safe_split: splitting there never changes the ids", "[tokenizer]") {
   const std::string text = verdict();
   const Ids whole = gpt2().encode(text);
   size_t checked = 0;
@@ -297,7 +322,8 @@ TEST_CASE("next_safe_split: splitting there never changes the ids", "[tokenizer]
   // Random UTF-8: every safe split of each string.
   for (uint32_t seed = 1; seed <= 200; ++seed) {
     const std::string s = random_utf8(seed);
-    const Ids ids = gpt2().encode(s, AllowedSpecial::none(), Disallowed::kAsText);
+    const Ids ids =
+        gpt2().encode(s, AllowedSpecial::none(), Disallowed::kAsText);
     for (size_t at = ember::next_safe_split(s, 0); at < s.size();
          at = ember::next_safe_split(s, at + 1)) {
       Ids parts = gpt2().encode_ordinary(std::string_view(s).substr(0, at));
@@ -309,40 +335,52 @@ TEST_CASE("next_safe_split: splitting there never changes the ids", "[tokenizer]
   }
 }
 
-TEST_CASE("Tokenizer: encode_parallel equals encode at 1, 2 and 4 threads", "[tokenizer]") {
+TEST_CASE(
+    "Tokenizer: encode_parallel equals encode at 1, 2 and 4 threads",
+    "[tokenizer]") {
   std::vector<std::string> texts;
   texts.push_back(verdict());
-  // Big enough to be cut into chunks (encode_parallel keeps small inputs whole).
+  // Big enough to be cut into chunks (encode_parallel keeps small inputs
+  // whole).
   std::string repeated;
   for (int i = 0; i < 40; ++i) repeated += verdict() + "<|endoftext|>";
   texts.push_back(repeated);
-  for (const auto& path : bench_corpora()) texts.push_back(ember::read_file(path));
-  if (texts.size() == 2) WARN("bench corpora not found; using the-verdict only");
+  for (const auto& path : bench_corpora())
+    texts.push_back(ember::read_file(path));
+  if (texts.size() == 2)
+    WARN("bench corpora not found; using the-verdict only");
   for (const auto& text : texts) {
     const Ids expected = gpt2().encode(text, AllowedSpecial::all());
     for (const unsigned threads : {1u, 2u, 4u}) {
       INFO(text.size() << " bytes, " << threads << " threads");
-      CHECK(gpt2().encode_parallel(text, AllowedSpecial::all(), Disallowed::kRaise, threads) == expected);
+      CHECK(
+          gpt2().encode_parallel(
+              text, AllowedSpecial::all(), Disallowed::kRaise, threads) ==
+          expected);
     }
   }
   // The same errors as encode().
   REQUIRE_THROWS_WITH(
-      gpt2().encode_parallel(repeated, AllowedSpecial::none(), Disallowed::kRaise, 2),
+      gpt2().encode_parallel(
+          repeated, AllowedSpecial::none(), Disallowed::kRaise, 2),
       Catch::Contains("special token '<|endoftext|>' at byte 20479"));
   CHECK(
-      gpt2().encode_parallel(repeated, AllowedSpecial::none(), Disallowed::kAsText, 2) ==
+      gpt2().encode_parallel(
+          repeated, AllowedSpecial::none(), Disallowed::kAsText, 2) ==
       gpt2().encode_ordinary(repeated));
 }
 
-TEST_CASE("Tokenizer: a vocabulary that fails its SHA-256 pin is refused", "[tokenizer]") {
-  const std::string dir =
-      (std::filesystem::temp_directory_path() /
-       ("ember_vocab_test_" + std::to_string(::getpid())))
-          .string();
+TEST_CASE(
+    "Tokenizer: a vocabulary that fails its SHA-256 pin is refused",
+    "[tokenizer]") {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("ember_vocab_test_" + std::to_string(::getpid())))
+                              .string();
   std::filesystem::create_directories(dir);
   const std::string vocab = ember::gpt2_vocab_dir();
   std::string enc = ember::read_file(vocab + "/encoder.json");
-  ember::write_file_atomic(dir + "/vocab.bpe", ember::read_file(vocab + "/vocab.bpe"));
+  ember::write_file_atomic(
+      dir + "/vocab.bpe", ember::read_file(vocab + "/vocab.bpe"));
   enc += ' ';  // still valid JSON, but not the pinned bytes
   ember::write_file_atomic(dir + "/encoder.json", enc);
   const std::string expected =

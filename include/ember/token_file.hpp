@@ -28,16 +28,14 @@ struct TokenFileHeader {
   uint32_t version = kTokenFileVersion;
   uint32_t width_bits = 16;  // 16 or 32
   uint64_t num_tokens = 0;
-  uint64_t checksum = 0;  // FNV-1a 64 of the payload bytes
+  uint64_t checksum = 0;   // FNV-1a 64 of the payload bytes
   std::string vocab_name;  // e.g. "gpt2"
 };
 
 /// FNV-1a 64 over `n` bytes, continuing from `state` (start with the default:
 /// the FNV offset basis). fnv1a64("a", 1) == 0xaf63dc4c8601ec8c.
 uint64_t fnv1a64(
-    const void* data,
-    size_t n,
-    uint64_t state = 0xcbf29ce484222325ull);
+    const void* data, size_t n, uint64_t state = 0xcbf29ce484222325ull);
 
 /// The smallest width (16 or 32) that holds every id of a vocabulary of
 /// `vocab_size` ids: 16 for GPT-2.
@@ -53,9 +51,7 @@ uint32_t token_width_for(size_t vocab_size);
 class TokenFileWriter {
  public:
   TokenFileWriter(
-      std::string path,
-      uint32_t width_bits,
-      std::string vocab_name = "gpt2");
+      std::string path, uint32_t width_bits, std::string vocab_name = "gpt2");
   ~TokenFileWriter();
   TokenFileWriter(const TokenFileWriter&) = delete;
   TokenFileWriter& operator=(const TokenFileWriter&) = delete;
@@ -91,7 +87,8 @@ std::string encode_token_file(
 
 /// Parses and checks a header: magic, version, width and vocabulary name.
 /// `what` names the file in messages. Throws TokenizerError.
-TokenFileHeader parse_token_file_header(std::string_view bytes, std::string_view what);
+TokenFileHeader parse_token_file_header(
+    std::string_view bytes, std::string_view what);
 
 /// Reads the header of the token file at `path` and checks it against the
 /// file's size. Throws Error if unreadable, TokenizerError if not a valid
@@ -103,6 +100,7 @@ TokenFileHeader read_token_file_header(const std::string& path);
 std::vector<TokenId> read_token_file(const std::string& path);
 
 /// Same as read_token_file, from the file's bytes (e.g. read from stdin).
-std::vector<TokenId> decode_token_file(std::string_view bytes, std::string_view what);
+std::vector<TokenId> decode_token_file(
+    std::string_view bytes, std::string_view what);
 
 }  // namespace ember

@@ -65,7 +65,8 @@ enum class Disallowed { kRaise, kAsText };
 ///    is not allowed; hint: ..."
 class DisallowedSpecialError : public TokenizerError {
  public:
-  DisallowedSpecialError(const std::string& what, std::string token, size_t offset)
+  DisallowedSpecialError(
+      const std::string& what, std::string token, size_t offset)
       : TokenizerError(what), token_(std::move(token)), offset_(offset) {}
   const std::string& token() const noexcept {
     return token_;

@@ -3,14 +3,13 @@
 // (1 = runtime error, 2 = usage or configuration error), never a backtrace.
 #include <exception>
 
+#include "commands.hpp"
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 
 #include <ember/build_config.hpp>
 #include <ember/error.hpp>
-
-#include "commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{

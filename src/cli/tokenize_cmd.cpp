@@ -5,8 +5,6 @@
 //     ids: decimal ids separated by single spaces, then one newline.
 //   ember decode [--input PATH|-]
 //     whitespace-separated ids (or a token file) in, the exact bytes out.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -17,16 +15,16 @@
 #include <thread>
 #include <vector>
 
+#include "commands.hpp"
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
 #include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
-
-#include "commands.hpp"
 
 namespace ember::cli {
 namespace {
@@ -72,8 +70,7 @@ void write_stdout(std::string_view data) {
 }
 
 AllowedSpecial parse_allowed_special(
-    const std::string& spec,
-    const Tokenizer& tok) {
+    const std::string& spec, const Tokenizer& tok) {
   if (spec == "none") return AllowedSpecial::none();
   if (spec == "all") return AllowedSpecial::all();
   const std::vector<std::string> known = tok.special_tokens();
@@ -126,7 +123,8 @@ void run_tokenize(const TokenizeOptions& opt) {
         opt.format));
   }
   const Tokenizer tok = Tokenizer::gpt2();
-  const AllowedSpecial allowed = parse_allowed_special(opt.allowed_special, tok);
+  const AllowedSpecial allowed =
+      parse_allowed_special(opt.allowed_special, tok);
   const std::string text = read_input(opt.input);
   if (const auto bad = find_invalid_utf8(text)) {
     throw Utf8Error(
@@ -175,14 +173,12 @@ void run_tokenize(const TokenizeOptions& opt) {
 
 // Whitespace-separated decimal ids; every other token is an error naming it.
 std::vector<TokenId> parse_ids(
-    const std::string& text,
-    const std::string& what,
-    size_t vocab_size) {
+    const std::string& text, const std::string& what, size_t vocab_size) {
   std::vector<TokenId> ids;
   ids.reserve(text.size() / 5);
   const auto is_space = [](char c) {
     return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' ||
-        c == '\f';
+           c == '\f';
   };
   size_t i = 0;
   const size_t n = text.size();
@@ -202,8 +198,8 @@ std::vector<TokenId> parse_ids(
       if (v < (uint64_t{1} << 40)) v = v * 10 + static_cast<uint64_t>(c - '0');
     }
     const std::string shown = token.size() > 40
-        ? std::string(token.substr(0, 40)) + "..."
-        : std::string(token);
+                                  ? std::string(token.substr(0, 40)) + "..."
+                                  : std::string(token);
     if (!numeric) {
       throw TokenizerError(fmt::format(
           "decode: {}: token '{}' at index {} (byte {}) is not an id "
@@ -270,7 +266,9 @@ void add_tokenize_commands(CLI::App& app) {
       "--output", topt->output, "Output file (default: stdout)");
   tokenize
       ->add_option(
-          "--threads", topt->threads, "Encoding threads, 0 = all cores (default: 0)")
+          "--threads",
+          topt->threads,
+          "Encoding threads, 0 = all cores (default: 0)")
       ->check(CLI::Range(0u, 1024u));
   tokenize->callback([topt] { run_tokenize(*topt); });
 
