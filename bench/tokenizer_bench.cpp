@@ -26,8 +26,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+struct Timing {
+  double median_s;
+  double min_s;
+};
+
 template <class F>
-double median_seconds(int repeats, F&& f) {
+Timing time_runs(int repeats, F&& f) {
   f();  // warm-up
   std::vector<double> t;
   for (int r = 0; r < repeats; ++r) {
@@ -37,7 +42,7 @@ double median_seconds(int repeats, F&& f) {
   }
   std::sort(t.begin(), t.end());
   const size_t n = t.size();
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+  return {n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2, t.front()};
 }
 
 uint32_t ids_hash(const std::vector<ember::TokenId>& ids) {
@@ -55,6 +60,7 @@ std::string shell_quote(const std::string& s) {
 struct Reference {
   bool ok = false;
   double median_s = 0;
+  double min_s = 0;
   size_t num_tokens = 0;
   uint32_t hash = 0;
 };
@@ -78,6 +84,7 @@ Reference run_tiktoken(const std::string& file, int repeats) {
   if (j.is_discarded()) return ref;
   ref.ok = true;
   ref.median_s = j.at("median_s").get<double>();
+  ref.min_s = j.at("min_s").get<double>();
   ref.num_tokens = j.at("num_tokens").get<size_t>();
   ref.hash = j.at("hash").get<uint32_t>();
   return ref;
@@ -116,18 +123,20 @@ int main(int argc, char** argv) {
   }
 
   const double load_s =
-      median_seconds(20, [] { (void)ember::Tokenizer::gpt2(); });
+      time_runs(20, [] { (void)ember::Tokenizer::gpt2(); }).median_s;
   const auto tok = ember::Tokenizer::gpt2();
   fmt::print(
       "vocabulary load (encoder.json + vocab.bpe, sha256 checks, tables): "
       "{:.1f} ms (median of 20)\n",
       load_s * 1e3);
-  fmt::print("hardware threads: {}\n\n", std::thread::hardware_concurrency());
   fmt::print(
-      "| corpus | MB | tokens | ember MB/s | ember M tok/s | tiktoken (npm, "
-      "WASM) MB/s | "
-      "tiktoken M tok/s | ember / tiktoken | parallel 1 thr MB/s | parallel 2 "
-      "thr MB/s | ids identical |\n");
+      "hardware threads: {}; figures: median of the runs (best run in "
+      "brackets)\n\n",
+      std::thread::hardware_concurrency());
+  fmt::print(
+      "| corpus | MB | tokens | ember MB/s | ember M tok/s | tiktoken npm "
+      "MB/s | tiktoken M tok/s | ember / tiktoken | parallel 1 thr MB/s | "
+      "parallel 2 thr MB/s | ids identical |\n");
   fmt::print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (const auto& file : files) {
     const std::string text = ember::read_file(file);
@@ -138,15 +147,15 @@ int main(int argc, char** argv) {
     const int ref_reps =
         std::clamp(static_cast<int>(20.0 / std::max(mb, 0.001)), 3, 200);
     std::vector<ember::TokenId> ids;
-    const double s = median_seconds(
+    const Timing t = time_runs(
         reps, [&] { ids = tok.encode(text, ember::AllowedSpecial::all()); });
     const int par_reps = std::max(3, reps / 2);
     std::vector<ember::TokenId> p1, p2;
-    const double s1 = median_seconds(par_reps, [&] {
+    const Timing t1 = time_runs(par_reps, [&] {
       p1 = tok.encode_parallel(
           text, ember::AllowedSpecial::all(), ember::Disallowed::kRaise, 1);
     });
-    const double s2 = median_seconds(par_reps, [&] {
+    const Timing t2 = time_runs(par_reps, [&] {
       p2 = tok.encode_parallel(
           text, ember::AllowedSpecial::all(), ember::Disallowed::kRaise, 2);
     });
@@ -154,12 +163,17 @@ int main(int argc, char** argv) {
     Reference ref;
     if (with_tiktoken) ref = run_tiktoken(file, ref_reps);
     const double ntok = static_cast<double>(ids.size()) / 1e6;
+    const auto rate = [](double amount, const Timing& x) {
+      return fmt::format(
+          "{:.1f} ({:.1f})", amount / x.median_s, amount / x.min_s);
+    };
     std::string ref_mbs = "n/a", ref_toks = "n/a", ratio = "n/a", same;
     if (ref.ok) {
-      ref_mbs = fmt::format("{:.2f}", mb / ref.median_s);
-      ref_toks = fmt::format(
-          "{:.2f}", static_cast<double>(ref.num_tokens) / 1e6 / ref.median_s);
-      ratio = fmt::format("{:.1f}x", ref.median_s / s);
+      const Timing rt{ref.median_s, ref.min_s};
+      ref_mbs = rate(mb, rt);
+      ref_toks = rate(static_cast<double>(ref.num_tokens) / 1e6, rt);
+      ratio = fmt::format(
+          "{:.1f}x ({:.1f}x)", ref.median_s / t.median_s, ref.min_s / t.min_s);
       same = ref.num_tokens == ids.size() && ref.hash == ids_hash(ids) ? "yes"
                                                                        : "NO";
     } else {
@@ -167,18 +181,17 @@ int main(int argc, char** argv) {
     }
     if (!parallel_same) same += " (parallel DIFFERS)";
     fmt::print(
-        "| {} | {:.2f} | {} | {:.1f} | {:.2f} | {} | {} | {} | {:.1f} | {:.1f} "
-        "| {} |\n",
+        "| {} | {:.2f} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         std::filesystem::path(file).filename().string(),
         mb,
         ids.size(),
-        mb / s,
-        ntok / s,
+        rate(mb, t),
+        rate(ntok, t),
         ref_mbs,
         ref_toks,
         ratio,
-        mb / s1,
-        mb / s2,
+        rate(mb, t1),
+        rate(mb, t2),
         same);
     std::fflush(stdout);
   }

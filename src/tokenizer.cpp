@@ -1043,7 +1043,7 @@ std::vector<TokenId> Tokenizer::encode(
     Disallowed on_disallowed) const {
   check_utf8(text);
   std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 16);
+  out.reserve(text.size() / 2 + 16);
   PieceCache cache;
   encode_with_specials(*tables_, text, allowed, on_disallowed, cache, out);
   return out;
@@ -1052,7 +1052,7 @@ std::vector<TokenId> Tokenizer::encode(
 std::vector<TokenId> Tokenizer::encode_ordinary(std::string_view text) const {
   check_utf8(text);
   std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 16);
+  out.reserve(text.size() / 2 + 16);
   PieceCache cache;
   encode_segment(*tables_, text, cache, out);
   return out;
@@ -1060,7 +1060,7 @@ std::vector<TokenId> Tokenizer::encode_ordinary(std::string_view text) const {
 
 std::vector<TokenId> Tokenizer::encode_bytes(std::string_view bytes) const {
   std::vector<TokenId> out;
-  out.reserve(bytes.size() / 3 + 16);
+  out.reserve(bytes.size() / 2 + 16);
   PieceCache cache;
   encode_segment(*tables_, bytes, cache, out);
   return out;
@@ -1109,7 +1109,7 @@ std::vector<TokenId> Tokenizer::encode_parallel(
       try {
         const std::string_view part =
             text.substr(bounds[k], bounds[k + 1] - bounds[k]);
-        results[k].reserve(part.size() / 3 + 16);
+        results[k].reserve(part.size() / 2 + 16);
         encode_with_specials(
             *tables_, part, allowed, on_disallowed, cache, results[k]);
       } catch (...) {
