@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -922,23 +923,27 @@ void check_utf8(std::string_view text) {
 
 // tiktoken's core.py: with disallowed_special="all", any special token that
 // is not allowed raises, wherever it is.
-void raise_if_disallowed(
-    const Tables& t, std::string_view text, const AllowedSpecial& allowed) {
-  const auto bad = find_special(t, text, 0, [&](const std::string& name) {
-    return !allowed.allows(name);
-  });
-  if (!bad) return;
-  const std::string& name = t.specials[bad->index].first;
+[[noreturn]] void throw_disallowed(
+    const Tables& t, size_t index, uint64_t pos) {
+  const std::string& name = t.specials[index].first;
   throw DisallowedSpecialError(
       fmt::format(
           "encode: text contains the special token '{}' at byte {}, which is "
           "not allowed; hint: allow it (allowed_special) to encode it as id "
           "{}, or pass Disallowed::kAsText to encode it as ordinary text",
           name,
-          bad->pos,
-          t.specials[bad->index].second),
+          pos,
+          t.specials[index].second),
       name,
-      bad->pos);
+      static_cast<size_t>(pos));
+}
+
+void raise_if_disallowed(
+    const Tables& t, std::string_view text, const AllowedSpecial& allowed) {
+  const auto bad = find_special(t, text, 0, [&](const std::string& name) {
+    return !allowed.allows(name);
+  });
+  if (bad) throw_disallowed(t, bad->index, bad->pos);
 }
 
 // tiktoken's encode: disallowed specials raise (core.py), allowed ones cut
@@ -1132,6 +1137,75 @@ std::vector<TokenId> Tokenizer::encode_parallel(
   out.reserve(total);
   for (const auto& r : results) out.insert(out.end(), r.begin(), r.end());
   return out;
+}
+
+uint64_t Tokenizer::encode_stream(
+    std::FILE* in,
+    const std::function<void(const std::vector<TokenId>&)>& sink,
+    const AllowedSpecial& allowed,
+    Disallowed on_disallowed,
+    unsigned num_threads,
+    size_t chunk_bytes) const {
+  chunk_bytes = std::max<size_t>(chunk_bytes, 1);
+  std::string buffer;
+  uint64_t base = 0;  // stream offset of buffer[0]
+  bool eof = false;
+  while (!eof || !buffer.empty()) {
+    if (!eof) {
+      const size_t have = buffer.size();
+      buffer.resize(have + chunk_bytes);
+      const size_t got = std::fread(buffer.data() + have, 1, chunk_bytes, in);
+      buffer.resize(have + got);
+      if (got < chunk_bytes) {
+        if (std::ferror(in)) {
+          throw Error(fmt::format(
+              "encode_stream: read error at byte {}: {}",
+              base + buffer.size(),
+              std::strerror(errno)));
+        }
+        eof = true;
+      }
+    }
+    // Cut at the last safe boundary; without one, read more first.
+    size_t cut = buffer.size();
+    if (!eof) {
+      cut = 0;
+      for (size_t i = buffer.size(); i > 1; --i) {
+        const auto prev = static_cast<uint8_t>(buffer[i - 2]);
+        if (buffer[i - 1] == ' ' && prev < 0x80 && prev != ' ' &&
+            !(prev >= 0x09 && prev <= 0x0D)) {
+          cut = i - 1;
+          break;
+        }
+      }
+      if (cut == 0) continue;
+    }
+    const std::string_view chunk(buffer.data(), cut);
+    if (const auto bad = find_invalid_utf8(chunk)) {
+      throw Utf8Error(
+          fmt::format(
+              "encode: invalid utf-8 at byte {} (got 0x{:02x}); hint: use "
+              "encode_bytes for arbitrary bytes",
+              base + *bad,
+              static_cast<unsigned>(static_cast<uint8_t>(chunk[*bad]))),
+          static_cast<size_t>(base + *bad));
+    }
+    std::vector<TokenId> ids;
+    try {
+      ids = encode_parallel(chunk, allowed, on_disallowed, num_threads);
+    } catch (const DisallowedSpecialError& e) {
+      size_t index = 0;
+      while (index + 1 < tables_->specials.size() &&
+             tables_->specials[index].first != e.token()) {
+        ++index;
+      }
+      throw_disallowed(*tables_, index, base + e.offset());
+    }
+    sink(ids);
+    buffer.erase(0, cut);
+    base += cut;
+  }
+  return base;
 }
 
 std::string Tokenizer::decode(const std::vector<TokenId>& ids) const {

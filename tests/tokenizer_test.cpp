@@ -396,3 +396,74 @@ TEST_CASE(
       "read " + dir + "/missing/encoder.json: no such file");
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+
+// A temporary stream holding `data`, rewound.
+std::FILE* stream_of(const std::string& data) {
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f != nullptr);
+  REQUIRE(std::fwrite(data.data(), 1, data.size(), f) == data.size());
+  std::rewind(f);
+  return f;
+}
+
+Ids encode_stream_all(
+    const std::string& data,
+    size_t chunk_bytes,
+    const AllowedSpecial& allowed = AllowedSpecial::all()) {
+  std::FILE* f = stream_of(data);
+  Ids all;
+  size_t calls = 0;
+  try {
+    const uint64_t n = gpt2().encode_stream(
+        f,
+        [&](const Ids& ids) {
+          all.insert(all.end(), ids.begin(), ids.end());
+          ++calls;
+        },
+        allowed,
+        Disallowed::kRaise,
+        2,
+        chunk_bytes);
+    CHECK(n == data.size());
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  std::fclose(f);
+  if (chunk_bytes < data.size() / 4) CHECK(calls > 1);
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Tokenizer: encode_stream equals encode for any chunk size",
+    "[tokenizer]") {
+  std::string text = verdict() + "<|endoftext|>";
+  for (uint32_t seed = 1; seed <= 100; ++seed) text += random_utf8(seed);
+  const Ids expected = gpt2().encode(text, AllowedSpecial::all());
+  for (const size_t chunk :
+       {size_t{1}, size_t{7}, size_t{100}, size_t{4096}, size_t{1} << 20}) {
+    INFO("chunk_bytes " << chunk);
+    CHECK(encode_stream_all(text, chunk) == expected);
+  }
+  CHECK(encode_stream_all("", 100).empty());
+}
+
+TEST_CASE(
+    "Tokenizer: encode_stream errors carry offsets into the stream",
+    "[tokenizer]") {
+  const std::string bad_utf8 = verdict() + " abc\xff";
+  REQUIRE_THROWS_WITH(
+      encode_stream_all(bad_utf8, 1000),
+      "encode: invalid utf-8 at byte 20483 (got 0xff); hint: use encode_bytes "
+      "for arbitrary bytes");
+  const std::string special = verdict() + " <|endoftext|>";
+  REQUIRE_THROWS_WITH(
+      encode_stream_all(special, 1000, AllowedSpecial::none()),
+      "encode: text contains the special token '<|endoftext|>' at byte 20480, "
+      "which is not allowed; hint: allow it (allowed_special) to encode it as "
+      "id 50256, or pass Disallowed::kAsText to encode it as ordinary text");
+}

@@ -5,14 +5,18 @@
 //     ids: decimal ids separated by single spaces, then one newline.
 //   ember decode [--input PATH|-]
 //     whitespace-separated ids (or a token file) in, the exact bytes out.
+// tokenize streams the input in chunks (Tokenizer::encode_stream).
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -94,12 +98,14 @@ AllowedSpecial parse_allowed_special(
   return AllowedSpecial(std::move(names));
 }
 
-// Decimal ids separated by single spaces, then one newline.
-std::string format_ids(const std::vector<TokenId>& ids) {
-  std::string out(ids.size() * 11 + 1, '\0');
-  char* p = out.data();
+// Appends decimal ids separated by single spaces; `first` tells whether a
+// separator is due before the first one.
+void append_ids(const std::vector<TokenId>& ids, bool first, std::string& out) {
+  const size_t at = out.size();
+  out.resize(at + ids.size() * 11);
+  char* p = out.data() + at;
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) *p++ = ' ';
+    if (i > 0 || !first) *p++ = ' ';
     char digits[10];
     int n = 0;
     TokenId v = ids[i];
@@ -109,14 +115,95 @@ std::string format_ids(const std::vector<TokenId>& ids) {
     } while (v != 0);
     while (n > 0) *p++ = digits[--n];
   }
-  *p++ = '\n';
   out.resize(static_cast<size_t>(p - out.data()));
-  return out;
 }
+
+std::string errno_text(int err) {
+  switch (err) {
+    case ENOENT:
+      return "no such file";
+    case EACCES:
+      return "permission denied";
+    case EISDIR:
+      return "is a directory, expected a file";
+    default:
+      return std::strerror(err);
+  }
+}
+
+// An open input; stdin for "-".
+struct Input {
+  explicit Input(const std::string& path) : name(input_name(path)) {
+    if (path == "-") {
+      file = stdin;
+      return;
+    }
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      throw Error(fmt::format("read {}: {}", path, errno_text(EISDIR)));
+    }
+    file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+      throw Error(fmt::format("read {}: {}", path, errno_text(errno)));
+    }
+    owned = true;
+  }
+  ~Input() {
+    if (owned) std::fclose(file);
+  }
+  Input(const Input&) = delete;
+  Input& operator=(const Input&) = delete;
+  std::string name;
+  std::FILE* file = nullptr;
+  bool owned = false;
+};
+
+// A text file written in pieces that appears atomically on commit() (temp
+// file beside it, fsync, rename); removed if never committed.
+class AtomicOutput {
+ public:
+  explicit AtomicOutput(std::string path)
+      : path_(std::move(path)),
+        tmp_(fmt::format("{}.tmp.{}", path_, ::getpid())) {
+    file_ = std::fopen(tmp_.c_str(), "wb");
+    if (file_ == nullptr) fail(errno);
+  }
+  ~AtomicOutput() {
+    if (file_ != nullptr) {
+      std::fclose(file_);
+      std::remove(tmp_.c_str());
+    }
+  }
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
+  void write(std::string_view data) {
+    if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
+      fail(errno);
+    }
+  }
+  void commit() {
+    if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) fail(errno);
+    std::FILE* f = std::exchange(file_, nullptr);
+    if (std::fclose(f) != 0 || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      const int err = errno;
+      std::remove(tmp_.c_str());
+      fail(err);
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(int err) const {
+    throw Error(fmt::format("write {}: {}", path_, errno_text(err)));
+  }
+  std::string path_;
+  std::string tmp_;
+  std::FILE* file_ = nullptr;
+};
 
 void run_tokenize(const TokenizeOptions& opt) {
   const bool binary = opt.format != "ids";
-  if (binary && opt.output.empty() && ::isatty(STDOUT_FILENO)) {
+  const bool to_stdout = opt.output.empty() || opt.output == "-";
+  if (binary && to_stdout && ::isatty(STDOUT_FILENO)) {
     throw ConfigError(fmt::format(
         "tokenize: --format {} writes binary data; hint: pass --output PATH "
         "or redirect stdout",
@@ -125,50 +212,70 @@ void run_tokenize(const TokenizeOptions& opt) {
   const Tokenizer tok = Tokenizer::gpt2();
   const AllowedSpecial allowed =
       parse_allowed_special(opt.allowed_special, tok);
-  const std::string text = read_input(opt.input);
-  if (const auto bad = find_invalid_utf8(text)) {
+  Input in(opt.input);
+
+  // Where each chunk's ids go. Everything streams except a token file to
+  // stdout, whose header (count, checksum) must come first.
+  std::function<void(const std::vector<TokenId>&)> sink;
+  std::function<void()> finish;
+  bool first = true;
+  std::string text_buf;
+  std::unique_ptr<AtomicOutput> text_out;
+  std::unique_ptr<TokenFileWriter> bin_out;
+  std::vector<TokenId> all_ids;
+  const uint32_t width = opt.format == "bin16" ? 16 : 32;
+  if (!binary) {
+    if (!to_stdout) text_out = std::make_unique<AtomicOutput>(opt.output);
+    sink = [&](const std::vector<TokenId>& ids) {
+      text_buf.clear();
+      append_ids(ids, first, text_buf);
+      if (!ids.empty()) first = false;
+      if (text_out) {
+        text_out->write(text_buf);
+      } else {
+        write_stdout(text_buf);
+      }
+    };
+    finish = [&] {
+      if (text_out) {
+        text_out->write("\n");
+        text_out->commit();
+      } else {
+        write_stdout("\n");
+      }
+    };
+  } else if (!to_stdout) {
+    bin_out = std::make_unique<TokenFileWriter>(opt.output, width, "gpt2");
+    sink = [&](const std::vector<TokenId>& ids) { bin_out->append(ids); };
+    finish = [&] { bin_out->finish(); };
+  } else {
+    sink = [&](const std::vector<TokenId>& ids) {
+      all_ids.insert(all_ids.end(), ids.begin(), ids.end());
+    };
+    finish = [&] { write_stdout(encode_token_file(all_ids, width, "gpt2")); };
+  }
+
+  try {
+    tok.encode_stream(in.file, sink, allowed, Disallowed::kRaise, opt.threads);
+  } catch (const Utf8Error& e) {
     throw Utf8Error(
         fmt::format(
-            "tokenize: {}: invalid utf-8 at byte {} (got 0x{:02x}); hint: the "
-            "input must be UTF-8 text",
-            input_name(opt.input),
-            *bad,
-            static_cast<unsigned>(static_cast<unsigned char>(text[*bad]))),
-        *bad);
-  }
-  std::vector<TokenId> ids;
-  try {
-    ids = tok.encode_parallel(text, allowed, Disallowed::kRaise, opt.threads);
+            "tokenize: {}: invalid utf-8 at byte {}; hint: the input must be "
+            "UTF-8 text",
+            in.name,
+            e.offset()),
+        e.offset());
   } catch (const DisallowedSpecialError& e) {
     throw TokenizerError(fmt::format(
         "tokenize: {}: the input contains the special token '{}' at byte {}, "
         "which is not allowed; hint: pass --allowed-special '{}' (or all) to "
         "encode it as its id, or remove it from the input",
-        input_name(opt.input),
+        in.name,
         e.token(),
         e.offset(),
         e.token()));
   }
-  if (!binary) {
-    const std::string out = format_ids(ids);
-    if (opt.output.empty() || opt.output == "-") {
-      write_stdout(out);
-    } else {
-      write_file_atomic(opt.output, out);
-    }
-    return;
-  }
-  const uint32_t width = opt.format == "bin16" ? 16 : 32;
-  if (opt.output.empty() || opt.output == "-") {
-    write_stdout(encode_token_file(ids, width, "gpt2"));
-    return;
-  }
-  TokenFileWriter writer(opt.output, width, "gpt2");
-  constexpr size_t kChunk = 1 << 20;
-  for (size_t i = 0; i < ids.size(); i += kChunk) {
-    writer.append(ids.data() + i, std::min(kChunk, ids.size() - i));
-  }
-  writer.finish();
+  finish();
 }
 
 // Whitespace-separated decimal ids; every other token is an error naming it.
