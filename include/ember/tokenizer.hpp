@@ -147,7 +147,7 @@ class Tokenizer {
       const AllowedSpecial& allowed = AllowedSpecial::none(),
       Disallowed on_disallowed = Disallowed::kRaise,
       unsigned num_threads = 0,
-      size_t chunk_bytes = size_t{16} << 20) const;
+      size_t chunk_bytes = size_t{4} << 20) const;
 
   /// Concatenated bytes of `ids`. Throws TokenizerError on an id outside
   /// [0, vocab_size()), naming the id and its index.
