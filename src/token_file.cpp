@@ -285,7 +285,7 @@ TokenFileHeader read_token_file_header(const std::string& path) {
   std::fseek(f, 0, SEEK_END);
   const long size = std::ftell(f);
   std::fclose(f);
-  const TokenFileHeader h =
+  TokenFileHeader h =
       parse_token_file_header(std::string_view(buf.data(), got), path);
   check_size(h, static_cast<uint64_t>(size), path);
   return h;

@@ -612,7 +612,7 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
 
   // Pair table: every split of every token into two tokens.
   std::vector<std::array<uint32_t, 3>> pairs;
-  pairs.reserve(n * 4);
+  pairs.reserve(size_t{n} * 4);
   for (uint32_t id = 0; id < n; ++id) {
     const uint8_t* s = base + t->offsets[id];
     const size_t len = t->offsets[id + 1] - t->offsets[id];
@@ -1092,7 +1092,7 @@ std::vector<TokenId> Tokenizer::encode_parallel(
   }
   // A few chunks per thread even out uneven chunk costs.
   const size_t num_chunks =
-      std::min<size_t>(num_threads * 4, text.size() / kMinChunk);
+      std::min<size_t>(size_t{num_threads} * 4, text.size() / kMinChunk);
   std::vector<size_t> bounds{0};
   for (size_t k = 1; k < num_chunks; ++k) {
     const size_t target = text.size() * k / num_chunks;
