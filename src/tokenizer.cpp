@@ -104,7 +104,7 @@ inline uint64_t pack8(const uint8_t* s, size_t n, const uint8_t* end) {
 class ShortMap {
  public:
   void init(size_t num_keys) {
-    const size_t cap = pow2_at_least(num_keys * 3);
+    const size_t cap = pow2_at_least(num_keys * 3 / 2);
     slots_.assign(cap, Slot{});
     shift_ = 64 - log2_of(cap);
     mask_ = cap - 1;
