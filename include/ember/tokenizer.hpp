@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <ember/error.hpp>
+
 namespace ember {
 
 /// A token id (tiktoken's `Rank`): 0 .. vocab_size() - 1.
@@ -56,10 +58,41 @@ class AllowedSpecial {
 /// "all"), or encode it as ordinary text (like `disallowed_special=()`).
 enum class Disallowed { kRaise, kAsText };
 
+/// Thrown by Tokenizer::encode when the text holds special-token text that is
+/// neither allowed nor to be encoded as text. `token()` is the special token,
+/// `offset()` the byte offset of its first occurrence.
+///   "encode: text contains the special token '<|endoftext|>' at byte 6, which
+///    is not allowed; hint: ..."
+class DisallowedSpecialError : public TokenizerError {
+ public:
+  DisallowedSpecialError(const std::string& what, std::string token, size_t offset)
+      : TokenizerError(what), token_(std::move(token)), offset_(offset) {}
+  const std::string& token() const noexcept {
+    return token_;
+  }
+  size_t offset() const noexcept {
+    return offset_;
+  }
+
+ private:
+  std::string token_;
+  size_t offset_;
+};
+
 /// Returns the byte offset of the first invalid UTF-8 byte in `text` (over-
 /// long forms, surrogates and code points above U+10FFFF are invalid), or
 /// std::nullopt when `text` is valid UTF-8.
 std::optional<size_t> find_invalid_utf8(std::string_view text);
+
+/// Smallest i >= `from` (and > 0) at which the GPT-2 pre-tokenizer cannot merge
+/// across: text[i] is U+0020 and text[i-1] is an ASCII byte other than
+/// whitespace. No pre-token crosses i, and pre-tokenizing text[i..] alone gives
+/// exactly the pre-tokens of the whole text from i on (the pattern has no
+/// look-behind), so encode(a + b) == encode(a) ++ encode(b) for a split there.
+/// Never inside a special token (none contains U+0020). Returns text.size()
+/// when there is no such position.
+///   next_safe_split("ab cd ef", 0) -> 2;  next_safe_split("ab cd ef", 3) -> 5
+size_t next_safe_split(std::string_view text, size_t from);
 
 class Tokenizer {
  public:

