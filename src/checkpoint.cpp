@@ -65,7 +65,10 @@ struct Hasher {
 };
 
 torch::Tensor int_tensor(int64_t v) {
-  return at::scalar_tensor(static_cast<double>(v), at::kLong);
+  // Not scalar_tensor(double): sampler seeds use all 63 bits.
+  auto t = at::empty({}, at::kLong);
+  *t.data_ptr<int64_t>() = v;
+  return t;
 }
 
 torch::Tensor bytes_tensor(const std::string& s) {

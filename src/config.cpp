@@ -198,8 +198,10 @@ std::string closest(std::string_view name, const std::vector<std::string>& to) {
   return best;
 }
 
-std::vector<std::string> section_names() {
-  return {"data", "model", "train", "run"};
+const std::vector<std::string>& section_names() {
+  static const std::vector<std::string> kSections = {
+      "data", "model", "train", "run"};
+  return kSections;
 }
 
 const Field* find_field(std::string_view section, std::string_view key) {

@@ -352,7 +352,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   auto non_finite = [&](const char* what, double v) {
     return Error(fmt::format(
         "step {}: {} loss is {}; stopped, {}",
-        step, what, v,
+        step, what, std::isnan(v) ? std::string("nan") : fmt::format("{}", v),
         saved_step >= 0
             ? fmt::format("the last good checkpoint (step {}) is kept in {}", saved_step, ckpt_path)
             : std::string("no checkpoint was saved yet; hint: lower train.lr")));
