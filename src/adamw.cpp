@@ -16,7 +16,8 @@ namespace ember {
 AdamW::AdamW(NamedTensors params, AdamWOptions options)
     : params_(std::move(params)), options_(options) {
   for (const auto& entry : params_) {
-    exp_avg_.push_back(at::zeros_like(entry.second, at::MemoryFormat::Contiguous));
+    exp_avg_.push_back(
+        at::zeros_like(entry.second, at::MemoryFormat::Contiguous));
     exp_avg_sq_.push_back(
         at::zeros_like(entry.second, at::MemoryFormat::Contiguous));
   }
@@ -32,8 +33,10 @@ void AdamW::step() {
   const double lr = options_.lr;
   const double beta1 = options_.beta1;
   const double beta2 = options_.beta2;
-  const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step_));
-  const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step_));
+  const double bias_correction1 =
+      1.0 - std::pow(beta1, static_cast<double>(step_));
+  const double bias_correction2 =
+      1.0 - std::pow(beta2, static_cast<double>(step_));
   const double step_size = lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
   for (size_t k = 0; k < params_.size(); ++k) {
@@ -51,7 +54,8 @@ void AdamW::step() {
       param.mul_(1 - lr * options_.weight_decay);
       exp_avg.mul_(beta1).add_(grad, 1 - beta1);
       exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-      auto denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(options_.eps);
+      auto denom =
+          (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(options_.eps);
       param.addcdiv_(exp_avg, denom, -step_size);
       continue;
     }
@@ -69,17 +73,18 @@ void AdamW::step() {
     const float* g = grad.data_ptr<float>();
     float* m = exp_avg.data_ptr<float>();
     float* v = exp_avg_sq.data_ptr<float>();
-    at::parallel_for(0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const float gi = g[i];
-        const float mi = m[i] * b1 + one_minus_b1 * gi;
-        const float vi = v[i] * b2 + one_minus_b2 * gi * gi;
-        const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-        p[i] = p[i] * decay + neg_step * (mi / denom);
-        m[i] = mi;
-        v[i] = vi;
-      }
-    });
+    at::parallel_for(
+        0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            const float gi = g[i];
+            const float mi = m[i] * b1 + one_minus_b1 * gi;
+            const float vi = v[i] * b2 + one_minus_b2 * gi * gi;
+            const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+            p[i] = p[i] * decay + neg_step * (mi / denom);
+            m[i] = mi;
+            v[i] = vi;
+          }
+        });
   }
 }
 
@@ -102,7 +107,8 @@ void AdamW::load_state(const NamedTensors& state) {
       throw Error(fmt::format("optimizer state: missing '{}'", name));
     }
     if (it->second.sizes() != into.sizes()) {
-      throw Error(fmt::format("optimizer state: '{}' has the wrong shape", name));
+      throw Error(
+          fmt::format("optimizer state: '{}' has the wrong shape", name));
     }
     c10::NoGradGuard no_grad;
     into.copy_(it->second);

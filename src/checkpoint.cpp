@@ -1,8 +1,5 @@
 #include "ember/checkpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -10,9 +7,11 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <c10/util/Exception.h>
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
+#include <unistd.h>
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
@@ -109,7 +108,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   ar.write("optim_names", bytes_tensor(names));
 
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw Error(fmt::format(
         "checkpoint {}: cannot write ({})", path, fail_text(errno)));
@@ -140,7 +140,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   } catch (const c10::Error& e) {
     ::close(fd);
     ::unlink(tmp.c_str());
-    throw Error(fmt::format("checkpoint {}: cannot serialize ({})", path, e.msg()));
+    throw Error(
+        fmt::format("checkpoint {}: cannot serialize ({})", path, e.msg()));
   }
   unsigned char trailer[kTrailer];
   const uint64_t hash = hasher.finish();
@@ -193,7 +194,9 @@ Checkpoint load_checkpoint(const std::string& path) {
   std::memcpy(&hash, data.data() + data.size() - kTrailer + 16, 8);
   if (size != data.size() - kTrailer) {
     throw bad(fmt::format(
-        "size mismatch (got {} bytes, expected {})", data.size() - kTrailer, size));
+        "size mismatch (got {} bytes, expected {})",
+        data.size() - kTrailer,
+        size));
   }
   Hasher hasher;
   hasher.update(reinterpret_cast<const unsigned char*>(data.data()), size);
@@ -208,11 +211,14 @@ Checkpoint load_checkpoint(const std::string& path) {
       ar.read(key, t);
       return t;
     };
-    auto get_int = [&](const std::string& key) { return get(key).item<int64_t>(); };
+    auto get_int = [&](const std::string& key) {
+      return get(key).item<int64_t>();
+    };
     auto get_str = [&](const std::string& key) {
       auto t = get(key).contiguous();
       return std::string(
-          static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()));
+          static_cast<const char*>(t.data_ptr()),
+          static_cast<size_t>(t.numel()));
     };
     if (get_int("format") != kFormat) throw bad("unknown format version");
     c.config_toml = get_str("config");
@@ -231,7 +237,8 @@ Checkpoint load_checkpoint(const std::string& path) {
       while (start < names.size()) {
         const size_t nl = names.find('\n', start);
         const std::string name = names.substr(start, nl - start);
-        out.emplace_back(name, get((prefix == "model" ? "model." : "optim.") + name));
+        out.emplace_back(
+            name, get((prefix == "model" ? "model." : "optim.") + name));
         start = nl + 1;
       }
     };

@@ -35,9 +35,9 @@ struct Field {
 
 constexpr double kBig = static_cast<double>(1LL << 20);  // 1,048,576
 
-#define EMBER_FIELD(sec, k, kind, ok, range)                               \
-  Field {                                                                  \
-    #sec, #k, kind, [](Config& c) -> void* { return &c.sec.k; }, ok, range \
+#define EMBER_FIELD(sec, k, kind, ok, range)                                \
+  Field {                                                                   \
+#sec, #k, kind, [](Config & c) -> void* { return &c.sec.k; }, ok, range \
   }
 
 const std::vector<Field>& fields() {
@@ -108,11 +108,7 @@ const std::vector<Field>& fields() {
       EMBER_FIELD(model, tie_weights, Kind::kBool, nullptr, ""),
       EMBER_FIELD(model, pos_encoding, Kind::kString, nullptr, ""),
       EMBER_FIELD(
-          train,
-          seed,
-          Kind::kInt,
-          [](double v) { return v >= 0; },
-          ">= 0"),
+          train, seed, Kind::kInt, [](double v) { return v >= 0; }, ">= 0"),
       EMBER_FIELD(
           train,
           epochs,
@@ -211,7 +207,8 @@ const Field* find_field(std::string_view section, std::string_view key) {
   return nullptr;
 }
 
-std::string unknown_key_message(std::string_view where, const std::string& name) {
+std::string unknown_key_message(
+    std::string_view where, const std::string& name) {
   return fmt::format(
       "{}: unknown key '{}'; hint: did you mean '{}'?",
       where,
@@ -313,10 +310,7 @@ void check_range(const Field& f, Config& c, std::string_view where) {
 
 // Sets field `f` from a TOML node; `where` is "file:line:col".
 void set_from_node(
-    const Field& f,
-    Config& c,
-    const toml::node& node,
-    std::string_view where) {
+    const Field& f, Config& c, const toml::node& node, std::string_view where) {
   void* p = f.ref(c);
   bool ok = false;
   switch (f.kind) {
@@ -432,9 +426,8 @@ void apply_override(Config& c, const std::string& item) {
 bool valid_device(const std::string& d) {
   if (d == "auto" || d == "cpu" || d == "cuda") return true;
   if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return false;
-  return std::all_of(d.begin() + 5, d.end(), [](char ch) {
-    return ch >= '0' && ch <= '9';
-  });
+  return std::all_of(
+      d.begin() + 5, d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
 // Checks that involve more than one key, or string values.
@@ -494,10 +487,9 @@ Config parse_config(
     const std::string section(section_key.str());
     const std::string where = location(source, section_key.source());
     const auto* table = node.as_table();
-    const bool known = std::count(
-                           section_names().begin(),
-                           section_names().end(),
-                           section) != 0;
+    const bool known =
+        std::count(section_names().begin(), section_names().end(), section) !=
+        0;
     if (table == nullptr || !known) {
       if (table == nullptr) {
         // A key outside any section: suggest the full name it may mean.
@@ -524,7 +516,8 @@ Config parse_config(
   return c;
 }
 
-std::string resolve_data_path(const std::string& path, const std::string& data_dir) {
+std::string resolve_data_path(
+    const std::string& path, const std::string& data_dir) {
   namespace fs = std::filesystem;
   const std::string dir =
       data_dir.empty() ? std::string(build::kDefaultDataDir) : data_dir;
@@ -550,7 +543,8 @@ std::string resolve_data_path(const std::string& path, const std::string& data_d
   throw ConfigError(fmt::format("data.path: no such file '{}'", path));
 }
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+Config load_config(
+    const std::string& path, const std::vector<std::string>& overrides) {
   std::string text;
   try {
     text = read_file(path);

@@ -50,11 +50,13 @@ torch::Tensor EmbeddingLMImpl::forward(const torch::Tensor& ids) {
   if (!trf_blocks->is_empty()) x = trf_blocks->forward(x);
   x = final_norm(x);
   // (B, T, D) -> (B, T, V)
-  if (tied_weight_.defined()) return torch::nn::functional::linear(x, tied_weight_);
+  if (tied_weight_.defined())
+    return torch::nn::functional::linear(x, tied_weight_);
   return out_head(x);
 }
 
-torch::Tensor lm_loss(const torch::Tensor& logits, const torch::Tensor& targets) {
+torch::Tensor lm_loss(
+    const torch::Tensor& logits, const torch::Tensor& targets) {
   // (B, T, V) -> (B*T, V) against (B*T)
   return torch::nn::functional::cross_entropy(
       logits.flatten(0, 1), targets.flatten());

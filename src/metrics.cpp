@@ -46,7 +46,8 @@ std::vector<EvalRecord> parse_metrics(std::string_view jsonl) {
       r.tokens_per_s = j.at("tokens_per_s").get<double>();
       out.push_back(r);
     } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("metrics.jsonl:{}: malformed line ({})", line_no, e.what()));
+      throw Error(fmt::format(
+          "metrics.jsonl:{}: malformed line ({})", line_no, e.what()));
     }
   }
   return out;
@@ -79,7 +80,10 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      kW, kH, kW, kH);
+      kW,
+      kH,
+      kW,
+      kH);
   double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
   double tok_per_step = 0;
   if (!records.empty()) {
@@ -102,8 +106,8 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
     y_max += pad;
     const auto& last = records.back();
     if (last.step > 0) {
-      tok_per_step =
-          static_cast<double>(last.tokens_seen) / static_cast<double>(last.step);
+      tok_per_step = static_cast<double>(last.tokens_seen) /
+                     static_cast<double>(last.step);
     }
   }
   auto px = [&](double x) { return kL + (x - x_min) / (x_max - x_min) * pw; };
@@ -112,14 +116,22 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
   s += fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
       "stroke=\"#444\"/>\n",
-      kL, kT, pw, ph);
+      kL,
+      kT,
+      pw,
+      ph);
   const double ys = tick_step(y_max - y_min, 6);
   for (double y = std::ceil(y_min / ys) * ys; y <= y_max; y += ys) {
     s += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" "
         "stroke=\"#ddd\"/><text x=\"{3}\" y=\"{4:.1f}\" "
         "text-anchor=\"end\">{5}</text>\n",
-        kL, kL + pw, py(y), kL - 6, py(y) + 4, number(y));
+        kL,
+        kL + pw,
+        py(y),
+        kL - 6,
+        py(y) + 4,
+        number(y));
   }
   const double xs = std::max(1.0, tick_step(x_max - x_min, 8));
   for (double x = std::ceil(x_min / xs) * xs; x <= x_max + 1e-9; x += xs) {
@@ -127,12 +139,18 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
         "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" "
         "stroke=\"#ddd\"/><text x=\"{0:.1f}\" y=\"{3}\" "
         "text-anchor=\"middle\">{4}</text>\n",
-        px(x), kT, kT + ph, kT + ph + 16, number(x));
+        px(x),
+        kT,
+        kT + ph,
+        kT + ph + 16,
+        number(x));
     if (tok_per_step > 0) {
       s += fmt::format(
           "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" "
           "fill=\"#555\">{}</text>\n",
-          px(x), kT - 8, number(x * tok_per_step));
+          px(x),
+          kT - 8,
+          number(x * tok_per_step));
     }
   }
   s += fmt::format(
@@ -140,7 +158,12 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
       "steps)</text>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
       "fill=\"#555\">tokens seen</text>\n<text x=\"16\" y=\"{}\" "
       "text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">loss</text>\n",
-      kL + pw / 2, kH - 14, kL + pw / 2, 20, kT + ph / 2, kT + ph / 2);
+      kL + pw / 2,
+      kH - 14,
+      kL + pw / 2,
+      20,
+      kT + ph / 2,
+      kT + ph / 2);
   // The two curves.
   const char* colors[2] = {"#1f77b4", "#ff7f0e"};
   const char* names[2] = {"training loss", "validation loss"};
@@ -149,18 +172,26 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
     for (const auto& r : records) {
       const double v = k == 0 ? r.train_loss : r.val_loss;
       if (!std::isfinite(v)) continue;
-      pts += fmt::format("{:.1f},{:.1f} ", px(static_cast<double>(r.step)), py(v));
+      pts +=
+          fmt::format("{:.1f},{:.1f} ", px(static_cast<double>(r.step)), py(v));
     }
     s += fmt::format(
         "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} "
         "points=\"{}\"/>\n",
-        colors[k], k == 1 ? " stroke-dasharray=\"6 3\"" : "", pts);
+        colors[k],
+        k == 1 ? " stroke-dasharray=\"6 3\"" : "",
+        pts);
     s += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" "
         "stroke-width=\"2\"{4}/><text x=\"{5}\" y=\"{6}\">{7}</text>\n",
-        kL + pw - 150, kL + pw - 120, kT + 18 + 18 * k, colors[k],
-        k == 1 ? " stroke-dasharray=\"6 3\"" : "", kL + pw - 114,
-        kT + 22 + 18 * k, names[k]);
+        kL + pw - 150,
+        kL + pw - 120,
+        kT + 18 + 18 * k,
+        colors[k],
+        k == 1 ? " stroke-dasharray=\"6 3\"" : "",
+        kL + pw - 114,
+        kT + 22 + 18 * k,
+        names[k]);
   }
   s += "</svg>\n";
   return s;

@@ -22,8 +22,7 @@ std::map<std::string, InputEmbeddingFactory>& registry() {
 }  // namespace
 
 void register_input_embedding(
-    const std::string& name,
-    InputEmbeddingFactory factory) {
+    const std::string& name, InputEmbeddingFactory factory) {
   if (!registry().emplace(name, std::move(factory)).second) {
     throw Error(fmt::format(
         "register_input_embedding: '{}' is already registered", name));
@@ -40,8 +39,7 @@ void check_input_embedding(const std::string& name) {
 }
 
 torch::nn::AnyModule make_input_embedding(
-    const std::string& name,
-    const InputEmbeddingSpec& spec) {
+    const std::string& name, const InputEmbeddingSpec& spec) {
   check_input_embedding(name);
   return registry().at(name)(spec);
 }

@@ -27,16 +27,17 @@ SinusoidalEncodingImpl::SinusoidalEncodingImpl(SinusoidalEncodingOptions o)
   pe = register_buffer("pe", table(o.context_length(), o.emb_dim()));
 }
 
-torch::Tensor SinusoidalEncodingImpl::table(int64_t context_length, int64_t emb_dim) {
+torch::Tensor SinusoidalEncodingImpl::table(
+    int64_t context_length, int64_t emb_dim) {
   auto out = at::zeros({context_length, emb_dim}, at::kDouble);
   auto acc = out.accessor<double, 2>();
   for (int64_t pos = 0; pos < context_length; ++pos) {
     for (int64_t i = 0; i < emb_dim; i += 2) {
       // 1 / 10000^(2i'/D) with 2i' = i, the paper's frequency.
       const double angle = static_cast<double>(pos) *
-                           std::exp(-std::log(10000.0) *
-                                    static_cast<double>(i) /
-                                    static_cast<double>(emb_dim));
+                           std::exp(
+                               -std::log(10000.0) * static_cast<double>(i) /
+                               static_cast<double>(emb_dim));
       acc[pos][i] = std::sin(angle);
       if (i + 1 < emb_dim) acc[pos][i + 1] = std::cos(angle);
     }

@@ -7,8 +7,6 @@
 //   not zeroed, between steps. Both leave every value as PyTorch's.
 #include "ember/train_loop.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -27,6 +25,7 @@
 #include <fmt/ranges.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
+#include <unistd.h>
 
 #include <ember/adamw.hpp>
 #include <ember/checkpoint.hpp>
@@ -97,23 +96,32 @@ torch::Tensor to_tensor(const std::vector<TokenId>& ids) {
 
 NamedTensors model_state(torch::nn::Module& m) {
   NamedTensors out;
-  for (const auto& item : m.named_parameters()) out.emplace_back(item.key(), item.value());
-  for (const auto& item : m.named_buffers()) out.emplace_back(item.key(), item.value());
+  for (const auto& item : m.named_parameters())
+    out.emplace_back(item.key(), item.value());
+  for (const auto& item : m.named_buffers())
+    out.emplace_back(item.key(), item.value());
   return out;
 }
 
-void load_model_state(torch::nn::Module& m, const NamedTensors& saved, const std::string& where) {
+void load_model_state(
+    torch::nn::Module& m, const NamedTensors& saved, const std::string& where) {
   std::map<std::string, torch::Tensor> by_name(saved.begin(), saved.end());
   c10::NoGradGuard no_grad;
   for (auto& [name, t] : model_state(m)) {
     auto it = by_name.find(name);
     if (it == by_name.end()) {
-      throw Error(fmt::format("{}: the checkpoint has no '{}'; it is from another model", where, name));
+      throw Error(fmt::format(
+          "{}: the checkpoint has no '{}'; it is from another model",
+          where,
+          name));
     }
     if (it->second.sizes() != t.sizes()) {
       throw Error(fmt::format(
           "{}: '{}' has shape {} in the checkpoint, expected {}",
-          where, name, it->second.sizes(), t.sizes()));
+          where,
+          name,
+          it->second.sizes(),
+          t.sizes()));
     }
     t.copy_(it->second);
   }
@@ -126,7 +134,8 @@ at::Generator default_generator(c10::Device device) {
 std::string duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const auto total = static_cast<int64_t>(s + 0.5);
-  if (total >= 3600) return fmt::format("{}h{:02d}m", total / 3600, (total / 60) % 60);
+  if (total >= 3600)
+    return fmt::format("{}h{:02d}m", total / 3600, (total / 60) % 60);
   if (total >= 60) return fmt::format("{}m{:02d}s", total / 60, total % 60);
   return fmt::format("{}s", total);
 }
@@ -136,8 +145,10 @@ std::string duration(double s) {
 c10::Device resolve_device(const std::string& device) {
   if (device == "cpu") return c10::Device(c10::kCPU);
   const bool compiled = cuda_compiled();
-  const int64_t count = compiled ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
-  if (device == "auto") return count > 0 ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  const int64_t count =
+      compiled ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  if (device == "auto")
+    return count > 0 ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   int64_t index = 0;
   if (device.size() > 5) index = std::stoll(device.substr(5));
   if (!compiled) {
@@ -155,8 +166,10 @@ c10::Device resolve_device(const std::string& device) {
   }
   if (index >= count) {
     throw ConfigError(fmt::format(
-        "train.device: no such CUDA device (got {}, expected cuda:0 to cuda:{})",
-        device, count - 1));
+        "train.device: no such CUDA device (got {}, expected cuda:0 to "
+        "cuda:{})",
+        device,
+        count - 1));
   }
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
@@ -169,8 +182,13 @@ int64_t resolve_threads(int64_t threads) {
 
 const std::vector<std::string>& resumable_keys() {
   static const std::vector<std::string> kKeys = {
-      "train.epochs", "train.max_steps", "train.device", "train.threads",
-      "run.dir", "run.checkpoint_every", "data.num_workers"};
+      "train.epochs",
+      "train.max_steps",
+      "train.device",
+      "train.threads",
+      "run.dir",
+      "run.checkpoint_every",
+      "data.num_workers"};
   return kKeys;
 }
 
@@ -189,10 +207,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   std::optional<Checkpoint> ckpt;
   if (opt.resume) {
     ckpt = load_checkpoint(ckpt_path);
-    const Config saved = parse_config(ckpt->config_toml, ckpt_path + " (its config)");
+    const Config saved =
+        parse_config(ckpt->config_toml, ckpt_path + " (its config)");
     std::vector<std::string> diff;
     for (const auto& key : differing_keys(saved, cfg)) {
-      if (std::count(resumable_keys().begin(), resumable_keys().end(), key) == 0) {
+      if (std::count(resumable_keys().begin(), resumable_keys().end(), key) ==
+          0) {
         diff.push_back(key);
       }
     }
@@ -201,7 +221,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
           "resume {}: the checkpoint was made with a different config ({} "
           "differ); hint: resume without --config/--set for these keys, or "
           "start a new run.dir",
-          cfg.run.dir, fmt::join(diff, ", ")));
+          cfg.run.dir,
+          fmt::join(diff, ", ")));
     }
   }
 
@@ -212,11 +233,18 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   const size_t split = codepoint_offset(text, split_chars);
   const Tokenizer tokenizer = Tokenizer::gpt2();
   const AllowedSpecial eot({"<|endoftext|>"});
-  const unsigned tok_threads = static_cast<unsigned>(resolve_threads(cfg.train.threads));
+  const unsigned tok_threads =
+      static_cast<unsigned>(resolve_threads(cfg.train.threads));
   const auto train_ids = tokenizer.encode_parallel(
-      std::string_view(text).substr(0, split), eot, Disallowed::kRaise, tok_threads);
+      std::string_view(text).substr(0, split),
+      eot,
+      Disallowed::kRaise,
+      tok_threads);
   const auto val_ids = tokenizer.encode_parallel(
-      std::string_view(text).substr(split), eot, Disallowed::kRaise, tok_threads);
+      std::string_view(text).substr(split),
+      eot,
+      Disallowed::kRaise,
+      tok_threads);
   for (const auto* ids : {&train_ids, &val_ids}) {
     if (ids->empty()) continue;
     const TokenId top = *std::max_element(ids->begin(), ids->end());
@@ -224,25 +252,41 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       throw ConfigError(fmt::format(
           "model.vocab_size: the data has token id {} (got vocab_size {}, "
           "expected > {})",
-          top, cfg.model.vocab_size, top));
+          top,
+          cfg.model.vocab_size,
+          top));
     }
   }
   const int64_t max_length = cfg.data.max_length;
   for (const auto& [part, ids, hint] :
-       {std::tuple{"training", &train_ids, "lower data.max_length or use a longer text"},
-        std::tuple{"validation", &val_ids, "lower data.max_length or data.train_ratio"}}) {
+       {std::tuple{
+            "training",
+            &train_ids,
+            "lower data.max_length or use a longer text"},
+        std::tuple{
+            "validation",
+            &val_ids,
+            "lower data.max_length or data.train_ratio"}}) {
     if (static_cast<int64_t>(ids->size()) <= max_length) {
       throw ConfigError(fmt::format(
           "data: the {} part of {} has {} tokens, expected at least "
           "max_length + 1 = {}; hint: {}",
-          part, cfg.data.path, ids->size(), max_length + 1, hint));
+          part,
+          cfg.data.path,
+          ids->size(),
+          max_length + 1,
+          hint));
     }
   }
 
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   Loader train_loader(
       GptDataset(to_tensor(train_ids), max_length, cfg.data.stride),
-      LoaderOptions{cfg.data.batch_size, cfg.data.shuffle, cfg.data.drop_last, cfg.data.num_workers});
+      LoaderOptions{
+          cfg.data.batch_size,
+          cfg.data.shuffle,
+          cfg.data.drop_last,
+          cfg.data.num_workers});
   Loader val_loader(
       GptDataset(to_tensor(val_ids), max_length, cfg.data.stride),
       LoaderOptions{cfg.data.batch_size, false, false, cfg.data.num_workers});
@@ -252,18 +296,22 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         "data: the training part gives {} windows, fewer than one batch of "
         "batch_size {} (drop_last); hint: lower data.batch_size or "
         "data.stride",
-        train_loader.dataset().size().value(), cfg.data.batch_size));
+        train_loader.dataset().size().value(),
+        cfg.data.batch_size));
   }
 
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
-  EmbeddingLM model(EmbeddingLMOptions(cfg.model.vocab_size, cfg.model.context_length, cfg.model.emb_dim)
-                        .drop_rate(cfg.model.drop_rate)
-                        .n_layers(cfg.model.n_layers)
-                        .tie_weights(cfg.model.tie_weights)
-                        .pos_encoding(cfg.model.pos_encoding));
+  EmbeddingLM model(
+      EmbeddingLMOptions(
+          cfg.model.vocab_size, cfg.model.context_length, cfg.model.emb_dim)
+          .drop_rate(cfg.model.drop_rate)
+          .n_layers(cfg.model.n_layers)
+          .tie_weights(cfg.model.tie_weights)
+          .pos_encoding(cfg.model.pos_encoding));
   model->to(device);
   NamedTensors params;
-  for (const auto& item : model->named_parameters()) params.emplace_back(item.key(), item.value());
+  for (const auto& item : model->named_parameters())
+    params.emplace_back(item.key(), item.value());
   AdamW optimizer(params, AdamWOptions{cfg.train.lr, cfg.train.weight_decay});
 
   // --- state: fresh or from the checkpoint --------------------------------
@@ -301,11 +349,21 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         if (r.step <= step) evals.push_back(r);
       }
     }
-    fmt::print(log, "resuming {} at step {} (epoch {}, batch {} of {})\n",
-               cfg.run.dir, step, epoch + 1, position, num_batches);
+    fmt::print(
+        log,
+        "resuming {} at step {} (epoch {}, batch {} of {})\n",
+        cfg.run.dir,
+        step,
+        epoch + 1,
+        position,
+        num_batches);
   } else if (fs::exists(ckpt_path)) {
-    fmt::print(log, "note: starting over in {}; its previous run is replaced (use --resume {} to continue one)\n",
-               cfg.run.dir, cfg.run.dir);
+    fmt::print(
+        log,
+        "note: starting over in {}; its previous run is replaced (use --resume "
+        "{} to continue one)\n",
+        cfg.run.dir,
+        cfg.run.dir);
     fs::remove(ckpt_path);
   }
   write_file_atomic((dir / "config.toml").string(), to_toml(cfg));
@@ -321,9 +379,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   const auto t0 = Clock::now();
   const int64_t tokens_at_start = tokens_seen;
   const int64_t step_at_start = step;
-  auto session_s = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto session_s = [&] {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
   int64_t total_steps = cfg.train.epochs * num_batches;
-  if (cfg.train.max_steps > 0) total_steps = std::min(total_steps, cfg.train.max_steps);
+  if (cfg.train.max_steps > 0)
+    total_steps = std::min(total_steps, cfg.train.max_steps);
 
   auto save = [&] {
     Checkpoint c;
@@ -352,27 +413,36 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   auto non_finite = [&](const char* what, double v) {
     return Error(fmt::format(
         "step {}: {} loss is {}; stopped, {}",
-        step, what, std::isnan(v) ? std::string("nan") : fmt::format("{}", v),
+        step,
+        what,
+        std::isnan(v) ? std::string("nan") : fmt::format("{}", v),
         saved_step >= 0
-            ? fmt::format("the last good checkpoint (step {}) is kept in {}", saved_step, ckpt_path)
-            : std::string("no checkpoint was saved yet; hint: lower train.lr")));
+            ? fmt::format(
+                  "the last good checkpoint (step {}) is kept in {}",
+                  saved_step,
+                  ckpt_path)
+            : std::string(
+                  "no checkpoint was saved yet; hint: lower train.lr")));
   };
   auto calc_loss_loader = [&](Loader& loader) {
     // The book's calc_loss_loader(num_batches=eval_iter): a fresh pass.
-    const auto n = std::min<int64_t>(cfg.train.eval_iter, static_cast<int64_t>(loader.num_batches()));
+    const auto n = std::min<int64_t>(
+        cfg.train.eval_iter, static_cast<int64_t>(loader.num_batches()));
     if (n == 0) return std::nan("");
     auto pass = loader.begin_pass();
     double total = 0;
     for (int64_t i = 0; i < n; ++i) {
       auto b = pass.next();
-      total += lm_loss(model(b->inputs.to(device)), b->targets.to(device)).item<double>();
+      total += lm_loss(model(b->inputs.to(device)), b->targets.to(device))
+                   .item<double>();
     }
     return total / static_cast<double>(n);
   };
   const bool tty = opt.progress;
   auto progress = [&] {
     if (!tty) return;
-    const double done = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1));
+    const double done = static_cast<double>(step) /
+                        static_cast<double>(std::max<int64_t>(total_steps, 1));
     const int width = 30;
     const int fill = static_cast<int>(done * width);
     const int64_t this_session = step - step_at_start;
@@ -380,13 +450,20 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
                            ? session_s() / static_cast<double>(this_session) *
                                  static_cast<double>(total_steps - step)
                            : NAN;
-    fmt::print(stdout, "\r[{}{}] step {}/{} {:3.0f}% ETA {}\033[K",
-               std::string(static_cast<size_t>(fill), '#'),
-               std::string(static_cast<size_t>(width - fill), '.'), step,
-               total_steps, 100 * done, duration(eta));
+    fmt::print(
+        stdout,
+        "\r[{}{}] step {}/{} {:3.0f}% ETA {}\033[K",
+        std::string(static_cast<size_t>(fill), '#'),
+        std::string(static_cast<size_t>(width - fill), '.'),
+        step,
+        total_steps,
+        100 * done,
+        duration(eta));
     std::fflush(stdout);
   };
-  auto stop_requested = [&] { return opt.stop != nullptr && opt.stop->load() != 0; };
+  auto stop_requested = [&] {
+    return opt.stop != nullptr && opt.stop->load() != 0;
+  };
 
   TrainResult result;
   // A checkpoint at the end of a pass continues with the next epoch.
@@ -399,8 +476,10 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   model->train();
   while (!done && epoch < cfg.train.epochs) {
     if (stop_requested()) break;
-    Loader::Pass pass = position > 0 ? train_loader.resume_pass(sampler_seed, static_cast<size_t>(position))
-                                     : train_loader.begin_pass();
+    Loader::Pass pass = position > 0
+                            ? train_loader.resume_pass(
+                                  sampler_seed, static_cast<size_t>(position))
+                            : train_loader.begin_pass();
     for (;;) {
       if (cfg.train.max_steps > 0 && step >= cfg.train.max_steps) {
         done = true;
@@ -440,23 +519,40 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         r.val_loss = val_loss;
         r.tokens_seen = tokens_seen;
         r.elapsed_s = elapsed_before + session_s();
-        r.tokens_per_s = static_cast<double>(tokens_seen - tokens_at_start) / std::max(session_s(), 1e-9);
+        r.tokens_per_s = static_cast<double>(tokens_seen - tokens_at_start) /
+                         std::max(session_s(), 1e-9);
         evals.push_back(r);
         write_outputs();
         if (tty) fmt::print(stdout, "\r\033[K");
-        fmt::print(log, "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | tokens seen {} | {:.0f} tok/s\n",
-                   r.epoch, r.step, r.train_loss, r.val_loss, r.tokens_seen, r.tokens_per_s);
+        fmt::print(
+            log,
+            "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | tokens "
+            "seen {} | {:.0f} tok/s\n",
+            r.epoch,
+            r.step,
+            r.train_loss,
+            r.val_loss,
+            r.tokens_seen,
+            r.tokens_per_s);
         std::fflush(log);
-        if (!std::isfinite(train_loss)) throw non_finite("training (evaluation)", train_loss);
+        if (!std::isfinite(train_loss))
+          throw non_finite("training (evaluation)", train_loss);
         if (!std::isfinite(val_loss)) throw non_finite("validation", val_loss);
       }
       progress();
       const bool stop = stop_requested();
-      if (stop || (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0)) save();
+      if (stop || (cfg.run.checkpoint_every > 0 &&
+                   step % cfg.run.checkpoint_every == 0))
+        save();
       if (stop) {
         if (tty) fmt::print(stdout, "\r\033[K");
-        fmt::print(log, "interrupted: checkpoint at step {} saved to {}; continue with: ember train --resume {}\n",
-                   step, ckpt_path, cfg.run.dir);
+        fmt::print(
+            log,
+            "interrupted: checkpoint at step {} saved to {}; continue with: "
+            "ember train --resume {}\n",
+            step,
+            ckpt_path,
+            cfg.run.dir);
         result.interrupted = true;
         result.step = step;
         result.evals = evals;
@@ -475,7 +571,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   } else if (step != saved_step) {
     save();
   }
-  fmt::print(log, "done: {} steps, {} tokens seen; outputs in {}\n", step, tokens_seen, cfg.run.dir);
+  fmt::print(
+      log,
+      "done: {} steps, {} tokens seen; outputs in {}\n",
+      step,
+      tokens_seen,
+      cfg.run.dir);
   result.step = step;
   result.evals = evals;
   return result;

@@ -27,7 +27,8 @@ struct AdamWOptions {
 
 class AdamW {
  public:
-  /// `params`: named leaf tensors with requires_grad (Module::named_parameters).
+  /// `params`: named leaf tensors with requires_grad
+  /// (Module::named_parameters).
   AdamW(NamedTensors params, AdamWOptions options);
 
   /// Drops every gradient (like zero_grad(set_to_none=True)).

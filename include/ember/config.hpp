@@ -79,15 +79,13 @@ Config parse_config(
 /// Reads `path` (ConfigError if missing) and calls parse_config, then
 /// resolve_data_path: the returned config's data.path is the file found.
 Config load_config(
-    const std::string& path,
-    const std::vector<std::string>& overrides = {});
+    const std::string& path, const std::vector<std::string>& overrides = {});
 
 /// Finds data.path: as given when absolute or present relative to the
 /// current directory, else under `data_dir` (default: the build's data
 /// folder). Throws ConfigError "data.path: no such file 'x' (looked in ...)".
 std::string resolve_data_path(
-    const std::string& path,
-    const std::string& data_dir = "");
+    const std::string& path, const std::string& data_dir = "");
 
 /// The config as TOML, every key, in the documented order; parse_config of
 /// the result gives back the same config.

@@ -12,8 +12,8 @@
 namespace ember {
 
 struct EvalRecord {
-  int64_t step = 0;  ///< optimizer steps taken
-  int64_t epoch = 0; ///< 1-based
+  int64_t step = 0;   ///< optimizer steps taken
+  int64_t epoch = 0;  ///< 1-based
   double train_loss = 0;
   double val_loss = 0;
   int64_t tokens_seen = 0;

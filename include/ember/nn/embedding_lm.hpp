@@ -24,7 +24,8 @@ namespace ember {
 
 /// EmbeddingLMOptions(50257, 256, 256).drop_rate(0.1)
 struct EmbeddingLMOptions {
-  EmbeddingLMOptions(int64_t vocab_size, int64_t context_length, int64_t emb_dim)
+  EmbeddingLMOptions(
+      int64_t vocab_size, int64_t context_length, int64_t emb_dim)
       : vocab_size_(vocab_size),
         context_length_(context_length),
         emb_dim_(emb_dim) {}
@@ -75,6 +76,7 @@ TORCH_MODULE(EmbeddingLM);
 
 /// The book's calc_loss_batch: cross-entropy of logits.flatten(0, 1) (B*T, V)
 /// against targets.flatten() (B*T), mean over tokens; a 0-dim tensor.
-torch::Tensor lm_loss(const torch::Tensor& logits, const torch::Tensor& targets);
+torch::Tensor lm_loss(
+    const torch::Tensor& logits, const torch::Tensor& targets);
 
 }  // namespace ember

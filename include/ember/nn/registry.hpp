@@ -32,16 +32,14 @@ using InputEmbeddingFactory =
 /// Registers `factory` under `name`; throws ember::Error when the name is
 /// taken. Usually called through EMBER_REGISTER_INPUT_EMBEDDING.
 void register_input_embedding(
-    const std::string& name,
-    InputEmbeddingFactory factory);
+    const std::string& name, InputEmbeddingFactory factory);
 
 /// Builds the module registered as `name`. Throws ConfigError naming the
 /// registered names when there is none:
 ///   "model.pos_encoding: unknown encoding 'x' (expected one of: learned,
 ///    sinusoidal)"
 torch::nn::AnyModule make_input_embedding(
-    const std::string& name,
-    const InputEmbeddingSpec& spec);
+    const std::string& name, const InputEmbeddingSpec& spec);
 
 /// Throws the ConfigError above when `name` is not registered.
 void check_input_embedding(const std::string& name);
@@ -63,8 +61,8 @@ struct InputEmbeddingRegistrar {
 /// driver and the tests, so the registration is never dropped):
 ///   EMBER_REGISTER_INPUT_EMBEDDING(sinusoidal, [](const ember::
 ///       InputEmbeddingSpec& s) { return torch::nn::AnyModule(...); });
-#define EMBER_REGISTER_INPUT_EMBEDDING(name, factory)            \
-  static const ::ember::detail::InputEmbeddingRegistrar          \
-      ember_input_embedding_registrar_##name {                   \
-    #name, factory                                               \
+#define EMBER_REGISTER_INPUT_EMBEDDING(name, factory)   \
+  static const ::ember::detail::InputEmbeddingRegistrar \
+      ember_input_embedding_registrar_##name {          \
+#name, factory                                      \
   }

@@ -18,9 +18,7 @@ namespace ember {
 
 struct SinusoidalEncodingOptions {
   SinusoidalEncodingOptions(
-      int64_t vocab_size,
-      int64_t context_length,
-      int64_t emb_dim)
+      int64_t vocab_size, int64_t context_length, int64_t emb_dim)
       : vocab_size_(vocab_size),
         context_length_(context_length),
         emb_dim_(emb_dim) {}
