@@ -4,6 +4,7 @@
 // checkpoint and stop (exit 130), and train.
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -15,6 +16,9 @@
 #include <fmt/core.h>
 #include <torch/utils.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <ember/build_config.hpp>
 #include <ember/config.hpp>
@@ -31,6 +35,18 @@ std::atomic<int> g_stop{0};
 
 extern "C" void on_stop_signal(int signum) {
   g_stop.store(signum);
+}
+
+// Every step allocates and frees the same few (B*T, V) buffers (~100 MB
+// each at the default config). glibc serves blocks over 32 MB with mmap and
+// unmaps them on free, so each step would fault in and zero them again.
+// Keeping them in the heap lets the allocator reuse them (see
+// bench/README.md, "Training", for the measured effect).
+void keep_large_blocks_in_heap() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 void install_stop_handlers() {
@@ -76,6 +92,8 @@ void run_train(const TrainArgs& args) {
       to_toml(config));
   std::fflush(stdout);
   install_stop_handlers();
+  if (std::getenv("EMBER_NO_HEAP_TUNING") == nullptr)
+    keep_large_blocks_in_heap();
   TrainOptions options;
   options.resume = !args.resume.empty();
   options.stop = &g_stop;
