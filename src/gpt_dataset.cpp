@@ -1,11 +1,10 @@
-#include <ember/data/gpt_dataset.hpp>
-
 #include <utility>
 #include <vector>
 
 #include <ATen/ops/from_blob.h>
 #include <c10/util/Exception.h>
 
+#include <ember/data/gpt_dataset.hpp>
 #include <ember/tokenizer.hpp>
 
 namespace ember {
@@ -76,8 +75,9 @@ torch::data::Example<> GptDataset::get(size_t index) {
       ")");
   const int64_t start = static_cast<int64_t>(index) * stride_;
   // Views: (max_length,) each, sharing ids_'s storage.
-  return {ids_.narrow(0, start, max_length_),
-          ids_.narrow(0, start + 1, max_length_)};
+  return {
+      ids_.narrow(0, start, max_length_),
+      ids_.narrow(0, start + 1, max_length_)};
 }
 
 torch::optional<size_t> GptDataset::size() const {

@@ -1,16 +1,14 @@
-#include <ember/nn/gpt_embedding.hpp>
-
 #include <utility>
 
 #include <ATen/ops/arange.h>
 #include <c10/util/Exception.h>
 
+#include <ember/nn/gpt_embedding.hpp>
+
 namespace ember {
 
 GPTEmbeddingOptions::GPTEmbeddingOptions(
-    int64_t vocab_size,
-    int64_t context_length,
-    int64_t emb_dim)
+    int64_t vocab_size, int64_t context_length, int64_t emb_dim)
     : vocab_size_(vocab_size),
       context_length_(context_length),
       emb_dim_(emb_dim) {}

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -103,7 +104,7 @@ inline uint64_t pack8(const uint8_t* s, size_t n, const uint8_t* end) {
 class ShortMap {
  public:
   void init(size_t num_keys) {
-    const size_t cap = pow2_at_least(num_keys * 3);
+    const size_t cap = pow2_at_least(num_keys * 3 / 2);
     slots_.assign(cap, Slot{});
     shift_ = 64 - log2_of(cap);
     mask_ = cap - 1;
@@ -249,7 +250,7 @@ inline Char decode_char(
   if (b0 >= 0xE0 && b0 <= 0xEF) {
     if (avail >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
       const uint32_t cp = (uint32_t{b0} & 0x0F) << 12 |
-          (uint32_t{s[1]} & 0x3F) << 6 | (s[2] & 0x3Fu);
+                          (uint32_t{s[1]} & 0x3F) << 6 | (s[2] & 0x3Fu);
       if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
         return {static_cast<Cls>(bmp[cp]), 3};
       }
@@ -260,8 +261,8 @@ inline Char decode_char(
     if (avail >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
         (s[3] & 0xC0) == 0x80) {
       const uint32_t cp = (uint32_t{b0} & 0x07) << 18 |
-          (uint32_t{s[1]} & 0x3F) << 12 | (uint32_t{s[2]} & 0x3F) << 6 |
-          (s[3] & 0x3Fu);
+                          (uint32_t{s[1]} & 0x3F) << 12 |
+                          (uint32_t{s[2]} & 0x3F) << 6 | (s[3] & 0x3Fu);
       if (cp >= 0x10000 && cp <= 0x10FFFF) {
         return {class_of_codepoint(static_cast<int32_t>(cp)), 4};
       }
@@ -278,8 +279,8 @@ std::array<uint32_t, 256> bytes_to_unicode() {
   std::array<uint32_t, 256> map{};
   uint32_t n = 0;
   for (uint32_t b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') ||
-        (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
+                           (b >= 0xAE && b <= 0xFF);
     map[b] = printable ? b : 256 + n++;
   }
   return map;
@@ -370,9 +371,8 @@ class EncoderJsonParser {
     return i_ < s_.size() ? s_[i_] : '\0';
   }
   void ws() {
-    while (i_ < s_.size() &&
-           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' ||
-            s_[i_] == '\t')) {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' ||
+                              s_[i_] == '\r' || s_[i_] == '\t')) {
       ++i_;
     }
   }
@@ -460,8 +460,7 @@ class EncoderJsonParser {
         ++i_;
       } else {
         int32_t cp = 0;
-        const utf8proc_ssize_t n =
-            utf8proc_iterate(p, end - p, &cp);
+        const utf8proc_ssize_t n = utf8proc_iterate(p, end - p, &cp);
         if (n <= 0) fail("invalid utf-8");
         out.push_back(static_cast<uint32_t>(cp));
         i_ += static_cast<size_t>(n);
@@ -486,9 +485,7 @@ class EncoderJsonParser {
 };
 
 void check_sha256(
-    const std::string& path,
-    std::string_view data,
-    const char* expected) {
+    const std::string& path, std::string_view data, const char* expected) {
   const std::string got = sha256_hex(data);
   if (got != expected) {
     throw TokenizerError(fmt::format(
@@ -513,7 +510,8 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
   std::array<int32_t, 512> cp_to_byte{};
   cp_to_byte.fill(-1);
   const auto b2u = bytes_to_unicode();
-  for (uint32_t b = 0; b < 256; ++b) cp_to_byte[b2u[b]] = static_cast<int32_t>(b);
+  for (uint32_t b = 0; b < 256; ++b)
+    cp_to_byte[b2u[b]] = static_cast<int32_t>(b);
 
   auto t = std::make_shared<Tables>();
   std::vector<std::pair<uint32_t, std::string>> entries;
@@ -522,8 +520,8 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
       .parse([&](const std::vector<uint32_t>& key, uint32_t id) {
         std::string bytes;
         bytes.reserve(key.size());
-        bool is_special = key.size() > 2 && key.front() == '<' &&
-            key.back() == '>';
+        bool is_special =
+            key.size() > 2 && key.front() == '<' && key.back() == '>';
         std::string as_text;
         for (uint32_t cp : key) {
           if (cp < 0x80) as_text += static_cast<char>(cp);
@@ -590,8 +588,8 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
     const uint8_t* s = base + t->offsets[id];
     const size_t len = t->offsets[id + 1] - t->offsets[id];
     if (len <= 8) {
-      if (t->short_map.find(pack8(s, len, base_end), static_cast<uint32_t>(len)) !=
-          kNoRank) {
+      if (t->short_map.find(
+              pack8(s, len, base_end), static_cast<uint32_t>(len)) != kNoRank) {
         throw TokenizerError(
             fmt::format("load {}: duplicate token (id {})", enc_path, id));
       }
@@ -607,14 +605,14 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
   for (uint32_t b = 0; b < 256; ++b) {
     const auto c = static_cast<uint8_t>(b);
     if (t->find(&c, 1, &c + 1) != t->byte_token[b]) {
-      throw TokenizerError(fmt::format(
-          "load {}: byte 0x{:02x} has no token", enc_path, b));
+      throw TokenizerError(
+          fmt::format("load {}: byte 0x{:02x} has no token", enc_path, b));
     }
   }
 
   // Pair table: every split of every token into two tokens.
   std::vector<std::array<uint32_t, 3>> pairs;
-  pairs.reserve(n * 4);
+  pairs.reserve(size_t{n} * 4);
   for (uint32_t id = 0; id < n; ++id) {
     const uint8_t* s = base + t->offsets[id];
     const size_t len = t->offsets[id + 1] - t->offsets[id];
@@ -645,7 +643,9 @@ class PieceCache {
       if (s.hash == h && s.len == key.size() &&
           std::memcmp(s.key, key.data(), key.size()) == 0) {
         out.insert(
-            out.end(), ids_.begin() + s.offset, ids_.begin() + s.offset + s.count);
+            out.end(),
+            ids_.begin() + s.offset,
+            ids_.begin() + s.offset + s.count);
         return true;
       }
       i = (i + 1) & mask_;
@@ -693,10 +693,7 @@ class PieceCache {
 
 // tiktoken's byte_pair_merge on token ids; appends the result to `out`.
 void byte_pair_merge(
-    const Tables& t,
-    const uint8_t* s,
-    size_t n,
-    std::vector<TokenId>& out) {
+    const Tables& t, const uint8_t* s, size_t n, std::vector<TokenId>& out) {
   constexpr size_t kSmall = 128;
   if (n < kSmall) {
     // The quadratic scan of tiktoken's lib.rs, on a stack array.
@@ -704,7 +701,8 @@ void byte_pair_merge(
     std::array<uint32_t, kSmall> rank;
     for (size_t i = 0; i < n; ++i) tok[i] = t.byte_token[s[i]];
     size_t m = n;
-    for (size_t i = 0; i + 1 < m; ++i) rank[i] = t.pairs.find(tok[i], tok[i + 1]);
+    for (size_t i = 0; i + 1 < m; ++i)
+      rank[i] = t.pairs.find(tok[i], tok[i + 1]);
     while (m > 1) {
       uint32_t best = kNoRank;
       size_t at = 0;
@@ -903,7 +901,8 @@ std::optional<SpecialMatch> find_special(
     const size_t pos = text.find(name, from);
     if (pos == std::string_view::npos) continue;
     if (!best || pos < best->pos ||
-        (pos == best->pos && name.size() > t.specials[best->index].first.size())) {
+        (pos == best->pos &&
+         name.size() > t.specials[best->index].first.size())) {
       best = SpecialMatch{pos, k};
     }
   }
@@ -924,25 +923,27 @@ void check_utf8(std::string_view text) {
 
 // tiktoken's core.py: with disallowed_special="all", any special token that
 // is not allowed raises, wherever it is.
-void raise_if_disallowed(
-    const Tables& t,
-    std::string_view text,
-    const AllowedSpecial& allowed) {
-  const auto bad = find_special(t, text, 0, [&](const std::string& name) {
-    return !allowed.allows(name);
-  });
-  if (!bad) return;
-  const std::string& name = t.specials[bad->index].first;
+[[noreturn]] void throw_disallowed(
+    const Tables& t, size_t index, uint64_t pos) {
+  const std::string& name = t.specials[index].first;
   throw DisallowedSpecialError(
       fmt::format(
           "encode: text contains the special token '{}' at byte {}, which is "
           "not allowed; hint: allow it (allowed_special) to encode it as id "
           "{}, or pass Disallowed::kAsText to encode it as ordinary text",
           name,
-          bad->pos,
-          t.specials[bad->index].second),
+          pos,
+          t.specials[index].second),
       name,
-      bad->pos);
+      static_cast<size_t>(pos));
+}
+
+void raise_if_disallowed(
+    const Tables& t, std::string_view text, const AllowedSpecial& allowed) {
+  const auto bad = find_special(t, text, 0, [&](const std::string& name) {
+    return !allowed.allows(name);
+  });
+  if (bad) throw_disallowed(t, bad->index, bad->pos);
 }
 
 // tiktoken's encode: disallowed specials raise (core.py), allowed ones cut
@@ -955,7 +956,8 @@ void encode_with_specials(
     Disallowed on_disallowed,
     PieceCache& cache,
     std::vector<TokenId>& out) {
-  if (on_disallowed == Disallowed::kRaise) raise_if_disallowed(t, text, allowed);
+  if (on_disallowed == Disallowed::kRaise)
+    raise_if_disallowed(t, text, allowed);
   const auto is_allowed = [&](const std::string& name) {
     return allowed.allows(name);
   };
@@ -1046,7 +1048,7 @@ std::vector<TokenId> Tokenizer::encode(
     Disallowed on_disallowed) const {
   check_utf8(text);
   std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 16);
+  out.reserve(text.size() / 2 + 16);
   PieceCache cache;
   encode_with_specials(*tables_, text, allowed, on_disallowed, cache, out);
   return out;
@@ -1055,7 +1057,7 @@ std::vector<TokenId> Tokenizer::encode(
 std::vector<TokenId> Tokenizer::encode_ordinary(std::string_view text) const {
   check_utf8(text);
   std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 16);
+  out.reserve(text.size() / 2 + 16);
   PieceCache cache;
   encode_segment(*tables_, text, cache, out);
   return out;
@@ -1063,7 +1065,7 @@ std::vector<TokenId> Tokenizer::encode_ordinary(std::string_view text) const {
 
 std::vector<TokenId> Tokenizer::encode_bytes(std::string_view bytes) const {
   std::vector<TokenId> out;
-  out.reserve(bytes.size() / 3 + 16);
+  out.reserve(bytes.size() / 2 + 16);
   PieceCache cache;
   encode_segment(*tables_, bytes, cache, out);
   return out;
@@ -1074,7 +1076,8 @@ std::vector<TokenId> Tokenizer::encode_parallel(
     const AllowedSpecial& allowed,
     Disallowed on_disallowed,
     unsigned num_threads) const {
-  if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (num_threads == 0)
+    num_threads = std::max(1u, std::thread::hardware_concurrency());
   // Below this size a thread costs more than it saves.
   constexpr size_t kMinChunk = 1 << 16;
   if (num_threads == 1 || text.size() < 2 * kMinChunk) {
@@ -1089,7 +1092,7 @@ std::vector<TokenId> Tokenizer::encode_parallel(
   }
   // A few chunks per thread even out uneven chunk costs.
   const size_t num_chunks =
-      std::min<size_t>(num_threads * 4, text.size() / kMinChunk);
+      std::min<size_t>(size_t{num_threads} * 4, text.size() / kMinChunk);
   std::vector<size_t> bounds{0};
   for (size_t k = 1; k < num_chunks; ++k) {
     const size_t target = text.size() * k / num_chunks;
@@ -1111,7 +1114,7 @@ std::vector<TokenId> Tokenizer::encode_parallel(
       try {
         const std::string_view part =
             text.substr(bounds[k], bounds[k + 1] - bounds[k]);
-        results[k].reserve(part.size() / 3 + 16);
+        results[k].reserve(part.size() / 2 + 16);
         encode_with_specials(
             *tables_, part, allowed, on_disallowed, cache, results[k]);
       } catch (...) {
@@ -1134,6 +1137,75 @@ std::vector<TokenId> Tokenizer::encode_parallel(
   out.reserve(total);
   for (const auto& r : results) out.insert(out.end(), r.begin(), r.end());
   return out;
+}
+
+uint64_t Tokenizer::encode_stream(
+    std::FILE* in,
+    const std::function<void(const std::vector<TokenId>&)>& sink,
+    const AllowedSpecial& allowed,
+    Disallowed on_disallowed,
+    unsigned num_threads,
+    size_t chunk_bytes) const {
+  chunk_bytes = std::max<size_t>(chunk_bytes, 1);
+  std::string buffer;
+  uint64_t base = 0;  // stream offset of buffer[0]
+  bool eof = false;
+  while (!eof || !buffer.empty()) {
+    if (!eof) {
+      const size_t have = buffer.size();
+      buffer.resize(have + chunk_bytes);
+      const size_t got = std::fread(buffer.data() + have, 1, chunk_bytes, in);
+      buffer.resize(have + got);
+      if (got < chunk_bytes) {
+        if (std::ferror(in)) {
+          throw Error(fmt::format(
+              "encode_stream: read error at byte {}: {}",
+              base + buffer.size(),
+              std::strerror(errno)));
+        }
+        eof = true;
+      }
+    }
+    // Cut at the last safe boundary; without one, read more first.
+    size_t cut = buffer.size();
+    if (!eof) {
+      cut = 0;
+      for (size_t i = buffer.size(); i > 1; --i) {
+        const auto prev = static_cast<uint8_t>(buffer[i - 2]);
+        if (buffer[i - 1] == ' ' && prev < 0x80 && prev != ' ' &&
+            !(prev >= 0x09 && prev <= 0x0D)) {
+          cut = i - 1;
+          break;
+        }
+      }
+      if (cut == 0) continue;
+    }
+    const std::string_view chunk(buffer.data(), cut);
+    if (const auto bad = find_invalid_utf8(chunk)) {
+      throw Utf8Error(
+          fmt::format(
+              "encode: invalid utf-8 at byte {} (got 0x{:02x}); hint: use "
+              "encode_bytes for arbitrary bytes",
+              base + *bad,
+              static_cast<unsigned>(static_cast<uint8_t>(chunk[*bad]))),
+          static_cast<size_t>(base + *bad));
+    }
+    std::vector<TokenId> ids;
+    try {
+      ids = encode_parallel(chunk, allowed, on_disallowed, num_threads);
+    } catch (const DisallowedSpecialError& e) {
+      size_t index = 0;
+      while (index + 1 < tables_->specials.size() &&
+             tables_->specials[index].first != e.token()) {
+        ++index;
+      }
+      throw_disallowed(*tables_, index, base + e.offset());
+    }
+    sink(ids);
+    buffer.erase(0, cut);
+    base += cut;
+  }
+  return base;
 }
 
 std::string Tokenizer::decode(const std::vector<TokenId>& ids) const {

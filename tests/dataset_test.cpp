@@ -3,14 +3,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "golden_util.hpp"
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/zeros.h>
 #include <catch2/catch.hpp>
+#include <torch/data/transforms/stack.h>
 
 #include <ember/data/gpt_dataset.hpp>
-
-#include "golden_util.hpp"
 
 using ember::GptDataset;
 
@@ -36,8 +36,9 @@ size_t python_range_len(int64_t n, int64_t max_length, int64_t stride) {
 TEST_CASE("GptDataset: the-verdict has the book's 5145 tokens", "[dataset]") {
   GptDataset ds(ember::test::verdict_ids(), 4, 1);
   REQUIRE(ds.num_tokens() == 5145);
-  REQUIRE(to_vector(ds.ids().narrow(0, 0, 4)) ==
-          std::vector<int64_t>{40, 367, 2885, 1464});
+  REQUIRE(
+      to_vector(ds.ids().narrow(0, 0, 4)) ==
+      std::vector<int64_t>{40, 367, 2885, 1464});
 }
 
 TEST_CASE("GptDataset: the book's x and y at offset 50", "[dataset]") {
@@ -61,7 +62,8 @@ TEST_CASE("GptDataset: size is Python's range length", "[dataset]") {
   REQUIRE(ds.size().value() >= 1);
 }
 
-TEST_CASE("GptDataset: window i of ids 0..N-1 starts at i*stride", "[dataset]") {
+TEST_CASE(
+    "GptDataset: window i of ids 0..N-1 starts at i*stride", "[dataset]") {
   const int64_t n = GENERATE(take(20, random(2, 3000)));
   const int64_t max_length = GENERATE(take(3, random(1, 300)));
   const int64_t stride = GENERATE(take(3, random(1, 400)));
@@ -84,7 +86,8 @@ TEST_CASE("GptDataset: window i of ids 0..N-1 starts at i*stride", "[dataset]") 
     }
   }
   // The strided (W, T) views agree with get().
-  REQUIRE(at::equal(ds.inputs()[w - 1], ds.get(static_cast<size_t>(w - 1)).data));
+  REQUIRE(
+      at::equal(ds.inputs()[w - 1], ds.get(static_cast<size_t>(w - 1)).data));
   REQUIRE(at::equal(ds.targets()[0], ds.get(0).target));
 }
 
@@ -152,4 +155,18 @@ TEST_CASE("GptDataset: bad parameters are clear errors", "[dataset]") {
       ember::check_fits_context(ds, 3),
       "GptDataset: max_length exceeds the model's context_length (got 4, "
       "expected <= 3)");
+}
+
+TEST_CASE("GptDataset: works with LibTorch's Stack transform", "[dataset]") {
+  // get_batch() + Stack<>, what a torch::data::DataLoader would do.
+  GptDataset ds(at::arange(20), 4, 4);
+  auto batch =
+      torch::data::transforms::Stack<>().apply_batch(ds.get_batch({2, 0}));
+  REQUIRE(batch.data.sizes() == at::IntArrayRef{2, 4});
+  REQUIRE(
+      to_vector(batch.data.flatten()) ==
+      std::vector<int64_t>{8, 9, 10, 11, 0, 1, 2, 3});
+  REQUIRE(
+      to_vector(batch.target.flatten()) ==
+      std::vector<int64_t>{9, 10, 11, 12, 1, 2, 3, 4});
 }

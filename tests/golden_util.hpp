@@ -10,9 +10,9 @@
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/from_blob.h>
+#include <ember_test_paths.hpp>
 
 #include <ember/io.hpp>
-#include <ember_test_paths.hpp>
 
 namespace ember::test {
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "golden_util.hpp"
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/tensor.h>
@@ -19,8 +20,6 @@
 #include <ember/data/loader.hpp>
 #include <ember/nn/gpt_embedding.hpp>
 
-#include "golden_util.hpp"
-
 using ember::GPTEmbedding;
 using ember::GPTEmbeddingOptions;
 
@@ -32,7 +31,10 @@ torch::Tensor long_tensor(std::vector<int64_t> v, std::vector<int64_t> shape) {
 
 // Compares a golden "row <i> v..." line (all D values, or the first 8 and
 // the last 8 when D > 16 and the line is short) with row i of w, bit for bit.
-void require_row(const torch::Tensor& w, const std::vector<std::string>& line, size_t first) {
+void require_row(
+    const torch::Tensor& w,
+    const std::vector<std::string>& line,
+    size_t first) {
   const int64_t r = std::stoll(line[first]);
   const int64_t d = w.size(1);
   std::vector<int64_t> cols;
@@ -45,13 +47,16 @@ void require_row(const torch::Tensor& w, const std::vector<std::string>& line, s
   REQUIRE(line.size() == first + 1 + cols.size());
   for (size_t k = 0; k < cols.size(); ++k) {
     INFO("row " << r << " col " << cols[k]);
-    REQUIRE(w[r][cols[k]].item<float>() == ember::test::parse_f32(line[first + 1 + k]));
+    REQUIRE(
+        w[r][cols[k]].item<float>() ==
+        ember::test::parse_f32(line[first + 1 + k]));
   }
 }
 
 }  // namespace
 
-TEST_CASE("GPTEmbedding: seed 123 gives the book's Embedding(6, 3)", "[module]") {
+TEST_CASE(
+    "GPTEmbedding: seed 123 gives the book's Embedding(6, 3)", "[module]") {
   torch::manual_seed(123);
   torch::nn::Embedding emb(6, 3);
   // The book prints 4 decimals, so compare within half a unit of the 4th.
@@ -65,7 +70,9 @@ TEST_CASE("GPTEmbedding: seed 123 gives the book's Embedding(6, 3)", "[module]")
   for (int64_t i = 0; i < 6; ++i) {
     for (int64_t j = 0; j < 3; ++j) {
       const double w = emb->weight[i][j].item<double>();
-      REQUIRE(std::abs(w - book[static_cast<size_t>(i)][static_cast<size_t>(j)]) <= 0.00005);
+      REQUIRE(
+          std::abs(w - book[static_cast<size_t>(i)][static_cast<size_t>(j)]) <=
+          0.00005);
     }
   }
   // embedding_layer(torch.tensor([3])) and of [2, 3, 5, 1]: rows, exactly.
@@ -82,7 +89,8 @@ TEST_CASE("GPTEmbedding: seed 123 gives the book's Embedding(6, 3)", "[module]")
   REQUIRE(std::abs(four[0][0].item<double>() - 1.2753) <= 0.00005);
 }
 
-TEST_CASE("GPTEmbedding: Embedding weights match PyTorch bit for bit", "[module]") {
+TEST_CASE(
+    "GPTEmbedding: Embedding weights match PyTorch bit for bit", "[module]") {
   const auto lines = ember::test::golden_lines("embedding_weights.txt");
   torch::Tensor w;
   int cases = 0;
@@ -101,9 +109,12 @@ TEST_CASE("GPTEmbedding: Embedding weights match PyTorch bit for bit", "[module]
       require_row(w, line, 1);
     } else if (line[0] == "gpt_embedding") {
       const auto seed = std::stoull(line[1]);
-      INFO("seed " << seed << " GPTEmbedding(" << line[2] << ", " << line[3] << ", " << line[4] << ")");
+      INFO(
+          "seed " << seed << " GPTEmbedding(" << line[2] << ", " << line[3]
+                  << ", " << line[4] << ")");
       torch::manual_seed(seed);
-      GPTEmbedding emb(GPTEmbeddingOptions(std::stoll(line[2]), std::stoll(line[3]), std::stoll(line[4])));
+      GPTEmbedding emb(GPTEmbeddingOptions(
+          std::stoll(line[2]), std::stoll(line[3]), std::stoll(line[4])));
       REQUIRE(ember::test::tensor_sha256(emb->tok_emb->weight) == line[5]);
       REQUIRE(ember::test::tensor_sha256(emb->pos_emb->weight) == line[6]);
       ++cases;
@@ -116,15 +127,19 @@ TEST_CASE("GPTEmbedding: parameters are tok_emb then pos_emb", "[module]") {
   GPTEmbedding emb(GPTEmbeddingOptions(10, 4, 3));
   const auto params = emb->named_parameters();
   REQUIRE(params.size() == 2);
-  REQUIRE(params.keys() == std::vector<std::string>{"tok_emb.weight", "pos_emb.weight"});
+  REQUIRE(
+      params.keys() ==
+      std::vector<std::string>{"tok_emb.weight", "pos_emb.weight"});
   REQUIRE(emb->tok_emb->weight.sizes() == at::IntArrayRef{10, 3});
   REQUIRE(emb->pos_emb->weight.sizes() == at::IntArrayRef{4, 3});
   REQUIRE(emb->tok_emb->weight.requires_grad());
 }
 
-TEST_CASE("GPTEmbedding: the book's first batch, summed, is PyTorch's", "[module]") {
+TEST_CASE(
+    "GPTEmbedding: the book's first batch, summed, is PyTorch's", "[module]") {
   // Section 2.8: batch 8, max_length 4, stride 4; vocab 50257, dim 256.
-  ember::Loader loader(ember::GptDataset(ember::test::verdict_ids(), 4, 4), {8, false, true, 0});
+  ember::Loader loader(
+      ember::GptDataset(ember::test::verdict_ids(), 4, 4), {8, false, true, 0});
   const auto batch = loader.begin_pass().next();
   REQUIRE(batch.has_value());
   torch::manual_seed(123);
@@ -148,7 +163,10 @@ TEST_CASE("GPTEmbedding: the book's first batch, summed, is PyTorch's", "[module
       }
       REQUIRE(at::equal(batch->inputs, long_tensor(ids, {8, 4})));
     } else if (line[0] == "shape") {
-      REQUIRE(sum.sizes() == at::IntArrayRef{std::stoll(line[1]), std::stoll(line[2]), std::stoll(line[3])});
+      REQUIRE(
+          sum.sizes() ==
+          at::IntArrayRef{
+              std::stoll(line[1]), std::stoll(line[2]), std::stoll(line[3])});
     } else if (line[0] == "sha256") {
       REQUIRE(ember::test::tensor_sha256(sum) == line[1]);
     } else if (line[0] == "row") {
@@ -157,23 +175,32 @@ TEST_CASE("GPTEmbedding: the book's first batch, summed, is PyTorch's", "[module
   }
 }
 
-TEST_CASE("GPTEmbedding: embed(x) - tok_emb(x) is the same for every row", "[module]") {
+TEST_CASE(
+    "GPTEmbedding: embed(x) - tok_emb(x) is the same for every row",
+    "[module]") {
   const int64_t b = GENERATE(take(5, random(1, 16)));
   const int64_t t = GENERATE(take(3, random(1, 32)));
   torch::manual_seed(static_cast<uint64_t>(b * 100 + t));
   GPTEmbedding emb(GPTEmbeddingOptions(500, 32, 24));
-  const auto ids = at::randint(500, {b, t}, at::TensorOptions().dtype(at::kLong));
+  const auto ids =
+      at::randint(500, {b, t}, at::TensorOptions().dtype(at::kLong));
   torch::NoGradGuard no_grad;
   const auto out = emb(ids);
   REQUIRE(out.sizes() == at::IntArrayRef{b, t, 24});
   // Exactly the sum of the two lookups...
-  REQUIRE(at::equal(out, emb->tok_emb(ids) + emb->pos_emb->weight.narrow(0, 0, t)));
+  REQUIRE(
+      at::equal(out, emb->tok_emb(ids) + emb->pos_emb->weight.narrow(0, 0, t)));
   // ...so the difference is pos_emb for every row, up to the rounding of
   // (a + p) - a, at most one ulp of |a| + |p| < 16 for N(0, 1) weights.
   const auto diff = out - emb->tok_emb(ids);
   for (int64_t r = 0; r < b; ++r) {
     REQUIRE(diff[r].sub(diff[0]).abs().max().item<float>() <= 4e-6f);
-    REQUIRE(diff[r].sub(emb->pos_emb->weight.narrow(0, 0, t)).abs().max().item<float>() <= 4e-6f);
+    REQUIRE(
+        diff[r]
+            .sub(emb->pos_emb->weight.narrow(0, 0, t))
+            .abs()
+            .max()
+            .item<float>() <= 4e-6f);
   }
 }
 
@@ -187,7 +214,8 @@ TEST_CASE("GPTEmbedding: bad ids are clear exceptions", "[module]") {
       "GPTEmbedding: ids must be int64 (got Int)");
   REQUIRE_THROWS_WITH(
       emb(long_tensor({1, 2, 3, 4, 5}, {1, 5})),
-      "GPTEmbedding: sequence length exceeds context_length (got T = 5, expected <= 4)");
+      "GPTEmbedding: sequence length exceeds context_length (got T = 5, "
+      "expected <= 4)");
   REQUIRE_THROWS_WITH(
       emb(long_tensor({1, 10}, {1, 2})),
       "GPTEmbedding: token id out of range (got 10, expected 0 <= id < 10)");

@@ -1,24 +1,25 @@
 // Loader: the book's batches, and PyTorch 1.13 DataLoader's shuffled order
 // and global-generator draws, pass after pass (tests/golden/loader_orders.txt
 // from tests/reference/gen_reference.py).
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "golden_util.hpp"
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/rand.h>
 #include <catch2/catch.hpp>
+#include <torch/cuda.h>
 #include <torch/utils.h>
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
-
-#include "golden_util.hpp"
 
 using ember::Batch;
 using ember::GptDataset;
@@ -39,13 +40,21 @@ Rows to_rows(const torch::Tensor& t) {
   return rows;
 }
 
-LoaderOptions opts(int64_t batch, bool shuffle, bool drop_last, int64_t nw = 0) {
+LoaderOptions opts(
+    int64_t batch, bool shuffle, bool drop_last, int64_t nw = 0) {
   LoaderOptions o;
   o.batch_size = batch;
   o.shuffle = shuffle;
   o.drop_last = drop_last;
   o.num_workers = nw;
   return o;
+}
+
+// torch.empty((), dtype=torch.int64).random_() on the global generator.
+int64_t draw_int64() {
+  return at::empty({}, at::TensorOptions().dtype(at::kLong))
+      .random_(at::detail::getDefaultCPUGenerator())
+      .item<int64_t>();
 }
 
 float global_rand() {
@@ -95,9 +104,9 @@ std::vector<Scenario> load_scenarios() {
 GptDataset scenario_dataset(const Scenario& s) {
   const std::string source = s.params.at("source");
   torch::Tensor ids = source == "verdict"
-      ? ember::test::verdict_ids()
-      : at::arange(static_cast<int64_t>(
-            std::stoll(source.substr(source.find(':') + 1))));
+                          ? ember::test::verdict_ids()
+                          : at::arange(static_cast<int64_t>(std::stoll(
+                                source.substr(source.find(':') + 1))));
   return GptDataset(ids, s.get("max_length"), s.get("stride"));
 }
 
@@ -149,8 +158,10 @@ void replay(const Scenario& s, int64_t num_workers) {
 
 }  // namespace
 
-TEST_CASE("Loader: the book's batches, batch 1, length 4, stride 1", "[dataset]") {
-  Loader loader(GptDataset(ember::test::verdict_ids(), 4, 1), opts(1, false, true));
+TEST_CASE(
+    "Loader: the book's batches, batch 1, length 4, stride 1", "[dataset]") {
+  Loader loader(
+      GptDataset(ember::test::verdict_ids(), 4, 1), opts(1, false, true));
   auto pass = loader.begin_pass();
   auto first = pass.next();
   REQUIRE(first.has_value());
@@ -162,27 +173,32 @@ TEST_CASE("Loader: the book's batches, batch 1, length 4, stride 1", "[dataset]"
 }
 
 TEST_CASE("Loader: the book's batch 8, length 4, stride 4", "[dataset]") {
-  Loader loader(GptDataset(ember::test::verdict_ids(), 4, 4), opts(8, false, true));
+  Loader loader(
+      GptDataset(ember::test::verdict_ids(), 4, 4), opts(8, false, true));
   auto batch = loader.begin_pass().next();
   REQUIRE(batch.has_value());
   REQUIRE(batch->inputs.sizes() == at::IntArrayRef{8, 4});
   REQUIRE(batch->inputs.scalar_type() == at::kLong);
-  REQUIRE(to_rows(batch->inputs) == Rows{{40, 367, 2885, 1464},
-                                         {1807, 3619, 402, 271},
-                                         {10899, 2138, 257, 7026},
-                                         {15632, 438, 2016, 257},
-                                         {922, 5891, 1576, 438},
-                                         {568, 340, 373, 645},
-                                         {1049, 5975, 284, 502},
-                                         {284, 3285, 326, 11}});
-  REQUIRE(to_rows(batch->targets) == Rows{{367, 2885, 1464, 1807},
-                                          {3619, 402, 271, 10899},
-                                          {2138, 257, 7026, 15632},
-                                          {438, 2016, 257, 922},
-                                          {5891, 1576, 438, 568},
-                                          {340, 373, 645, 1049},
-                                          {5975, 284, 502, 284},
-                                          {3285, 326, 11, 287}});
+  REQUIRE(
+      to_rows(batch->inputs) == Rows{
+                                    {40, 367, 2885, 1464},
+                                    {1807, 3619, 402, 271},
+                                    {10899, 2138, 257, 7026},
+                                    {15632, 438, 2016, 257},
+                                    {922, 5891, 1576, 438},
+                                    {568, 340, 373, 645},
+                                    {1049, 5975, 284, 502},
+                                    {284, 3285, 326, 11}});
+  REQUIRE(
+      to_rows(batch->targets) == Rows{
+                                     {367, 2885, 1464, 1807},
+                                     {3619, 402, 271, 10899},
+                                     {2138, 257, 7026, 15632},
+                                     {438, 2016, 257, 922},
+                                     {5891, 1576, 438, 568},
+                                     {340, 373, 645, 1049},
+                                     {5975, 284, 502, 284},
+                                     {3285, 326, 11, 287}});
 }
 
 TEST_CASE("Loader: num_batches is len(DataLoader)", "[dataset]") {
@@ -227,7 +243,8 @@ TEST_CASE("Loader: ids 0..N-1 give input[i][j] == w*stride + j", "[dataset]") {
   const int64_t stride = GENERATE(take(2, random(1, 9)));
   const int64_t max_length = GENERATE(1, 7, 32);
   const int64_t batch = GENERATE(1, 5);
-  Loader loader(GptDataset(at::arange(n), max_length, stride), opts(batch, true, false));
+  Loader loader(
+      GptDataset(at::arange(n), max_length, stride), opts(batch, true, false));
   torch::manual_seed(static_cast<uint64_t>(n));
   auto pass = loader.begin_pass();
   std::vector<int> seen(loader.dataset().num_windows(), 0);
@@ -244,10 +261,13 @@ TEST_CASE("Loader: ids 0..N-1 give input[i][j] == w*stride + j", "[dataset]") {
     }
   }
   // a permutation: every window exactly once
-  REQUIRE(std::count(seen.begin(), seen.end(), 1) == static_cast<long>(seen.size()));
+  REQUIRE(
+      std::count(seen.begin(), seen.end(), 1) ==
+      static_cast<long>(seen.size()));
 }
 
-TEST_CASE("Loader: the sampler seed is drawn at the first next()", "[dataset]") {
+TEST_CASE(
+    "Loader: the sampler seed is drawn at the first next()", "[dataset]") {
   Loader loader(GptDataset(at::arange(100), 4, 4), opts(4, true, true));
   torch::manual_seed(123);
   auto pass = loader.begin_pass();
@@ -257,8 +277,8 @@ TEST_CASE("Loader: the sampler seed is drawn at the first next()", "[dataset]") 
   REQUIRE(pass.sampler_seed() >= 0);
   // The same two draws, by hand.
   torch::manual_seed(123);
-  const int64_t base = at::empty({}, at::TensorOptions().dtype(at::kLong)).random_().item<int64_t>();
-  const int64_t seed = at::empty({}, at::TensorOptions().dtype(at::kLong)).random_().item<int64_t>();
+  const int64_t base = draw_int64();
+  const int64_t seed = draw_int64();
   REQUIRE(pass.base_seed() == base);
   REQUIRE(pass.sampler_seed() == seed);
   // Unshuffled: one draw per pass, no sampler seed.
@@ -269,11 +289,12 @@ TEST_CASE("Loader: the sampler seed is drawn at the first next()", "[dataset]") 
   REQUIRE(p.sampler_seed() == -1);
   const float after = global_rand();
   torch::manual_seed(1);
-  at::empty({}, at::TensorOptions().dtype(at::kLong)).random_();
+  draw_int64();
   REQUIRE(global_rand() == after);
 }
 
-TEST_CASE("Loader: resume_pass continues a pass and draws nothing", "[dataset]") {
+TEST_CASE(
+    "Loader: resume_pass continues a pass and draws nothing", "[dataset]") {
   const int64_t nw = GENERATE(0, 2);
   Loader loader(GptDataset(at::arange(500), 8, 3), opts(5, true, false, nw));
   torch::manual_seed(77);
@@ -300,7 +321,9 @@ TEST_CASE("Loader: resume_pass continues a pass and draws nothing", "[dataset]")
   REQUIRE(global_rand() == after);  // nothing was drawn
 }
 
-TEST_CASE("Loader: batches are fresh tensors, passes outlive the loader", "[dataset]") {
+TEST_CASE(
+    "Loader: batches are fresh tensors, passes outlive the loader",
+    "[dataset]") {
   GptDataset ds(at::arange(64), 4, 4);
   std::optional<Loader::Pass> pass;
   {
@@ -338,4 +361,30 @@ TEST_CASE("Loader: bad options are clear errors", "[dataset]") {
       "expected >= 0); hint: save Pass::sampler_seed() after the first batch");
   Loader seq(ds, opts(2, false, true));
   REQUIRE_NOTHROW(seq.resume_pass(-1, 1));
+}
+
+TEST_CASE(
+    "Loader: a dataset on CUDA yields the CPU batches", "[dataset][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  GptDataset cpu(at::arange(300), 8, 3);
+  GptDataset gpu(at::arange(300).to(torch::kCUDA), 8, 3);
+  for (const bool shuffle : {false, true}) {
+    Loader a(cpu, opts(4, shuffle, false));
+    Loader b(gpu, opts(4, shuffle, false));
+    torch::manual_seed(3);
+    auto pa = a.begin_pass();
+    torch::manual_seed(3);
+    auto pb = b.begin_pass();
+    while (auto x = pa.next()) {
+      auto y = pb.next();
+      REQUIRE(y.has_value());
+      REQUIRE(y->inputs.device().is_cuda());
+      REQUIRE(at::equal(x->inputs, y->inputs.cpu()));
+      REQUIRE(at::equal(x->targets, y->targets.cpu()));
+    }
+    REQUIRE(!pb.next().has_value());
+  }
 }

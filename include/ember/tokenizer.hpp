@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -65,7 +67,8 @@ enum class Disallowed { kRaise, kAsText };
 ///    is not allowed; hint: ..."
 class DisallowedSpecialError : public TokenizerError {
  public:
-  DisallowedSpecialError(const std::string& what, std::string token, size_t offset)
+  DisallowedSpecialError(
+      const std::string& what, std::string token, size_t offset)
       : TokenizerError(what), token_(std::move(token)), offset_(offset) {}
   const std::string& token() const noexcept {
     return token_;
@@ -129,6 +132,22 @@ class Tokenizer {
       const AllowedSpecial& allowed = AllowedSpecial::none(),
       Disallowed on_disallowed = Disallowed::kRaise,
       unsigned num_threads = 0) const;
+
+  /// Encodes a whole stream without holding it in memory: reads `in` in
+  /// chunks of about `chunk_bytes`, cuts each at the last next_safe_split
+  /// boundary (the rest carries over), encodes it with encode_parallel and
+  /// hands its ids to `sink`. The concatenated ids equal encode() of the whole
+  /// stream. Errors carry offsets into the whole stream: Utf8Error on invalid
+  /// UTF-8, DisallowedSpecialError as encode(); `sink` has then seen the ids
+  /// of the chunks before. Throws Error on a read error. Returns the number
+  /// of bytes read.
+  uint64_t encode_stream(
+      std::FILE* in,
+      const std::function<void(const std::vector<TokenId>&)>& sink,
+      const AllowedSpecial& allowed = AllowedSpecial::none(),
+      Disallowed on_disallowed = Disallowed::kRaise,
+      unsigned num_threads = 0,
+      size_t chunk_bytes = size_t{4} << 20) const;
 
   /// Concatenated bytes of `ids`. Throws TokenizerError on an id outside
   /// [0, vocab_size()), naming the id and its index.

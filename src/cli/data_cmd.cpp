@@ -1,6 +1,246 @@
-// Placeholder until the data subcommands land; registers nothing.
+// `ember batches` and `ember embed` (issue 3 section 4): thin shells over
+// GptDataset/Loader and GPTEmbedding that print JSON with Python json.dumps'
+// default separators (", " and ": "), floats in the shortest text that reads
+// back as the same float32.
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "commands.hpp"
+#include <ATen/ops/tensor.h>
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/utils.h>
+
+#include <ember/data/gpt_dataset.hpp>
+#include <ember/data/loader.hpp>
+#include <ember/error.hpp>
+#include <ember/io.hpp>
+#include <ember/nn/gpt_embedding.hpp>
+#include <ember/tokenizer.hpp>
 
 namespace ember::cli {
-void add_data_commands(CLI::App& /*app*/) {}
+namespace {
+
+void write_out(const fmt::memory_buffer& buf) {
+  std::fwrite(buf.data(), 1, buf.size(), stdout);
+}
+
+// (R, C) int64 -> [[a, b], [c, d]]
+void append_int_matrix(fmt::memory_buffer& buf, const torch::Tensor& m) {
+  const torch::Tensor c = m.contiguous();
+  const auto* p = c.data_ptr<int64_t>();
+  const int64_t rows = c.size(0);
+  const int64_t cols = c.size(1);
+  buf.push_back('[');
+  for (int64_t i = 0; i < rows; ++i) {
+    fmt::format_to(
+        std::back_inserter(buf),
+        "{}[{}]",
+        i ? ", " : "",
+        fmt::join(p + i * cols, p + (i + 1) * cols, ", "));
+  }
+  buf.push_back(']');
+}
+
+// (R, C) float32 -> [[a, b], ...]; fmt's "{}" of a float is the shortest
+// decimal that reads back as the same float32.
+void append_float_matrix(fmt::memory_buffer& buf, const torch::Tensor& m) {
+  const torch::Tensor c = m.detach().contiguous();
+  const auto* p = c.data_ptr<float>();
+  const int64_t rows = c.size(0);
+  const int64_t cols = c.size(1);
+  buf.push_back('[');
+  for (int64_t i = 0; i < rows; ++i) {
+    fmt::format_to(
+        std::back_inserter(buf),
+        "{}[{}]",
+        i ? ", " : "",
+        fmt::join(p + i * cols, p + (i + 1) * cols, ", "));
+    if (buf.size() > (1u << 20)) {  // stream large matrices
+      write_out(buf);
+      buf.clear();
+    }
+  }
+  buf.push_back(']');
+}
+
+struct BatchesArgs {
+  std::string input;
+  int64_t batch_size = 0;
+  int64_t max_length = 0;
+  int64_t stride = 0;
+  bool shuffle = false;
+  uint64_t seed = 123;
+  bool no_drop_last = false;
+  std::optional<int64_t> limit;
+  int64_t num_workers = 0;
+};
+
+void run_batches(const BatchesArgs& a) {
+  const std::string text = read_file(a.input);
+  const Tokenizer tok = Tokenizer::gpt2();
+  // The book: torch.manual_seed(123) before create_dataloader_v1.
+  torch::manual_seed(a.seed);
+  LoaderOptions options;
+  options.batch_size = a.batch_size;
+  options.shuffle = a.shuffle;
+  options.drop_last = !a.no_drop_last;
+  options.num_workers = a.num_workers;
+  Loader loader(
+      GptDataset::from_text(text, tok, a.max_length, a.stride), options);
+  Loader::Pass pass = loader.begin_pass();
+  fmt::memory_buffer buf;
+  for (int64_t k = 0; !a.limit || k < *a.limit; ++k) {
+    const std::optional<Batch> batch = pass.next();
+    if (!batch) {
+      break;
+    }
+    buf.clear();
+    fmt::format_to(std::back_inserter(buf), "{{\"inputs\": ");
+    append_int_matrix(buf, batch->inputs);
+    fmt::format_to(std::back_inserter(buf), ", \"targets\": ");
+    append_int_matrix(buf, batch->targets);
+    fmt::format_to(std::back_inserter(buf), "}}\n");
+    write_out(buf);
+  }
+  std::fflush(stdout);
+}
+
+struct EmbedArgs {
+  int64_t vocab_size = 0;
+  int64_t dim = 0;
+  std::optional<int64_t> context_length;
+  uint64_t seed = 123;
+  std::vector<int64_t> ids;
+};
+
+void run_embed(const EmbedArgs& a) {
+  for (size_t i = 0; i < a.ids.size(); ++i) {
+    if (a.ids[i] < 0 || a.ids[i] >= a.vocab_size) {
+      throw ConfigError(fmt::format(
+          "embed: --ids: token id out of range at index {} (got {}, expected "
+          "0 <= id < {})",
+          i,
+          a.ids[i],
+          a.vocab_size));
+    }
+  }
+  if (a.context_length &&
+      static_cast<int64_t>(a.ids.size()) > *a.context_length) {
+    throw ConfigError(fmt::format(
+        "embed: --ids: more ids than --context-length (got {}, expected <= "
+        "{})",
+        a.ids.size(),
+        *a.context_length));
+  }
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(a.seed);
+  // The token embedding is built first either way, so its weights do not
+  // depend on --context-length.
+  torch::nn::Embedding tok_emb{nullptr};
+  std::optional<GPTEmbedding> gpt;
+  if (a.context_length) {
+    gpt.emplace(GPTEmbeddingOptions(a.vocab_size, *a.context_length, a.dim));
+    tok_emb = (*gpt)->tok_emb;
+  } else {
+    tok_emb = torch::nn::Embedding(a.vocab_size, a.dim);
+  }
+  const torch::Tensor ids =
+      at::tensor(a.ids, at::TensorOptions().dtype(at::kLong));
+  // (N,) -> (N, D)
+  const torch::Tensor output = tok_emb(ids);
+  fmt::memory_buffer buf;
+  fmt::format_to(std::back_inserter(buf), "{{\"weight\": ");
+  append_float_matrix(buf, tok_emb->weight);
+  fmt::format_to(std::back_inserter(buf), ", \"output\": ");
+  append_float_matrix(buf, output);
+  if (gpt) {
+    fmt::format_to(std::back_inserter(buf), ", \"pos_weight\": ");
+    append_float_matrix(buf, (*gpt)->pos_emb->weight);
+    // (1, N) -> (1, N, D) -> (N, D)
+    fmt::format_to(std::back_inserter(buf), ", \"input_embeddings\": ");
+    append_float_matrix(buf, (*gpt)->forward(ids.unsqueeze(0))[0]);
+  }
+  fmt::format_to(std::back_inserter(buf), "}}\n");
+  write_out(buf);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void add_data_commands(CLI::App& app) {
+  auto batches_args = std::make_shared<BatchesArgs>();
+  CLI::App* batches = app.add_subcommand(
+      "batches",
+      "tokenize a text (<|endoftext|> allowed) and print the book's "
+      "(input, target) batches as JSON lines");
+  batches->add_option("--input", batches_args->input, "UTF-8 text file")
+      ->required();
+  batches
+      ->add_option("--batch-size", batches_args->batch_size, "rows per batch")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, INT64_MAX));
+  batches
+      ->add_option(
+          "--max-length", batches_args->max_length, "tokens per window")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, INT64_MAX));
+  batches
+      ->add_option(
+          "--stride", batches_args->stride, "tokens between window starts")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, INT64_MAX));
+  batches->add_flag(
+      "--shuffle",
+      batches_args->shuffle,
+      "PyTorch DataLoader(shuffle=True) order after torch.manual_seed(seed)");
+  batches->add_option("--seed", batches_args->seed, "torch.manual_seed value")
+      ->capture_default_str();
+  batches->add_flag(
+      "--no-drop-last",
+      batches_args->no_drop_last,
+      "keep the last batch when it is short");
+  batches->add_option("--limit", batches_args->limit, "print at most K batches")
+      ->check(CLI::Range(int64_t{0}, INT64_MAX));
+  batches
+      ->add_option(
+          "--num-workers",
+          batches_args->num_workers,
+          "prefetching threads (same batches for any value)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{256}));
+  batches->callback([batches_args] { run_batches(*batches_args); });
+
+  auto embed_args = std::make_shared<EmbedArgs>();
+  CLI::App* embed = app.add_subcommand(
+      "embed",
+      "build Embedding(vocab_size, dim) under torch::manual_seed(seed) and "
+      "print its weight and the lookup of --ids as JSON");
+  embed->add_option("--vocab-size", embed_args->vocab_size, "rows (V)")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, INT64_MAX));
+  embed->add_option("--dim", embed_args->dim, "columns (D)")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, INT64_MAX));
+  embed
+      ->add_option(
+          "--context-length",
+          embed_args->context_length,
+          "also build the positional Embedding(C, D) after it and print "
+          "pos_weight and input_embeddings")
+      ->check(CLI::Range(int64_t{1}, INT64_MAX));
+  embed->add_option("--seed", embed_args->seed, "torch.manual_seed value")
+      ->capture_default_str();
+  embed
+      ->add_option(
+          "--ids", embed_args->ids, "comma-separated ids, e.g. 2,3,5,1")
+      ->delimiter(',');
+  embed->callback([embed_args] { run_embed(*embed_args); });
+}
+
 }  // namespace ember::cli

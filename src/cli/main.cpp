@@ -3,14 +3,13 @@
 // (1 = runtime error, 2 = usage or configuration error), never a backtrace.
 #include <exception>
 
+#include "commands.hpp"
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 
 #include <ember/build_config.hpp>
 #include <ember/error.hpp>
-
-#include "commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -24,9 +23,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; everything else is a usage error.
-    const int status = app.exit(e);
-    return status == 0 ? 0 : ember::cli::kExitUsage;
+    // --help and --version exit 0; everything else is a usage error, reported
+    // on one line like every other error.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(
+        stderr,
+        "ember: error: {}; hint: run with --help for usage\n",
+        e.what());
+    return ember::cli::kExitUsage;
   } catch (const ember::cli::ExitStatus& e) {
     return e.status;
   } catch (const ember::ConfigError& e) {

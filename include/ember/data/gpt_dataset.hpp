@@ -44,8 +44,8 @@ class GptDataset : public torch::data::datasets::Dataset<GptDataset> {
       int64_t stride);
 
   /// Window `index`: {input, target}, each a (max_length,) int64 narrow() view
-  /// of ids(). Never copies or mutates. Throws c10::IndexError (TORCH_CHECK_INDEX)
-  /// when index >= size().
+  /// of ids(). Never copies or mutates. Throws c10::IndexError
+  /// (TORCH_CHECK_INDEX) when index >= size().
   torch::data::Example<> get(size_t index) override;
 
   /// Number of windows: len(range(0, num_tokens - max_length, stride)).

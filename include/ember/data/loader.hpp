@@ -2,9 +2,10 @@
 // drawing from the global CPU generator exactly as PyTorch 1.13's
 // DataLoader(RandomSampler | SequentialSampler, BatchSampler) does, so a C++
 // and a Python run seeded alike see the same batches (torch/utils/data/
-// dataloader.py _BaseDataLoaderIter.__init__, sampler.py RandomSampler.__iter__,
-// BatchSampler.__iter__). Leaves out: samplers with replacement, custom
-// collate, pinned memory, worker processes (num_workers > 0 uses threads).
+// dataloader.py _BaseDataLoaderIter.__init__, sampler.py
+// RandomSampler.__iter__, BatchSampler.__iter__). Leaves out: samplers with
+// replacement, custom collate, pinned memory, worker processes (num_workers > 0
+// uses threads).
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every code point U+0000..U+10FFFF (but surrogates) in class-revealing probes,
+# against tiktoken@1.0.22. Fails on any divergence outside the documented one
+# (tests/reference/unicode_divergence.js: letters and numbers new in Unicode
+# 15.1/16.0, which utf8proc 2.8 does not know). Skips (77) without node.
+set -euo pipefail
+ember="$1"
+src="$2"
+command -v node >/dev/null || { echo "skip: node not found"; exit 77; }
+[[ -f "$src/node_modules/tiktoken/package.json" ]] || { echo "skip: $src/node_modules/tiktoken missing (run scripts/setup.sh)"; exit 77; }
+exec node "$src/tests/reference/differential.js" sweep "$ember"

@@ -1,0 +1,195 @@
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <ember_test_paths.hpp>
+#include <unistd.h>
+
+#include <ember/error.hpp>
+#include <ember/io.hpp>
+#include <ember/token_file.hpp>
+#include <ember/tokenizer.hpp>
+
+using ember::TokenId;
+using Ids = std::vector<TokenId>;
+
+namespace {
+
+// A fresh temporary folder, removed at the end of the test case.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("ember_token_file_test_" + std::to_string(::getpid()) + "_" +
+            std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const {
+    return (path / name).string();
+  }
+};
+
+Ids sample_ids(size_t n) {
+  Ids ids(n);
+  for (size_t i = 0; i < n; ++i)
+    ids[i] = static_cast<TokenId>((i * 7919) % 50257);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("fnv1a64: published test vectors", "[tokenizer]") {
+  CHECK(ember::fnv1a64("", 0) == 0xcbf29ce484222325ull);
+  CHECK(ember::fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
+  CHECK(ember::fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
+  // Incremental == one shot.
+  CHECK(
+      ember::fnv1a64("bar", 3, ember::fnv1a64("foo", 3)) ==
+      0x85944171f73967e8ull);
+}
+
+TEST_CASE(
+    "TokenFileWriter: chunked writes read back identically", "[tokenizer]") {
+  TempDir tmp;
+  const Ids ids = sample_ids(100003);
+  for (const uint32_t width : {16u, 32u}) {
+    const std::string path = tmp.file("t" + std::to_string(width) + ".bin");
+    ember::TokenFileWriter w(path, width, "gpt2");
+    for (size_t i = 0; i < ids.size(); i += 4096) {
+      w.append(ids.data() + i, std::min<size_t>(4096, ids.size() - i));
+    }
+    CHECK(w.num_tokens() == ids.size());
+    CHECK_FALSE(std::filesystem::exists(path));  // appears on finish()
+    w.finish();
+    const auto h = ember::read_token_file_header(path);
+    CHECK(h.version == 1);
+    CHECK(h.width_bits == width);
+    CHECK(h.num_tokens == ids.size());
+    CHECK(h.vocab_name == "gpt2");
+    CHECK(std::filesystem::file_size(path) == 64 + ids.size() * width / 8);
+    CHECK(ember::read_token_file(path) == ids);
+    // The in-memory encoder writes the same bytes.
+    CHECK(
+        ember::read_file(path) == ember::encode_token_file(ids, width, "gpt2"));
+  }
+}
+
+TEST_CASE("Token file: the layout is the documented one", "[tokenizer]") {
+  const std::string bytes =
+      ember::encode_token_file({1, 258, 50256}, 16, "gpt2");
+  REQUIRE(bytes.size() == 64 + 6);
+  CHECK(bytes.substr(0, 8) == "EMBERTOK");
+  CHECK(bytes.substr(8, 4) == std::string("\x01\x00\x00\x00", 4));   // version
+  CHECK(bytes.substr(12, 4) == std::string("\x10\x00\x00\x00", 4));  // 16 bits
+  CHECK(bytes.substr(16, 8) == std::string("\x03\0\0\0\0\0\0\0", 8));  // count
+  CHECK(bytes.substr(32, 5) == std::string("gpt2\0", 5));
+  const std::string payload("\x01\x00\x02\x01\x50\xc4", 6);  // little-endian
+  CHECK(bytes.substr(64) == payload);
+  const uint64_t sum = ember::fnv1a64(payload.data(), payload.size());
+  std::string sum_le;
+  for (int i = 0; i < 8; ++i) sum_le += static_cast<char>(sum >> (8 * i));
+  CHECK(bytes.substr(24, 8) == sum_le);
+}
+
+TEST_CASE(
+    "Token file: corrupt files are refused with a clear message",
+    "[tokenizer]") {
+  TempDir tmp;
+  const std::string good = ember::encode_token_file({1, 2, 3, 4}, 16, "gpt2");
+  const std::string path = tmp.file("bad.bin");
+  auto write = [&](const std::string& bytes) {
+    ember::write_file_atomic(path, bytes);
+  };
+
+  write("not a token file at all, just some text that is long enough......");
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(path),
+      "token file " + path +
+          ": bad magic (expected the file to start with \"EMBERTOK\"); hint: "
+          "write token files with ember tokenize --format bin16|bin32");
+
+  std::string wrong_width = good;
+  wrong_width[12] = 24;
+  write(wrong_width);
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(path),
+      "token file " + path +
+          ": unsupported token width 24 (expected 16 or 32)");
+
+  std::string wrong_version = good;
+  wrong_version[8] = 9;
+  write(wrong_version);
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(path),
+      "token file " + path + ": unsupported format version 9 (expected 1)");
+
+  write(good.substr(0, good.size() - 1));
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(path),
+      "token file " + path +
+          ": size 71 does not match the header (expected 64 + 2 * 4 = 72 "
+          "bytes); hint: the file is truncated or corrupt");
+  REQUIRE_THROWS_AS(ember::read_token_file_header(path), ember::TokenizerError);
+
+  write(good.substr(0, 20));
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(path),
+      "token file " + path + ": truncated header (got 20 bytes, expected 64)");
+
+  std::string flipped = good;
+  flipped[64] = static_cast<char>(flipped[64] ^ 1);
+  write(flipped);
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(path),
+      Catch::StartsWith("token file " + path + ": checksum mismatch (got "));
+  CHECK_NOTHROW(ember::read_token_file_header(path));  // header alone is fine
+
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(tmp.file("missing.bin")),
+      "read " + tmp.file("missing.bin") + ": no such file");
+}
+
+TEST_CASE(
+    "TokenFileWriter: bin16 refuses ids that need 32 bits", "[tokenizer]") {
+  TempDir tmp;
+  const std::string path = tmp.file("wide.bin");
+  {
+    ember::TokenFileWriter w(path, 16);
+    w.append({1, 2});
+    REQUIRE_THROWS_WITH(
+        w.append({3, 70000}),
+        "token file " + path +
+            ": id 70000 at index 3 does not fit in 16 bits; hint: use bin32");
+  }
+  // Abandoned before finish(): nothing is left behind.
+  CHECK_FALSE(std::filesystem::exists(path));
+  CHECK(std::filesystem::is_empty(tmp.path));
+  REQUIRE_THROWS_WITH(
+      ember::TokenFileWriter(path, 8),
+      "token file " + path + ": unsupported token width 8 (expected 16 or 32)");
+  CHECK(ember::token_width_for(50257) == 16);
+  CHECK(ember::token_width_for(100277) == 32);
+}
+
+TEST_CASE(
+    "Token file: text -> token file -> the tokenizer's ids", "[tokenizer]") {
+  TempDir tmp;
+  const auto tok = ember::Tokenizer::gpt2();
+  const std::string text =
+      ember::read_file(std::string(EMBER_SOURCE_DIR) + "/data/the-verdict.txt");
+  const Ids ids = tok.encode(text);
+  const std::string path = tmp.file("verdict.bin");
+  ember::TokenFileWriter w(path, 16);
+  w.append(ids);
+  w.finish();
+  const Ids back = ember::read_token_file(path);
+  CHECK(back == ids);
+  CHECK(tok.decode(back) == text);
+}
