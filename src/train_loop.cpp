@@ -324,6 +324,13 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   int64_t saved_step = -1;
   std::vector<EvalRecord> evals;
   fs::create_directories(dir);
+  // Temp files of saves that a kill interrupted (checkpoint.pt.tmp.<pid>).
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("checkpoint.pt.tmp.", 0) == 0) {
+      std::error_code ignored;
+      fs::remove(entry.path(), ignored);
+    }
+  }
   if (ckpt) {
     load_model_state(*model, ckpt->model, "resume " + ckpt_path);
     optimizer.load_state(ckpt->optimizer);
