@@ -23,15 +23,19 @@ trap 'rm -rf "$w"' EXIT
 
 "$ember" train --config "$config" --set train.threads="$threads" --set train.device=cpu \
   --set train.max_steps="$steps" --set run.dir="$w/ember" >"$w/ember.log"
+# The same, without keeping large blocks in the heap (src/cli/train_cmd.cpp).
+EMBER_NO_HEAP_TUNING=1 "$ember" train --config "$config" --set train.threads="$threads" \
+  --set train.device=cpu --set train.max_steps="$steps" --set run.dir="$w/plain" >"$w/plain.log"
 "$py" tests/reference/train_reference.py "$w/ember/config.toml" "$w/ref.jsonl" >"$w/ref.log"
 
-"$py" - "$w/ember/config.toml" "$w/ember/metrics.jsonl" "$w/ref.jsonl" "$threads" <<'PY'
+"$py" - "$w/ember/config.toml" "$w/ember/metrics.jsonl" "$w/ref.jsonl" "$threads" "$w/plain/metrics.jsonl" <<'PY'
 import json, sys, time, tomllib
 import torch
 cfg = tomllib.load(open(sys.argv[1], "rb"))
 ours = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 ref = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
 threads = int(sys.argv[4])
+plain = [json.loads(l) for l in open(sys.argv[5]) if l.strip()]
 torch.set_num_threads(threads)
 D, V = cfg["model"]["emb_dim"], cfg["model"]["vocab_size"]
 N = cfg["data"]["batch_size"] * cfg["data"]["max_length"]
@@ -58,7 +62,8 @@ print(f"config: {sys.argv[1]} (B*T = {N}, D = {D}, V = {V}), {threads} threads, 
 print()
 print("| loop | tokens seen | loop time (s) | tokens/s | vs PyTorch | MFU (out_head matmuls) |")
 print("|---|---|---|---|---|---|")
-for name, rows in (("PyTorch 1.13 reference", ref), ("ember train", ours)):
+for name, rows in (("PyTorch 1.13 reference", ref),
+                   ("ember train, EMBER_NO_HEAP_TUNING=1", plain), ("ember train", ours)):
     r = rows[-1]
     tps = r["tokens_seen"] / r["elapsed_s"]
     base = ref[-1]["tokens_seen"] / ref[-1]["elapsed_s"]

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <typeinfo>
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
