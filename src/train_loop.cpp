@@ -227,6 +227,26 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
   }
 
+  {
+    // Refuse an unusable run.dir before the work, without creating it yet
+    // (a run refused later for its data leaves no trace).
+    fs::path probe = dir;
+    std::error_code ec;
+    while (!probe.empty() && !fs::exists(probe, ec))
+      probe = probe.parent_path();
+    if (probe.empty()) probe = ".";
+    if (!fs::is_directory(probe, ec)) {
+      throw Error(fmt::format(
+          "run.dir {}: {} is not a folder", cfg.run.dir, probe.string()));
+    }
+    if (::access(probe.c_str(), W_OK) != 0) {
+      throw Error(fmt::format(
+          "run.dir {}: {} is not writable; hint: choose another run.dir",
+          cfg.run.dir,
+          probe.string()));
+    }
+  }
+
   // --- data: the book's character split, each part tokenized alone ---------
   const std::string text = read_text(cfg.data.path);
   const auto split_chars = static_cast<int64_t>(
@@ -324,7 +344,16 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   double elapsed_before = 0;
   int64_t saved_step = -1;
   std::vector<EvalRecord> evals;
-  fs::create_directories(dir);
+  {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      throw Error(fmt::format(
+          "run.dir {}: cannot create the folder ({})",
+          cfg.run.dir,
+          ec.message()));
+    }
+  }
   // Temp files of saves that a kill interrupted (checkpoint.pt.tmp.<pid>).
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().filename().string().rfind("checkpoint.pt.tmp.", 0) == 0) {
