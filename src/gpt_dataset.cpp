@@ -1,4 +1,3 @@
-#include <utility>
 #include <vector>
 
 #include <ATen/ops/from_blob.h>
@@ -9,7 +8,11 @@
 
 namespace ember {
 
-GptDataset::GptDataset(torch::Tensor ids, int64_t max_length, int64_t stride)
+GptDataset::GptDataset(
+    const torch::Tensor& ids,
+    // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the book's order
+    int64_t max_length,
+    int64_t stride)
     : max_length_(max_length), stride_(stride) {
   TORCH_CHECK_VALUE(
       max_length >= 1,
@@ -62,7 +65,7 @@ GptDataset GptDataset::from_text(
                     {static_cast<int64_t>(wide.size())},
                     torch::TensorOptions().dtype(torch::kLong))
                     .clone();
-  return GptDataset(std::move(tensor), max_length, stride);
+  return GptDataset(tensor, max_length, stride);
 }
 
 torch::data::Example<> GptDataset::get(size_t index) {

@@ -8,7 +8,10 @@
 namespace ember {
 
 GPTEmbeddingOptions::GPTEmbeddingOptions(
-    int64_t vocab_size, int64_t context_length, int64_t emb_dim)
+    // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the book's order
+    int64_t vocab_size,
+    int64_t context_length,
+    int64_t emb_dim)
     : vocab_size_(vocab_size),
       context_length_(context_length),
       emb_dim_(emb_dim) {}

@@ -104,6 +104,7 @@ struct Loader::PassState {
 
   // The CPU path: two allocations and 2 * len row copies, no per-row ATen
   // calls (about 4x the batches/s of index_select; bench/README.md).
+  // NOLINTNEXTLINE(bugprone-easily-swappable-parameters)
   Batch gather_rows(int64_t start, int64_t len) const {
     const auto opts = at::TensorOptions().dtype(at::kLong);
     Batch batch{
@@ -226,7 +227,10 @@ size_t Loader::num_batches() const {
 }
 
 Loader::Pass Loader::make_pass(
-    int64_t base_seed, int64_t sampler_seed, size_t position) {
+    // NOLINTNEXTLINE(bugprone-easily-swappable-parameters)
+    int64_t base_seed,
+    int64_t sampler_seed,
+    size_t position) {
   auto state = std::make_unique<PassState>();
   state->ids = dataset_.ids();
   state->max_length = dataset_.max_length();

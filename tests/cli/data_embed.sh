@@ -62,6 +62,13 @@ set -e
 [[ "$err" == "ember: error: embed: --ids: token id out of range at index 1 (got 6, expected 0 <= id < 6)" ]] ||
   fail "--ids out of range: $err"
 set +e
+err="$("$ember" embed --vocab-size 6 --dim 3 --context-length 2 --ids 1,2,3 2>&1 >/dev/null)"
+rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "too many ids for --context-length: exit $rc, expected 2"
+[[ "$err" == "ember: error: embed: --ids: more ids than --context-length (got 3, expected <= 2)" ]] ||
+  fail "too many ids: $err"
+set +e
 "$ember" embed --vocab-size 6 --dim 0 >/dev/null 2>&1
 rc=$?
 set -e

@@ -33,7 +33,8 @@ class GptDataset : public torch::data::datasets::Dataset<GptDataset> {
  public:
   /// `ids`: 1-D tensor of any integer dtype on any device; stored as one
   /// contiguous int64 tensor (no copy when it already is one).
-  GptDataset(torch::Tensor ids, int64_t max_length, int64_t stride);
+  // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the book's order
+  GptDataset(const torch::Tensor& ids, int64_t max_length, int64_t stride);
 
   /// Tokenizes `text` with `<|endoftext|>` allowed (as the book does), then
   /// builds the windows. Tokenizer errors propagate unchanged.

@@ -19,7 +19,10 @@ namespace ember {
 /// GPTEmbeddingOptions(50257, 1024, 768): all three are required and >= 1.
 struct GPTEmbeddingOptions {
   GPTEmbeddingOptions(
-      int64_t vocab_size, int64_t context_length, int64_t emb_dim);
+      // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the book's order
+      int64_t vocab_size,
+      int64_t context_length,
+      int64_t emb_dim);
   /// V: rows of the token embedding.
   TORCH_ARG(int64_t, vocab_size);
   /// Rows of the positional embedding: the longest T forward accepts.
