@@ -35,6 +35,16 @@
 //   Short pieces use tiktoken's quadratic scan on a stack array; long ones
 //   (>= 128 bytes, e.g. 10,000 repeats of a char) a heap ordered by
 //   (rank, position), which picks the same leftmost-lowest pair each step.
+// - Measured on mixed.txt (19.6 MB): 5.32 M pre-tokens, 80% found whole in
+//   the vocabulary, 18% in the call's cache, 1.6% run BPE (9 bytes on
+//   average). perf: ~27% in vocabulary lookups (mostly cache misses on the
+//   table), ~27% in the splitter, ~16% in BPE (pair-table misses). The
+//   short-token table is sized to 1 MiB (load 0.6), one L2; a 2 MiB table
+//   (load 0.3) was ~4% slower. Software prefetching of table slots 8 pieces
+//   ahead was slower (best of 15: 79-86 vs 88-98 MB/s CPU time), so dropped.
+//   The call's cache compares pieces of <= 8 bytes by their packed bytes
+//   instead of reading the text again (+8-12%); a Bloom filter in front of
+//   the pair table gives a few % more (best of 15: 112-123 MB/s CPU time).
 
 namespace ember {
 
@@ -100,6 +110,34 @@ inline uint64_t pack8(const uint8_t* s, size_t n, const uint8_t* end) {
   return v;
 }
 
+// One-hash Bloom filter in front of the pair table: most pair lookups in BPE
+// miss, and this answers them from a 128 KiB bitset that stays in L2 (8+ bits
+// per key, about 10% false positives) instead of a cache miss on the 2 MiB
+// table.
+class BitFilter {
+ public:
+  void init(size_t num_keys) {
+    const size_t bits = pow2_at_least(num_keys * 8);
+    words_.assign(bits / 64, 0);
+    mask_ = bits - 1;
+  }
+  void add(uint64_t key) {
+    const size_t b = bit(key);
+    words_[b >> 6] |= uint64_t{1} << (b & 63);
+  }
+  bool may_contain(uint64_t key) const {
+    const size_t b = bit(key);
+    return (words_[b >> 6] >> (b & 63)) & 1;
+  }
+
+ private:
+  size_t bit(uint64_t key) const {
+    return static_cast<size_t>(mix64(key ^ 0x5bd1e995u)) & mask_;
+  }
+  std::vector<uint64_t> words_;
+  size_t mask_ = 0;
+};
+
 // Tokens of 1..8 bytes: key = packed bytes + length.
 class ShortMap {
  public:
@@ -115,7 +153,14 @@ class ShortMap {
     slots_[i] = Slot{key, id, len};
   }
   uint32_t find(uint64_t key, uint32_t len) const {
-    size_t i = index(key, len);
+    return find_from(index(key, len), key, len);
+  }
+  // Lookup split in two: the slot index is computed with the piece's key.
+  size_t index(uint64_t key, uint32_t len) const {
+    return static_cast<size_t>(
+        ((key ^ (uint64_t{len} << 59)) * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  uint32_t find_from(size_t i, uint64_t key, uint32_t len) const {
     for (;;) {
       const Slot& s = slots_[i];
       if (s.key == key && s.len == len) return s.id;
@@ -130,10 +175,6 @@ class ShortMap {
     uint32_t id = 0;
     uint32_t len = 0;  // 0 = empty
   };
-  size_t index(uint64_t key, uint32_t len) const {
-    return static_cast<size_t>(
-        ((key ^ (uint64_t{len} << 59)) * 0x9E3779B97F4A7C15ull) >> shift_);
-  }
   std::vector<Slot> slots_;
   int shift_ = 60;
   size_t mask_ = 0;
@@ -147,9 +188,11 @@ class PairMap {
     slots_.assign(cap, Slot{});
     shift_ = 64 - log2_of(cap);
     mask_ = cap - 1;
+    filter_.init(num_keys);
   }
   void insert(uint32_t a, uint32_t b, uint32_t id) {
     const uint32_t key = a << 16 | b;
+    filter_.add(key);
     size_t i = index(key);
     while (slots_[i].key != kEmpty) {
       if (slots_[i].key == key) return;
@@ -159,6 +202,7 @@ class PairMap {
   }
   uint32_t find(uint32_t a, uint32_t b) const {
     const uint32_t key = a << 16 | b;
+    if (!filter_.may_contain(key)) return kNoRank;
     size_t i = index(key);
     for (;;) {
       const Slot& s = slots_[i];
@@ -181,6 +225,7 @@ class PairMap {
   std::vector<Slot> slots_;
   int shift_ = 60;
   size_t mask_ = 0;
+  BitFilter filter_;
 };
 
 // Character classes of the pre-tokenizer.
@@ -295,8 +340,10 @@ struct Tokenizer::Tables {
   uint32_t num_ordinary = 0;
   std::array<TokenId, 256> byte_token{};
   ShortMap short_map;
-  // Tokens of more than 8 bytes: open addressing on hash_bytes, value = id.
+  // Tokens of more than 8 bytes: open addressing on hash_bytes, value = id,
+  // plus the hash's top 32 bits to skip other tokens without touching them.
   std::vector<uint32_t> long_slots;
+  std::vector<uint32_t> long_tags;
   size_t long_mask = 0;
   PairMap pairs;
   // Special tokens (text, id), e.g. ("<|endoftext|>", 50256).
@@ -308,12 +355,18 @@ struct Tokenizer::Tables {
   }
 
   uint32_t find_long(const uint8_t* s, size_t n) const {
-    size_t i = static_cast<size_t>(hash_bytes(s, n)) & long_mask;
+    return find_long_hashed(s, n, hash_bytes(s, n));
+  }
+  uint32_t find_long_hashed(const uint8_t* s, size_t n, uint64_t h) const {
+    size_t i = static_cast<size_t>(h) & long_mask;
+    const auto tag = static_cast<uint32_t>(h >> 32);
     for (;;) {
       const uint32_t id = long_slots[i];
       if (id == kNoRank) return kNoRank;
-      const std::string_view t = token_bytes(id);
-      if (t.size() == n && std::memcmp(t.data(), s, n) == 0) return id;
+      if (long_tags[i] == tag) {
+        const std::string_view t = token_bytes(id);
+        if (t.size() == n && std::memcmp(t.data(), s, n) == 0) return id;
+      }
       i = (i + 1) & long_mask;
     }
   }
@@ -583,6 +636,7 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
   t->short_map.init(num_short);
   const size_t long_cap = pow2_at_least((n - num_short) * 3);
   t->long_slots.assign(long_cap, kNoRank);
+  t->long_tags.assign(long_cap, 0);
   t->long_mask = long_cap - 1;
   for (uint32_t id = 0; id < n; ++id) {
     const uint8_t* s = base + t->offsets[id];
@@ -596,9 +650,11 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
       t->short_map.insert(
           pack8(s, len, base_end), static_cast<uint32_t>(len), id);
     } else {
-      size_t i = static_cast<size_t>(hash_bytes(s, len)) & t->long_mask;
+      const uint64_t h = hash_bytes(s, len);
+      size_t i = static_cast<size_t>(h) & t->long_mask;
       while (t->long_slots[i] != kNoRank) i = (i + 1) & t->long_mask;
       t->long_slots[i] = id;
+      t->long_tags[i] = static_cast<uint32_t>(h >> 32);
     }
     if (len == 1) t->byte_token[*s] = id;
   }
@@ -633,15 +689,19 @@ std::shared_ptr<const Tables> load_tables(const std::string& dir) {
 // call. Keys are views into the caller's text, which outlives the cache.
 class PieceCache {
  public:
-  // Appends the cached ids of `key` (hash `h`) to `out`; false if absent.
+  // Appends the cached ids of `key` to `out`; false if absent. `h` is the
+  // key's bytes packed into a uint64 when it has <= 8 bytes (then equal h
+  // and length mean equal keys, and the text is not read again), else its
+  // hash_bytes.
   bool find(std::string_view key, uint64_t h, std::vector<TokenId>& out) {
     if (slots_.empty()) return false;
-    size_t i = static_cast<size_t>(h) & mask_;
+    size_t i = static_cast<size_t>(mix64(h)) & mask_;
     for (;;) {
       const Slot& s = slots_[i];
       if (s.len == 0) return false;
       if (s.hash == h && s.len == key.size() &&
-          std::memcmp(s.key, key.data(), key.size()) == 0) {
+          (key.size() <= 8 ||
+           std::memcmp(s.key, key.data(), key.size()) == 0)) {
         out.insert(
             out.end(),
             ids_.begin() + s.offset,
@@ -673,7 +733,7 @@ class PieceCache {
     uint32_t count = 0;
   };
   void put(const Slot& s) {
-    size_t i = static_cast<size_t>(s.hash) & mask_;
+    size_t i = static_cast<size_t>(mix64(s.hash)) & mask_;
     while (slots_[i].len != 0) i = (i + 1) & mask_;
     slots_[i] = s;
   }
@@ -762,24 +822,49 @@ void byte_pair_merge(
   for (uint32_t i = 0; i != kNone; i = next[i]) out.push_back(tok[i]);
 }
 
-// Appends the ids of one pre-token.
+// A pre-token with its lookup key computed.
+struct PendingPiece {
+  const uint8_t* s;
+  uint32_t n;
+  uint64_t key;  // packed bytes (n <= 8) or hash_bytes (n > 8)
+  size_t slot;   // ShortMap index (n <= 8)
+};
+
+inline PendingPiece make_pending(
+    const Tables& t, const uint8_t* s, size_t n, const uint8_t* end) {
+  PendingPiece p{s, static_cast<uint32_t>(n), 0, 0};
+  if (n == 1) return p;  // a byte is always its own token
+  if (n <= 8) {
+    p.key = pack8(s, n, end);
+    p.slot = t.short_map.index(p.key, p.n);
+  } else {
+    p.key = hash_bytes(s, n);
+  }
+  return p;
+}
+
+// Appends the ids of one pre-token: whole-piece lookup, else the call's
+// cache, else BPE.
 inline void encode_piece(
     const Tables& t,
-    const uint8_t* s,
-    size_t n,
-    const uint8_t* end,
+    const PendingPiece& p,
     PieceCache& cache,
     std::vector<TokenId>& out) {
-  const uint32_t id = t.find(s, n, end);
+  if (p.n == 1) {
+    out.push_back(t.byte_token[*p.s]);
+    return;
+  }
+  const uint32_t id = p.n <= 8 ? t.short_map.find_from(p.slot, p.key, p.n)
+                               : t.find_long_hashed(p.s, p.n, p.key);
   if (id != kNoRank) {
     out.push_back(id);
     return;
   }
-  const std::string_view key(reinterpret_cast<const char*>(s), n);
-  const uint64_t h = hash_bytes(s, n);
+  const std::string_view key(reinterpret_cast<const char*>(p.s), p.n);
+  const uint64_t h = p.key;  // packed bytes or hash: see PieceCache::find
   if (cache.find(key, h, out)) return;
   const size_t before = out.size();
-  byte_pair_merge(t, s, n, out);
+  byte_pair_merge(t, p.s, p.n, out);
   cache.insert(key, h, out.data() + before, out.size() - before);
 }
 
@@ -879,7 +964,7 @@ void encode_segment(
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
   const auto* end = s + text.size();
   split_gpt2(s, end, [&](const uint8_t* piece, size_t n) {
-    encode_piece(t, piece, n, end, cache, out);
+    encode_piece(t, make_pending(t, piece, n, end), cache, out);
   });
 }
 
