@@ -1,0 +1,622 @@
+// Notes (design and speed, measured on the project's 2-core machine):
+// - The random draws follow the PyTorch program step by step:
+//   manual_seed; loaders; manual_seed; model; AdamW; per epoch a train pass
+//   (Loader draws like DataLoader); each evaluation begins a fresh train and
+//   val pass, which draws too. Nothing else may touch the generator.
+// - AdamW is ember::AdamW (one fused pass per tensor); gradients are dropped,
+//   not zeroed, between steps. Both leave every value as PyTorch's.
+#include "ember/train_loop.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <typeinfo>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/GradMode.h>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+#include <unistd.h>
+
+#include <ember/adamw.hpp>
+#include <ember/checkpoint.hpp>
+#include <ember/data/gpt_dataset.hpp>
+#include <ember/data/loader.hpp>
+#include <ember/error.hpp>
+#include <ember/io.hpp>
+#include <ember/nn/embedding_lm.hpp>
+#include <ember/nn/registry.hpp>
+#include <ember/tokenizer.hpp>
+
+namespace ember {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+bool cuda_compiled() {
+  // Without the CUDA library LibTorch answers with the stub interface.
+  const auto& hooks = at::detail::getCUDAHooks();
+  return typeid(hooks) != typeid(at::CUDAHooksInterface);
+}
+
+// Python's open(..., encoding="utf-8").read(): universal newlines.
+std::string read_text(const std::string& path) {
+  const std::string raw = read_file(path);
+  if (auto bad = find_invalid_utf8(raw)) {
+    throw Error(fmt::format(
+        "data.path {}: invalid UTF-8 at byte offset {}", path, *bad));
+  }
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\r') {
+      out += '\n';
+      if (i + 1 < raw.size() && raw[i + 1] == '\n') ++i;
+    } else {
+      out += raw[i];
+    }
+  }
+  return out;
+}
+
+// Byte offset of code point `n` of valid UTF-8 `s` (Python's text[:n]).
+size_t codepoint_offset(const std::string& s, int64_t n) {
+  int64_t seen = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (seen == n) return i;
+      ++seen;
+    }
+  }
+  return s.size();
+}
+
+int64_t count_codepoints(const std::string& s) {
+  int64_t n = 0;
+  for (const char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  return n;
+}
+
+torch::Tensor to_tensor(const std::vector<TokenId>& ids) {
+  auto t = at::empty({static_cast<int64_t>(ids.size())}, at::kLong);
+  auto* p = t.data_ptr<int64_t>();
+  for (size_t i = 0; i < ids.size(); ++i) p[i] = ids[i];
+  return t;
+}
+
+NamedTensors model_state(torch::nn::Module& m) {
+  NamedTensors out;
+  for (const auto& item : m.named_parameters())
+    out.emplace_back(item.key(), item.value());
+  for (const auto& item : m.named_buffers())
+    out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+void load_model_state(
+    torch::nn::Module& m, const NamedTensors& saved, const std::string& where) {
+  std::map<std::string, torch::Tensor> by_name(saved.begin(), saved.end());
+  c10::NoGradGuard no_grad;
+  for (auto& [name, t] : model_state(m)) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      throw Error(fmt::format(
+          "{}: the checkpoint has no '{}'; it is from another model",
+          where,
+          name));
+    }
+    if (it->second.sizes() != t.sizes()) {
+      throw Error(fmt::format(
+          "{}: '{}' has shape {} in the checkpoint, expected {}",
+          where,
+          name,
+          it->second.sizes(),
+          t.sizes()));
+    }
+    t.copy_(it->second);
+  }
+}
+
+at::Generator default_generator(c10::Device device) {
+  return at::globalContext().defaultGenerator(device);
+}
+
+std::string duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const auto total = static_cast<int64_t>(s + 0.5);
+  if (total >= 3600)
+    return fmt::format("{}h{:02d}m", total / 3600, (total / 60) % 60);
+  if (total >= 60) return fmt::format("{}m{:02d}s", total / 60, total % 60);
+  return fmt::format("{}s", total);
+}
+
+}  // namespace
+
+c10::Device resolve_device(const std::string& device) {
+  if (device == "cpu") return c10::Device(c10::kCPU);
+  const bool compiled = cuda_compiled();
+  const int64_t count =
+      compiled ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  if (device == "auto")
+    return count > 0 ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  int64_t index = 0;
+  if (device.size() > 5) index = std::stoll(device.substr(5));
+  if (!compiled) {
+    throw ConfigError(fmt::format(
+        "train.device: {} requested but this LibTorch build has no CUDA "
+        "support; hint: use device = \"cpu\" or \"auto\", or build against a "
+        "CUDA LibTorch (scripts/gpu-check.sh)",
+        device));
+  }
+  if (count == 0) {
+    throw ConfigError(fmt::format(
+        "train.device: {} requested but no CUDA device is present (driver "
+        "missing or no GPU visible); hint: use device = \"cpu\" or \"auto\"",
+        device));
+  }
+  if (index >= count) {
+    throw ConfigError(fmt::format(
+        "train.device: no such CUDA device (got {}, expected cuda:0 to "
+        "cuda:{})",
+        device,
+        count - 1));
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+int64_t resolve_threads(int64_t threads) {
+  if (threads > 0) return threads;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int64_t>(n);
+}
+
+const std::vector<std::string>& resumable_keys() {
+  static const std::vector<std::string> kKeys = {
+      "train.epochs",
+      "train.max_steps",
+      "train.device",
+      "train.threads",
+      "run.dir",
+      "run.checkpoint_every",
+      "data.num_workers"};
+  return kKeys;
+}
+
+TrainResult train(const Config& cfg, const TrainOptions& opt) {
+  const c10::Device device = resolve_device(cfg.train.device);
+  check_input_embedding(cfg.model.pos_encoding);
+  at::set_num_threads(static_cast<int>(resolve_threads(cfg.train.threads)));
+  std::FILE* log = opt.log;
+
+  const fs::path dir(cfg.run.dir);
+  const std::string ckpt_path = (dir / "checkpoint.pt").string();
+  const std::string metrics_path = (dir / "metrics.jsonl").string();
+  const std::string plot_path = (dir / "loss.svg").string();
+
+  // --- a checkpoint to resume from: refuse it before any work --------------
+  std::optional<Checkpoint> ckpt;
+  if (opt.resume) {
+    ckpt = load_checkpoint(ckpt_path);
+    const Config saved =
+        parse_config(ckpt->config_toml, ckpt_path + " (its config)");
+    std::vector<std::string> diff;
+    for (const auto& key : differing_keys(saved, cfg)) {
+      if (std::count(resumable_keys().begin(), resumable_keys().end(), key) ==
+          0) {
+        diff.push_back(key);
+      }
+    }
+    if (!diff.empty()) {
+      throw ConfigError(fmt::format(
+          "resume {}: the checkpoint was made with a different config ({} "
+          "differ); hint: resume without --config/--set for these keys, or "
+          "start a new run.dir",
+          cfg.run.dir,
+          fmt::join(diff, ", ")));
+    }
+  }
+
+  {
+    // Refuse an unusable run.dir before the work, without creating it yet
+    // (a run refused later for its data leaves no trace).
+    fs::path probe = dir;
+    std::error_code ec;
+    while (!probe.empty() && !fs::exists(probe, ec))
+      probe = probe.parent_path();
+    if (probe.empty()) probe = ".";
+    if (!fs::is_directory(probe, ec)) {
+      throw Error(fmt::format(
+          "run.dir {}: {} is not a folder", cfg.run.dir, probe.string()));
+    }
+    if (::access(probe.c_str(), W_OK) != 0) {
+      throw Error(fmt::format(
+          "run.dir {}: {} is not writable; hint: choose another run.dir",
+          cfg.run.dir,
+          probe.string()));
+    }
+  }
+
+  // --- data: the book's character split, each part tokenized alone ---------
+  const std::string text = read_text(cfg.data.path);
+  const auto split_chars = static_cast<int64_t>(
+      cfg.data.train_ratio * static_cast<double>(count_codepoints(text)));
+  const size_t split = codepoint_offset(text, split_chars);
+  const Tokenizer tokenizer = Tokenizer::gpt2();
+  const AllowedSpecial eot({"<|endoftext|>"});
+  const unsigned tok_threads =
+      static_cast<unsigned>(resolve_threads(cfg.train.threads));
+  const auto train_ids = tokenizer.encode_parallel(
+      std::string_view(text).substr(0, split),
+      eot,
+      Disallowed::kRaise,
+      tok_threads);
+  const auto val_ids = tokenizer.encode_parallel(
+      std::string_view(text).substr(split),
+      eot,
+      Disallowed::kRaise,
+      tok_threads);
+  for (const auto* ids : {&train_ids, &val_ids}) {
+    if (ids->empty()) continue;
+    const TokenId top = *std::max_element(ids->begin(), ids->end());
+    if (static_cast<int64_t>(top) >= cfg.model.vocab_size) {
+      throw ConfigError(fmt::format(
+          "model.vocab_size: the data has token id {} (got vocab_size {}, "
+          "expected > {})",
+          top,
+          cfg.model.vocab_size,
+          top));
+    }
+  }
+  const int64_t max_length = cfg.data.max_length;
+  for (const auto& [part, ids, hint] :
+       {std::tuple{
+            "training",
+            &train_ids,
+            "lower data.max_length or use a longer text"},
+        std::tuple{
+            "validation",
+            &val_ids,
+            "lower data.max_length or data.train_ratio"}}) {
+    if (static_cast<int64_t>(ids->size()) <= max_length) {
+      throw ConfigError(fmt::format(
+          "data: the {} part of {} has {} tokens, expected at least "
+          "max_length + 1 = {}; hint: {}",
+          part,
+          cfg.data.path,
+          ids->size(),
+          max_length + 1,
+          hint));
+    }
+  }
+
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  Loader train_loader(
+      GptDataset(to_tensor(train_ids), max_length, cfg.data.stride),
+      LoaderOptions{
+          cfg.data.batch_size,
+          cfg.data.shuffle,
+          cfg.data.drop_last,
+          cfg.data.num_workers});
+  Loader val_loader(
+      GptDataset(to_tensor(val_ids), max_length, cfg.data.stride),
+      LoaderOptions{cfg.data.batch_size, false, false, cfg.data.num_workers});
+  const auto num_batches = static_cast<int64_t>(train_loader.num_batches());
+  if (num_batches == 0) {
+    throw ConfigError(fmt::format(
+        "data: the training part gives {} windows, fewer than one batch of "
+        "batch_size {} (drop_last); hint: lower data.batch_size or "
+        "data.stride",
+        train_loader.dataset().size().value(),
+        cfg.data.batch_size));
+  }
+
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  EmbeddingLM model(
+      EmbeddingLMOptions(
+          cfg.model.vocab_size, cfg.model.context_length, cfg.model.emb_dim)
+          .drop_rate(cfg.model.drop_rate)
+          .n_layers(cfg.model.n_layers)
+          .tie_weights(cfg.model.tie_weights)
+          .pos_encoding(cfg.model.pos_encoding));
+  model->to(device);
+  NamedTensors params;
+  for (const auto& item : model->named_parameters())
+    params.emplace_back(item.key(), item.value());
+  AdamW optimizer(params, AdamWOptions{cfg.train.lr, cfg.train.weight_decay});
+
+  // --- state: fresh or from the checkpoint --------------------------------
+  int64_t step = 0;
+  int64_t epoch = 0;
+  int64_t position = 0;
+  int64_t sampler_seed = -1;
+  int64_t tokens_seen = 0;
+  double elapsed_before = 0;
+  int64_t saved_step = -1;
+  std::vector<EvalRecord> evals;
+  {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      throw Error(fmt::format(
+          "run.dir {}: cannot create the folder ({})",
+          cfg.run.dir,
+          ec.message()));
+    }
+  }
+  // Temp files of saves that a kill interrupted (checkpoint.pt.tmp.<pid>).
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("checkpoint.pt.tmp.", 0) == 0) {
+      std::error_code ignored;
+      fs::remove(entry.path(), ignored);
+    }
+  }
+  if (ckpt) {
+    load_model_state(*model, ckpt->model, "resume " + ckpt_path);
+    optimizer.load_state(ckpt->optimizer);
+    step = ckpt->step;
+    epoch = ckpt->epoch;
+    position = ckpt->position;
+    sampler_seed = ckpt->sampler_seed;
+    tokens_seen = ckpt->tokens_seen;
+    elapsed_before = ckpt->elapsed_s;
+    saved_step = step;
+    {
+      auto gen = default_generator(c10::Device(c10::kCPU));
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(ckpt->cpu_rng);
+    }
+    if (device.is_cuda() && ckpt->cuda_rng.defined()) {
+      auto gen = default_generator(device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(ckpt->cuda_rng);
+    }
+    if (fs::exists(metrics_path)) {
+      for (const auto& r : parse_metrics(read_file(metrics_path))) {
+        if (r.step <= step) evals.push_back(r);
+      }
+    }
+    fmt::print(
+        log,
+        "resuming {} at step {} (epoch {}, batch {} of {})\n",
+        cfg.run.dir,
+        step,
+        epoch + 1,
+        position,
+        num_batches);
+  } else if (fs::exists(ckpt_path)) {
+    fmt::print(
+        log,
+        "note: starting over in {}; its previous run is replaced (use --resume "
+        "{} to continue one)\n",
+        cfg.run.dir,
+        cfg.run.dir);
+    fs::remove(ckpt_path);
+  }
+  write_file_atomic((dir / "config.toml").string(), to_toml(cfg));
+  auto write_outputs = [&] {
+    std::string lines;
+    for (const auto& r : evals) lines += metrics_json(r) + "\n";
+    write_file_atomic(metrics_path, lines);
+    write_file_atomic(plot_path, loss_plot_svg(evals));
+  };
+  write_outputs();
+
+  // --- the loop ------------------------------------------------------------
+  const auto t0 = Clock::now();
+  const int64_t tokens_at_start = tokens_seen;
+  const int64_t step_at_start = step;
+  auto session_s = [&] {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  int64_t total_steps = cfg.train.epochs * num_batches;
+  if (cfg.train.max_steps > 0)
+    total_steps = std::min(total_steps, cfg.train.max_steps);
+
+  auto save = [&] {
+    Checkpoint c;
+    c.config_toml = to_toml(cfg);
+    c.step = step;
+    c.epoch = epoch;
+    c.position = position;
+    c.sampler_seed = sampler_seed;
+    c.tokens_seen = tokens_seen;
+    c.elapsed_s = elapsed_before + session_s();
+    c.model = model_state(*model);
+    c.optimizer = optimizer.state();
+    {
+      auto gen = default_generator(c10::Device(c10::kCPU));
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      c.cpu_rng = gen.get_state();
+    }
+    if (device.is_cuda()) {
+      auto gen = default_generator(device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      c.cuda_rng = gen.get_state();
+    }
+    save_checkpoint(ckpt_path, c);
+    saved_step = step;
+  };
+  auto non_finite = [&](const char* what, double v) {
+    return Error(fmt::format(
+        "step {}: {} loss is {}; stopped, {}",
+        step,
+        what,
+        std::isnan(v) ? std::string("nan") : fmt::format("{}", v),
+        saved_step >= 0
+            ? fmt::format(
+                  "the last good checkpoint (step {}) is kept in {}",
+                  saved_step,
+                  ckpt_path)
+            : std::string(
+                  "no checkpoint was saved yet; hint: lower train.lr")));
+  };
+  auto calc_loss_loader = [&](Loader& loader) {
+    // The book's calc_loss_loader(num_batches=eval_iter): a fresh pass.
+    const auto n = std::min<int64_t>(
+        cfg.train.eval_iter, static_cast<int64_t>(loader.num_batches()));
+    if (n == 0) return std::nan("");
+    auto pass = loader.begin_pass();
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      auto b = pass.next();
+      total += lm_loss(model(b->inputs.to(device)), b->targets.to(device))
+                   .item<double>();
+    }
+    return total / static_cast<double>(n);
+  };
+  const bool tty = opt.progress;
+  auto progress = [&] {
+    if (!tty) return;
+    const double done = static_cast<double>(step) /
+                        static_cast<double>(std::max<int64_t>(total_steps, 1));
+    const int width = 30;
+    const int fill = static_cast<int>(done * width);
+    const int64_t this_session = step - step_at_start;
+    const double eta = this_session > 0
+                           ? session_s() / static_cast<double>(this_session) *
+                                 static_cast<double>(total_steps - step)
+                           : NAN;
+    fmt::print(
+        stdout,
+        "\r[{}{}] step {}/{} {:3.0f}% ETA {}\033[K",
+        std::string(static_cast<size_t>(fill), '#'),
+        std::string(static_cast<size_t>(width - fill), '.'),
+        step,
+        total_steps,
+        100 * done,
+        duration(eta));
+    std::fflush(stdout);
+  };
+  auto stop_requested = [&] {
+    return opt.stop != nullptr && opt.stop->load() != 0;
+  };
+
+  TrainResult result;
+  // A checkpoint at the end of a pass continues with the next epoch.
+  if (position >= num_batches) {
+    ++epoch;
+    position = 0;
+    sampler_seed = -1;
+  }
+  bool done = cfg.train.max_steps > 0 && step >= cfg.train.max_steps;
+  model->train();
+  while (!done && epoch < cfg.train.epochs) {
+    if (stop_requested()) break;
+    Loader::Pass pass = position > 0
+                            ? train_loader.resume_pass(
+                                  sampler_seed, static_cast<size_t>(position))
+                            : train_loader.begin_pass();
+    for (;;) {
+      if (cfg.train.max_steps > 0 && step >= cfg.train.max_steps) {
+        done = true;
+        break;
+      }
+      auto batch = pass.next();
+      if (!batch) break;
+      optimizer.zero_grad();
+      const auto inputs = batch->inputs.to(device);
+      const auto loss = lm_loss(model(inputs), batch->targets.to(device));
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        ++step;
+        throw non_finite("training", loss_value);
+      }
+      loss.backward();
+      optimizer.step();
+      tokens_seen += inputs.numel();
+      ++step;
+      position = static_cast<int64_t>(pass.position());
+      sampler_seed = pass.sampler_seed();
+      if ((step - 1) % cfg.train.eval_freq == 0) {
+        // evaluate_model: eval mode, no grad, then back to training.
+        double train_loss = 0;
+        double val_loss = 0;
+        {
+          c10::NoGradGuard no_grad;
+          model->eval();
+          train_loss = calc_loss_loader(train_loader);
+          val_loss = calc_loss_loader(val_loader);
+          model->train();
+        }
+        EvalRecord r;
+        r.step = step;
+        r.epoch = epoch + 1;
+        r.train_loss = train_loss;
+        r.val_loss = val_loss;
+        r.tokens_seen = tokens_seen;
+        r.elapsed_s = elapsed_before + session_s();
+        r.tokens_per_s = static_cast<double>(tokens_seen - tokens_at_start) /
+                         std::max(session_s(), 1e-9);
+        evals.push_back(r);
+        write_outputs();
+        if (tty) fmt::print(stdout, "\r\033[K");
+        fmt::print(
+            log,
+            "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | tokens "
+            "seen {} | {:.0f} tok/s\n",
+            r.epoch,
+            r.step,
+            r.train_loss,
+            r.val_loss,
+            r.tokens_seen,
+            r.tokens_per_s);
+        std::fflush(log);
+        if (!std::isfinite(train_loss))
+          throw non_finite("training (evaluation)", train_loss);
+        if (!std::isfinite(val_loss)) throw non_finite("validation", val_loss);
+      }
+      progress();
+      const bool stop = stop_requested();
+      if (stop || (cfg.run.checkpoint_every > 0 &&
+                   step % cfg.run.checkpoint_every == 0))
+        save();
+      if (stop) {
+        if (tty) fmt::print(stdout, "\r\033[K");
+        fmt::print(
+            log,
+            "interrupted: checkpoint at step {} saved to {}; continue with: "
+            "ember train --resume {}\n",
+            step,
+            ckpt_path,
+            cfg.run.dir);
+        result.interrupted = true;
+        result.step = step;
+        result.evals = evals;
+        return result;
+      }
+    }
+    if (done) break;
+    ++epoch;
+    position = 0;
+    sampler_seed = -1;
+  }
+  if (tty) fmt::print(stdout, "\r\033[K");
+  if (stop_requested()) {
+    result.interrupted = true;
+    if (step != saved_step) save();
+  } else if (step != saved_step) {
+    save();
+  }
+  fmt::print(
+      log,
+      "done: {} steps, {} tokens seen; outputs in {}\n",
+      step,
+      tokens_seen,
+      cfg.run.dir);
+  result.step = step;
+  result.evals = evals;
+  return result;
+}
+
+}  // namespace ember

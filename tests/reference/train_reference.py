@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The PyTorch program ember's training loop must match, loss for loss.
+
+The book's train_model_simple (rasbt LLMs-from-scratch ch05 gpt_train.py)
+with GPTModel reduced to EmbeddingLM (no transformer blocks): the same
+character split, tokenizer (tiktoken gpt2 via the npm package, <|endoftext|>
+allowed), GPTDatasetV1 windows, DataLoaders, parameter order, AdamW and
+sequence of random draws as the issue describes. Reads a resolved ember
+config.toml (every key present, as ember writes run.dir/config.toml), writes
+metrics.jsonl with the keys ember writes.
+
+  /usr/bin/python3 tests/reference/train_reference.py RUN/config.toml OUT.jsonl
+
+Run it with Debian's python3-torch (torch 1.13). Exits 77 when torch is
+missing. Supports pos_encoding "learned" and "sinusoidal".
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+try:
+    import tomllib
+    import torch
+    import torch.nn as nn
+    from torch.utils.data import DataLoader, Dataset
+except ImportError as e:  # skip, do not fail, where torch is absent
+    print(f"train_reference.py: skipped: {e}", file=sys.stderr)
+    sys.exit(77)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+ENCODE_JS = r"""
+const fs = require('fs');
+const { get_encoding } = require('tiktoken');
+const parts = JSON.parse(fs.readFileSync(0, 'utf8'));
+const enc = get_encoding('gpt2');
+process.stdout.write(JSON.stringify(parts.map(p => Array.from(enc.encode(p, ['<|endoftext|>'])))));
+enc.free();
+"""
+
+
+def encode_parts(parts):
+    env = dict(os.environ, NODE_PATH=os.path.join(ROOT, "node_modules"))
+    out = subprocess.run(["node", "-e", ENCODE_JS], input=json.dumps(parts).encode(),
+                         capture_output=True, env=env, check=True)
+    return json.loads(out.stdout)
+
+
+class GPTDatasetV1(Dataset):
+    def __init__(self, token_ids, max_length, stride):
+        self.input_ids = []
+        self.target_ids = []
+        for i in range(0, len(token_ids) - max_length, stride):
+            self.input_ids.append(torch.tensor(token_ids[i:i + max_length]))
+            self.target_ids.append(torch.tensor(token_ids[i + 1:i + max_length + 1]))
+
+    def __len__(self):
+        return len(self.input_ids)
+
+    def __getitem__(self, idx):
+        return self.input_ids[idx], self.target_ids[idx]
+
+
+def sinusoidal_table(context_length, emb_dim):
+    pe = torch.zeros(context_length, emb_dim, dtype=torch.float64)
+    for pos in range(context_length):
+        for i in range(0, emb_dim, 2):
+            angle = pos * math.exp(-math.log(10000.0) * i / emb_dim)
+            pe[pos, i] = math.sin(angle)
+            if i + 1 < emb_dim:
+                pe[pos, i + 1] = math.cos(angle)
+    return pe.float()
+
+
+class EmbeddingLM(nn.Module):
+    """GPTModel with zero blocks; parameters in ember's order."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.tok_emb = nn.Embedding(m["vocab_size"], m["emb_dim"])
+        self.sinusoidal = m["pos_encoding"] == "sinusoidal"
+        if self.sinusoidal:
+            self.register_buffer("pe", sinusoidal_table(m["context_length"], m["emb_dim"]))
+        else:
+            self.pos_emb = nn.Embedding(m["context_length"], m["emb_dim"])
+        self.drop_emb = nn.Dropout(m["drop_rate"])
+        self.trf_blocks = nn.Sequential()
+        self.final_norm = nn.LayerNorm(m["emb_dim"])
+        self.out_head = nn.Linear(m["emb_dim"], m["vocab_size"], bias=False)
+        if m["tie_weights"]:
+            self.out_head.weight = self.tok_emb.weight
+
+    def forward(self, idx):
+        _, t = idx.shape
+        pos = self.pe[:t] if self.sinusoidal else self.pos_emb(torch.arange(t, device=idx.device))
+        x = self.drop_emb(self.tok_emb(idx) + pos)
+        x = self.trf_blocks(x)
+        return self.out_head(self.final_norm(x))
+
+
+def calc_loss_batch(input_batch, target_batch, model, device):
+    input_batch, target_batch = input_batch.to(device), target_batch.to(device)
+    logits = model(input_batch)
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), target_batch.flatten())
+
+
+def calc_loss_loader(data_loader, model, device, num_batches=None):
+    total_loss = 0.
+    if len(data_loader) == 0:
+        return float("nan")
+    num_batches = len(data_loader) if num_batches is None else min(num_batches, len(data_loader))
+    for i, (input_batch, target_batch) in enumerate(data_loader):
+        if i < num_batches:
+            total_loss += calc_loss_batch(input_batch, target_batch, model, device).item()
+        else:
+            break
+    return total_loss / num_batches
+
+
+def evaluate_model(model, train_loader, val_loader, device, eval_iter):
+    model.eval()
+    with torch.no_grad():
+        train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
+        val_loss = calc_loss_loader(val_loader, model, device, num_batches=eval_iter)
+    model.train()
+    return train_loss, val_loss
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    with open(sys.argv[1], "rb") as f:
+        cfg = tomllib.load(f)
+    d, m, t = cfg["data"], cfg["model"], cfg["train"]
+    torch.set_num_threads(t["threads"] or os.cpu_count())
+    device = torch.device("cpu")
+
+    with open(d["path"], "r", encoding="utf-8") as f:
+        text_data = f.read()
+    split_idx = int(d["train_ratio"] * len(text_data))
+    train_ids, val_ids = encode_parts([text_data[:split_idx], text_data[split_idx:]])
+
+    torch.manual_seed(t["seed"])
+    train_loader = DataLoader(GPTDatasetV1(train_ids, d["max_length"], d["stride"]),
+                              batch_size=d["batch_size"], shuffle=d["shuffle"],
+                              drop_last=d["drop_last"], num_workers=0)
+    val_loader = DataLoader(GPTDatasetV1(val_ids, d["max_length"], d["stride"]),
+                            batch_size=d["batch_size"], shuffle=False, drop_last=False,
+                            num_workers=0)
+
+    torch.manual_seed(t["seed"])
+    model = EmbeddingLM(m)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+
+    tokens_seen, global_step = 0, -1
+    max_steps = t["max_steps"]
+    start = time.perf_counter()
+    with open(sys.argv[2], "w") as out:
+        for epoch in range(t["epochs"]):
+            if max_steps and global_step + 1 >= max_steps:
+                break
+            model.train()
+            for input_batch, target_batch in train_loader:
+                optimizer.zero_grad()
+                loss = calc_loss_batch(input_batch, target_batch, model, device)
+                loss.backward()
+                optimizer.step()
+                tokens_seen += input_batch.numel()
+                global_step += 1
+                if global_step % t["eval_freq"] == 0:
+                    train_loss, val_loss = evaluate_model(
+                        model, train_loader, val_loader, device, t["eval_iter"])
+                    elapsed = time.perf_counter() - start
+                    out.write(json.dumps({
+                        "step": global_step + 1, "epoch": epoch + 1,
+                        "train_loss": train_loss, "val_loss": val_loss,
+                        "tokens_seen": tokens_seen, "elapsed_s": round(elapsed, 3),
+                        "tokens_per_s": round(tokens_seen / elapsed, 1)}) + "\n")
+                    out.flush()
+                    print(f"Ep {epoch + 1} (Step {global_step:06d}): "
+                          f"Train loss {train_loss:.3f}, Val loss {val_loss:.3f}", flush=True)
+                if max_steps and global_step + 1 >= max_steps:
+                    break
+    elapsed = time.perf_counter() - start
+    print(f"reference: {global_step + 1} steps, {tokens_seen} tokens, "
+          f"{elapsed:.2f} s, {tokens_seen / elapsed:.1f} tok/s")
+
+
+if __name__ == "__main__":
+    main()
