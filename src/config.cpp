@@ -152,6 +152,13 @@ const std::vector<Field>& fields() {
           Kind::kInt,
           [](double v) { return v >= 0 && v <= 4096; },
           "0 to 4096; 0 = all cores"),
+      EMBER_FIELD(train, backend, Kind::kString, nullptr, ""),
+      EMBER_FIELD(
+          train,
+          dist_timeout_s,
+          Kind::kInt,
+          [](double v) { return v >= 1 && v <= 86400; },
+          "1 to 86400 seconds"),
       EMBER_FIELD(run, dir, Kind::kString, nullptr, ""),
       EMBER_FIELD(
           run,
@@ -446,6 +453,14 @@ void validate(const Config& c, std::string_view source) {
         "or cuda:N)",
         source,
         c.train.device));
+  }
+  if (c.train.backend != "auto" && c.train.backend != "gloo" &&
+      c.train.backend != "nccl") {
+    throw ConfigError(fmt::format(
+        "{}: train.backend is not a backend (got '{}', expected auto, gloo or "
+        "nccl)",
+        source,
+        c.train.backend));
   }
   if (c.data.path.empty()) {
     throw ConfigError(fmt::format("{}: data.path is empty", source));

@@ -1,8 +1,8 @@
 #include "ember/distributed.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -82,7 +82,8 @@ LaunchEnv LaunchEnv::from_env() {
         "environment MASTER_ADDR: not set (WORLD_SIZE > 1); hint: launch "
         "with torchrun or set MASTER_ADDR and MASTER_PORT");
   }
-  env.master_port = static_cast<uint16_t>(env_int("MASTER_PORT", 29500, 1, 65535));
+  env.master_port =
+      static_cast<uint16_t>(env_int("MASTER_PORT", 29500, 1, 65535));
   if (const char* s = std::getenv("TORCHELASTIC_USE_AGENT_STORE")) {
     env.agent_store = std::string(s) == "True";
   }
@@ -146,8 +147,7 @@ ProcessGroup::ProcessGroup(
       options->devices.push_back(
           c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     } else {
-      options->devices.push_back(
-          c10d::ProcessGroupGloo::createDefaultDevice());
+      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
     impl_->gloo = collective("init (gloo)", [&] {
       return c10::make_intrusive<c10d::ProcessGroupGloo>(
@@ -274,9 +274,7 @@ struct GradientReducer::Impl {
 };
 
 GradientReducer::GradientReducer(
-    ProcessGroup& group,
-    std::vector<at::Tensor> params,
-    size_t bucket_bytes)
+    ProcessGroup& group, std::vector<at::Tensor> params, size_t bucket_bytes)
     : impl_(std::make_unique<Impl>()) {
   impl_->group = &group;
   // Reverse order: backward reaches the last-registered layers first.
@@ -345,9 +343,9 @@ void GradientReducer::finish() {
     }
     b.num_ready = 0;
   }
-  impl_->last_wait_s = std::chrono::duration<double>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
+  impl_->last_wait_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
 }
 
 double GradientReducer::last_wait_s() const {

@@ -32,6 +32,7 @@
 #include <ember/checkpoint.hpp>
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
+#include <ember/distributed.hpp>
 #include <ember/error.hpp>
 #include <ember/io.hpp>
 #include <ember/nn/embedding_lm.hpp>
@@ -132,6 +133,17 @@ at::Generator default_generator(c10::Device device) {
   return at::globalContext().defaultGenerator(device);
 }
 
+// Rank `rank`'s share of a global batch: rows [rank*per_rank, ...), clipped
+// to the batch (a short last batch may leave a rank few or no rows). With
+// world == 1 the batch itself.
+Batch shard(const Batch& b, int rank, int world, int64_t per_rank) {
+  if (world == 1) return b;
+  const int64_t rows = b.inputs.size(0);
+  const int64_t begin = std::min<int64_t>(rank * per_rank, rows);
+  const int64_t n = std::min<int64_t>(per_rank, rows - begin);
+  return Batch{b.inputs.narrow(0, begin, n), b.targets.narrow(0, begin, n)};
+}
+
 std::string duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const auto total = static_cast<int64_t>(s + 0.5);
@@ -187,6 +199,8 @@ const std::vector<std::string>& resumable_keys() {
       "train.max_steps",
       "train.device",
       "train.threads",
+      "train.backend",
+      "train.dist_timeout_s",
       "run.dir",
       "run.checkpoint_every",
       "data.num_workers"};
@@ -194,10 +208,48 @@ const std::vector<std::string>& resumable_keys() {
 }
 
 TrainResult train(const Config& cfg, const TrainOptions& opt) {
-  const c10::Device device = resolve_device(cfg.train.device);
+  c10::Device device = resolve_device(cfg.train.device);
   check_input_embedding(cfg.model.pos_encoding);
   at::set_num_threads(static_cast<int>(resolve_threads(cfg.train.threads)));
-  std::FILE* log = opt.log;
+
+  // --- distributed: joined when started by torchrun (WORLD_SIZE > 1) -------
+  // Each rank trains on its share of every global batch of
+  // world * data.batch_size windows, so N ranks x batch b is the run of one
+  // process x batch N*b; gradients are averaged with bucketed all-reduce.
+  const auto launch = dist::LaunchEnv::from_env();
+  std::unique_ptr<dist::ProcessGroup> group;
+  if (launch.world_size > 1) {
+    const bool pick_gpu = device.is_cuda() && (cfg.train.device == "auto" ||
+                                               cfg.train.device == "cuda");
+    if (pick_gpu) {
+      device = resolve_device(fmt::format("cuda:{}", launch.local_rank));
+    }
+    std::string backend = cfg.train.backend;
+    if (backend == "auto") backend = device.is_cuda() ? "nccl" : "gloo";
+    if (backend == "nccl" && !device.is_cuda()) {
+      throw ConfigError(
+          "train.backend: nccl needs a CUDA device (got device cpu); hint: "
+          "use backend = \"gloo\" or \"auto\"");
+    }
+    group = std::make_unique<dist::ProcessGroup>(
+        launch, backend, std::chrono::seconds(cfg.train.dist_timeout_s));
+  }
+  const int rank = group ? group->rank() : 0;
+  const int world = group ? group->size() : 1;
+  const bool lead = rank == 0;  // only rank 0 logs and writes run.dir
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> null_log(
+      lead ? nullptr : std::fopen("/dev/null", "w"), &std::fclose);
+  std::FILE* log = lead ? opt.log : null_log.get();
+  if (!lead && log == nullptr) log = stderr;
+  if (group) {
+    fmt::print(
+        log,
+        "distributed: {} ranks, backend {}, global batch {} ({} per rank)\n",
+        world,
+        group->backend(),
+        cfg.data.batch_size * world,
+        cfg.data.batch_size);
+  }
 
   const fs::path dir(cfg.run.dir);
   const std::string ckpt_path = (dir / "checkpoint.pt").string();
@@ -227,7 +279,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
   }
 
-  {
+  if (lead) {
     // Refuse an unusable run.dir before the work, without creating it yet
     // (a run refused later for its data leaves no trace).
     fs::path probe = dir;
@@ -301,16 +353,17 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
 
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  const int64_t global_batch = cfg.data.batch_size * world;
   Loader train_loader(
       GptDataset(to_tensor(train_ids), max_length, cfg.data.stride),
       LoaderOptions{
-          cfg.data.batch_size,
+          global_batch,
           cfg.data.shuffle,
           cfg.data.drop_last,
           cfg.data.num_workers});
   Loader val_loader(
       GptDataset(to_tensor(val_ids), max_length, cfg.data.stride),
-      LoaderOptions{cfg.data.batch_size, false, false, cfg.data.num_workers});
+      LoaderOptions{global_batch, false, false, cfg.data.num_workers});
   const auto num_batches = static_cast<int64_t>(train_loader.num_batches());
   if (num_batches == 0) {
     throw ConfigError(fmt::format(
@@ -318,7 +371,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         "batch_size {} (drop_last); hint: lower data.batch_size or "
         "data.stride",
         train_loader.dataset().size().value(),
-        cfg.data.batch_size));
+        global_batch));
   }
 
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
@@ -344,7 +397,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   double elapsed_before = 0;
   int64_t saved_step = -1;
   std::vector<EvalRecord> evals;
-  {
+  if (lead) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) {
@@ -355,7 +408,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
   }
   // Temp files of saves that a kill interrupted (checkpoint.pt.tmp.<pid>).
-  for (const auto& entry : fs::directory_iterator(dir)) {
+  for (const auto& entry :
+       lead ? fs::directory_iterator(dir) : fs::directory_iterator()) {
     if (entry.path().filename().string().rfind("checkpoint.pt.tmp.", 0) == 0) {
       std::error_code ignored;
       fs::remove(entry.path(), ignored);
@@ -394,7 +448,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         epoch + 1,
         position,
         num_batches);
-  } else if (fs::exists(ckpt_path)) {
+  } else if (lead && fs::exists(ckpt_path)) {
     fmt::print(
         log,
         "note: starting over in {}; its previous run is replaced (use --resume "
@@ -403,8 +457,29 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         cfg.run.dir);
     fs::remove(ckpt_path);
   }
-  write_file_atomic((dir / "config.toml").string(), to_toml(cfg));
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (group) {
+    // Identical starting weights on every rank (the seed already gives
+    // them; the broadcast makes it a fact, resumed runs included).
+    std::vector<torch::Tensor> state;
+    for (auto& [name, t] : model_state(*model)) state.push_back(t);
+    {
+      c10::NoGradGuard no_grad;
+      group->broadcast(state, 0);
+    }
+    // Tied weights appear under two names: reduce each tensor once.
+    std::vector<torch::Tensor> unique;
+    for (const auto& p : model->parameters()) {
+      const bool seen = std::any_of(unique.begin(), unique.end(), [&](auto& u) {
+        return u.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+      });
+      if (!seen) unique.push_back(p);
+    }
+    reducer = std::make_unique<dist::GradientReducer>(*group, unique);
+  }
+  if (lead) write_file_atomic((dir / "config.toml").string(), to_toml(cfg));
   auto write_outputs = [&] {
+    if (!lead) return;
     std::string lines;
     for (const auto& r : evals) lines += metrics_json(r) + "\n";
     write_file_atomic(metrics_path, lines);
@@ -424,6 +499,10 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     total_steps = std::min(total_steps, cfg.train.max_steps);
 
   auto save = [&] {
+    if (!lead) {
+      saved_step = step;
+      return;
+    }
     Checkpoint c;
     c.config_toml = to_toml(cfg);
     c.step = step;
@@ -470,12 +549,24 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     double total = 0;
     for (int64_t i = 0; i < n; ++i) {
       auto b = pass.next();
-      total += lm_loss(model(b->inputs.to(device)), b->targets.to(device))
-                   .item<double>();
+      if (world == 1) {
+        total += lm_loss(model(b->inputs.to(device)), b->targets.to(device))
+                     .item<double>();
+        continue;
+      }
+      // This rank's rows' share of the global batch mean.
+      const Batch mine = shard(*b, rank, world, cfg.data.batch_size);
+      const int64_t rows = mine.inputs.size(0);
+      if (rows == 0) continue;
+      total += lm_loss(model(mine.inputs.to(device)), mine.targets.to(device))
+                   .item<double>() *
+               static_cast<double>(rows) /
+               static_cast<double>(b->inputs.size(0));
     }
+    if (group) total = group->allreduce_sum(total);
     return total / static_cast<double>(n);
   };
-  const bool tty = opt.progress;
+  const bool tty = opt.progress && lead;
   auto progress = [&] {
     if (!tty) return;
     const double done = static_cast<double>(step) /
@@ -498,7 +589,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         duration(eta));
     std::fflush(stdout);
   };
+  // Under torchrun every rank must stop at the same step: the flag is
+  // agreed on in each step's all-reduce (stop_agreed).
+  bool stop_agreed = false;
+  double comm_wait_s = 0;
   auto stop_requested = [&] {
+    if (group) return stop_agreed;
     return opt.stop != nullptr && opt.stop->load() != 0;
   };
 
@@ -525,16 +621,45 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       auto batch = pass.next();
       if (!batch) break;
       optimizer.zero_grad();
-      const auto inputs = batch->inputs.to(device);
-      const auto loss = lm_loss(model(inputs), batch->targets.to(device));
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
-        ++step;
-        throw non_finite("training", loss_value);
+      if (group) {
+        // Local loss weighted by this rank's share of the global batch, so
+        // that the averaged gradient is the global batch mean's gradient.
+        const Batch mine = shard(*batch, rank, world, cfg.data.batch_size);
+        const int64_t rows = mine.inputs.size(0);
+        const double share = static_cast<double>(rows) /
+                             static_cast<double>(batch->inputs.size(0));
+        double local = 0;
+        if (rows > 0) {
+          const auto loss =
+              lm_loss(model(mine.inputs.to(device)), mine.targets.to(device));
+          local = loss.item<double>() * share;
+          (loss * (share * world)).backward();
+        }
+        reducer->finish();
+        comm_wait_s += reducer->last_wait_s();
+        const bool stop_here = opt.stop != nullptr && opt.stop->load() != 0;
+        auto agreed = at::empty({2}, at::kDouble);
+        agreed.data_ptr<double>()[0] = local;
+        agreed.data_ptr<double>()[1] = stop_here ? 1.0 : 0.0;
+        group->allreduce_sum(agreed);
+        const double loss_value = agreed.data_ptr<double>()[0];
+        stop_agreed = agreed.data_ptr<double>()[1] > 0;
+        if (!std::isfinite(loss_value)) {
+          ++step;
+          throw non_finite("training", loss_value);
+        }
+      } else {
+        const auto loss =
+            lm_loss(model(batch->inputs.to(device)), batch->targets.to(device));
+        const double loss_value = loss.item<double>();
+        if (!std::isfinite(loss_value)) {
+          ++step;
+          throw non_finite("training", loss_value);
+        }
+        loss.backward();
       }
-      loss.backward();
       optimizer.step();
-      tokens_seen += inputs.numel();
+      tokens_seen += batch->inputs.numel();
       ++step;
       position = static_cast<int64_t>(pass.position());
       sampler_seed = pass.sampler_seed();
@@ -614,6 +739,18 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       step,
       tokens_seen,
       cfg.run.dir);
+  if (group && step > step_at_start) {
+    const double per_step =
+        session_s() / static_cast<double>(step - step_at_start);
+    const double wait = comm_wait_s / static_cast<double>(step - step_at_start);
+    fmt::print(
+        log,
+        "distributed: gradient all-reduce wait {:.1f} ms/step of {:.1f} "
+        "ms/step ({:.1f}%)\n",
+        1e3 * wait,
+        1e3 * per_step,
+        100 * wait / per_step);
+  }
   result.step = step;
   result.evals = evals;
   return result;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <torch/types.h>  // torch::Tensor
 
 #include <ember/checkpoint.hpp>
 

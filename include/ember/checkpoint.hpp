@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <torch/types.h>  // torch::Tensor
 
 namespace ember {
 

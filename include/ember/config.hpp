@@ -50,6 +50,12 @@ struct TrainConfig {
   int64_t eval_iter = 5;
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
   int64_t threads = 0;          ///< 0 = all cores
+  /// Distributed runs only (started by torchrun): auto | gloo | nccl.
+  /// auto = nccl on CUDA, gloo on CPU.
+  std::string backend = "auto";
+  /// Distributed runs only: how long a collective waits for the other
+  /// ranks before the run fails with an error instead of hanging.
+  int64_t dist_timeout_s = 120;
 };
 
 /// `[run]`: where outputs go.

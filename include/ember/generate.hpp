@@ -10,6 +10,7 @@
 #include <string>
 
 #include <ATen/core/Tensor.h>
+#include <torch/types.h>  // torch::Tensor
 
 #include <ember/config.hpp>
 #include <ember/nn/embedding_lm.hpp>

@@ -5,8 +5,12 @@
 //                            when every check holds, 1 with a message if not
 //   dist_worker die-rank1    rank 1 exits at once after joining; rank 0 then
 //                            all-reduces and must fail (exit 3) in time
+//   dist_worker compare A B TOL
+//                            (no launcher) the model tensors of checkpoints
+//                            A and B agree within TOL: exit 0, else 1
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,6 +19,7 @@
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 
+#include <ember/checkpoint.hpp>
 #include <ember/distributed.hpp>
 #include <ember/error.hpp>
 
@@ -71,13 +76,32 @@ int die_rank1(ember::dist::ProcessGroup& pg) {
   try {
     for (int i = 0; i < 100; ++i) pg.allreduce_sum(1.0);
   } catch (const ember::Error& e) {
-    const double s = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     fmt::print(stderr, "rank 0 failed after {:.1f} s: {}\n", s, e.what());
     return 3;
   }
   return fail("rank 0: all-reduce succeeded although rank 1 is gone");
+}
+
+int compare(const std::string& a_path, const std::string& b_path, double tol) {
+  const auto a = ember::load_checkpoint(a_path);
+  const auto b = ember::load_checkpoint(b_path);
+  if (a.model.size() != b.model.size()) return fail("different tensor counts");
+  double worst = 0;
+  for (size_t i = 0; i < a.model.size(); ++i) {
+    if (a.model[i].first != b.model[i].first) return fail("different names");
+    const double d = (a.model[i].second.to(at::kDouble) -
+                      b.model[i].second.to(at::kDouble))
+                         .abs()
+                         .max()
+                         .item<double>();
+    worst = std::max(worst, d);
+  }
+  fmt::print("largest weight difference {:.3g} (tolerance {:g})\n", worst, tol);
+  if (a.step != b.step) return fail("different steps");
+  return worst <= tol ? 0 : 1;
 }
 
 }  // namespace
@@ -85,9 +109,15 @@ int die_rank1(ember::dist::ProcessGroup& pg) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "collectives";
   try {
+    if (mode == "compare" && argc == 5) {
+      return compare(argv[2], argv[3], std::stod(argv[4]));
+    }
     const auto env = ember::dist::LaunchEnv::from_env();
+    if (env.world_size < 2) return fail("needs WORLD_SIZE >= 2");
     ember::dist::ProcessGroup pg(env, "gloo", std::chrono::seconds(20));
-    return mode == "die-rank1" ? die_rank1(pg) : collectives(pg);
+    if (mode == "die-rank1") return die_rank1(pg);
+    if (mode == "collectives") return collectives(pg);
+    return fail("unknown mode " + mode);
   } catch (const std::exception& e) {
     return fail(e.what());
   }

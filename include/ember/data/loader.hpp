@@ -14,6 +14,7 @@
 #include <optional>
 
 #include <ATen/core/Tensor.h>
+#include <torch/types.h>  // torch::Tensor
 
 #include <ember/data/gpt_dataset.hpp>
 
