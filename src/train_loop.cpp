@@ -735,9 +735,13 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
   fmt::print(
       log,
-      "done: {} steps, {} tokens seen; outputs in {}\n",
+      "done: {} steps, {} tokens seen; {:.1f} s, {:.0f} tokens/s this session; "
+      "outputs in {}\n",
       step,
       tokens_seen,
+      session_s(),
+      static_cast<double>(tokens_seen - tokens_at_start) /
+          std::max(session_s(), 1e-9),
       cfg.run.dir);
   if (group && step > step_at_start) {
     const double per_step =
