@@ -17,7 +17,6 @@
 #include <ember/error.hpp>
 
 namespace ember {
-namespace {
 
 std::string errno_text(int err) {
   switch (err) {
@@ -33,8 +32,6 @@ std::string errno_text(int err) {
       return std::strerror(err);
   }
 }
-
-}  // namespace
 
 std::string read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -18,6 +18,11 @@ std::string read_file(const std::string& path);
 /// permission) the old `path` is untouched and ember::Error is thrown.
 void write_file_atomic(const std::string& path, std::string_view data);
 
+/// A short lowercase reason for an errno value, for messages like
+/// "read <path>: no such file" ("permission denied", "no space left on
+/// device", "is a directory, expected a file", else strerror).
+std::string errno_text(int err);
+
 /// Folder holding encoder.json and vocab.bpe: $EMBER_GPT2_DIR if set, else
 /// `<data dir of the build>/gpt2` (placed there by scripts/setup.sh).
 std::string gpt2_vocab_dir();

@@ -118,19 +118,6 @@ void append_ids(const std::vector<TokenId>& ids, bool first, std::string& out) {
   out.resize(static_cast<size_t>(p - out.data()));
 }
 
-std::string errno_text(int err) {
-  switch (err) {
-    case ENOENT:
-      return "no such file";
-    case EACCES:
-      return "permission denied";
-    case EISDIR:
-      return "is a directory, expected a file";
-    default:
-      return std::strerror(err);
-  }
-}
-
 // An open input; stdin for "-".
 struct Input {
   explicit Input(const std::string& path) : name(input_name(path)) {
