@@ -89,4 +89,30 @@ r = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
 print(f"[gpu-check] CUDA, configs/verdict.toml, {r['step']} steps: "
       f"{r['tokens_seen'] / r['elapsed_s']:.0f} tokens/s (evaluations included)")
 PY
+# --- 5. NCCL: 2 ranks on 2 GPUs equal 1 process with the doubled batch ----------------
+ngpu=$(nvidia-smi -L 2>/dev/null | wc -l)
+if ((ngpu > 1)); then
+  one=(--config configs/debug.toml --set model.drop_rate=0 --set train.max_steps=24
+    --set train.eval_freq=4 --set train.device=cuda)
+  "$build/ember" train "${one[@]}" --set data.batch_size=4 --set run.dir="$w/nccl1" \
+    >"$w/nccl1.log" || die "nccl reference run"
+  torchrun --redirects 1 --tee 1 --no_python --nproc_per_node 2 \
+    --master_port $((20000 + RANDOM % 20000)) "$build/ember" train "${one[@]}" \
+    --set data.batch_size=2 --set train.backend=nccl --set run.dir="$w/nccl2" \
+    >"$w/nccl2.log" 2>&1 || die "nccl run: $(tail -3 "$w/nccl2.log")"
+  grep -q "backend nccl" "$w/nccl2.log" || die "the 2-rank run did not use nccl"
+  python3 - "$w/nccl1/metrics.jsonl" "$w/nccl2/metrics.jsonl" <<'PY' || die "NCCL losses differ"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+b = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert len(a) == len(b) > 0
+worst = max(abs(x[k] - y[k]) for x, y in zip(a, b) for k in ("train_loss", "val_loss"))
+assert worst <= 1e-4, worst
+print(f"[gpu-check] nccl 2 ranks vs 1 process: {len(a)} evaluations, max |diff| {worst:.2e}")
+PY
+  grep "all-reduce wait" "$w/nccl2.log" || true
+else
+  say "NCCL check skipped: $ngpu GPU(s) visible, it needs 2 or more"
+fi
+
 say "all checks passed"
