@@ -1,0 +1,86 @@
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <ember/error.hpp>
+#include <ember/mapped_token_file.hpp>
+#include <ember/token_file.hpp>
+
+using ember::TokenId;
+
+namespace {
+
+struct MapTempDir {
+  std::filesystem::path path;
+  MapTempDir() {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("ember_mapped_test_" + std::to_string(::getpid()) + "_" +
+            std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~MapTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const {
+    return (path / name).string();
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "MappedTokenFile: serves the written ids at both widths", "[tokenizer]") {
+  MapTempDir tmp;
+  std::vector<TokenId> ids(1000);
+  for (size_t i = 0; i < ids.size(); ++i)
+    ids[i] = static_cast<TokenId>((i * 7919) % 50257);
+  ids[3] = 65535;
+  for (uint32_t width : {16u, 32u}) {
+    const std::string path = tmp.file("m" + std::to_string(width) + ".bin");
+    ember::TokenFileWriter w(path, width);
+    w.append(ids);
+    w.finish();
+    const ember::MappedTokenFile m(path);
+    REQUIRE(m.size() == ids.size());
+    REQUIRE(m.header().width_bits == width);
+    for (size_t i = 0; i < ids.size(); ++i)
+      REQUIRE(m.at(i) == ids[i]);
+    std::vector<int64_t> out(10);
+    m.copy_to(990, 10, out.data());
+    for (size_t k = 0; k < 10; ++k)
+      REQUIRE(out[k] == static_cast<int64_t>(ids[990 + k]));
+    REQUIRE_THROWS_AS(m.copy_to(995, 10, out.data()), ember::Error);
+  }
+}
+
+TEST_CASE(
+    "MappedTokenFile: refuses truncated and corrupt files", "[tokenizer]") {
+  MapTempDir tmp;
+  const std::string path = tmp.file("c.bin");
+  {
+    ember::TokenFileWriter w(path, 16);
+    w.append(std::vector<TokenId>{1, 2, 3, 4});
+    w.finish();
+  }
+  {
+    // Flip one payload byte: the size still matches, the checksum does not.
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(ember::kTokenFileHeaderSize));
+    f.put('\x7f');
+  }
+  REQUIRE_THROWS_WITH(
+      ember::MappedTokenFile(path), Catch::Contains("checksum mismatch"));
+  // Opting out of the checksum pass accepts it (size and header are fine).
+  REQUIRE(ember::MappedTokenFile(path, false).size() == 4);
+  std::filesystem::resize_file(path, ember::kTokenFileHeaderSize + 3);
+  REQUIRE_THROWS_WITH(
+      ember::MappedTokenFile(path, false),
+      Catch::Contains("does not match the header"));
+}
