@@ -1,12 +1,7 @@
 // libFuzzer target for the tokenizer: any bytes must round-trip through
 // encode_bytes, and valid UTF-8 must give the same ids through every entry
-// point and across every next_safe_split boundary. Not built by CMake (needs
-// clang); build and run from the repository root:
-//
-//   clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined \
-//     -Iinclude -Ibuild/generated fuzz/tokenizer_fuzz.cpp src/tokenizer.cpp \
-//     src/io.cpp -lutf8proc -lfmt -o build/tokenizer_fuzz
-//   build/tokenizer_fuzz -max_total_time=60 -max_len=512
+// point and across every next_safe_split boundary. Built with
+// -DEMBER_FUZZ=ON (CXX=clang++); run with `bash scripts/fuzz.sh [seconds]`.
 #include <cstdint>
 #include <cstdlib>
 #include <string>

@@ -397,6 +397,41 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   double elapsed_before = 0;
   int64_t saved_step = -1;
   std::vector<EvalRecord> evals;
+  if (!ckpt && lead) {
+    // A fresh run never destroys an earlier one: a run.dir that already holds
+    // a run is moved aside to the first free <run.dir>.N sibling.
+    std::error_code ec;
+    const bool had_run = fs::exists(dir / "checkpoint.pt", ec) ||
+                         fs::exists(dir / "metrics.jsonl", ec) ||
+                         fs::exists(dir / "config.toml", ec);
+    if (had_run) {
+      fs::path base = dir;
+      if (!base.has_filename()) base = base.parent_path();
+      fs::path aside;
+      for (int n = 1;; ++n) {
+        aside = base;
+        aside += "." + std::to_string(n);
+        if (!fs::exists(aside, ec)) break;
+      }
+      fs::rename(base, aside, ec);
+      if (ec) {
+        throw Error(fmt::format(
+            "run.dir {}: holds an earlier run that cannot be moved aside to "
+            "{} ({}); hint: use --resume {} or another run.dir",
+            cfg.run.dir,
+            aside.string(),
+            ec.message(),
+            cfg.run.dir));
+      }
+      fmt::print(
+          log,
+          "note: {} held an earlier run; moved it to {} (use --resume {} to "
+          "continue a run instead)\n",
+          cfg.run.dir,
+          aside.string(),
+          cfg.run.dir);
+    }
+  }
   if (lead) {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -448,14 +483,6 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         epoch + 1,
         position,
         num_batches);
-  } else if (lead && fs::exists(ckpt_path)) {
-    fmt::print(
-        log,
-        "note: starting over in {}; its previous run is replaced (use --resume "
-        "{} to continue one)\n",
-        cfg.run.dir,
-        cfg.run.dir);
-    fs::remove(ckpt_path);
   }
   std::unique_ptr<dist::GradientReducer> reducer;
   if (group) {

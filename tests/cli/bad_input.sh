@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Table-driven bad input (issue 6): each case runs the real binary and checks
+# exit status 1 or 2 (never 0, never a signal), exactly one stderr line
+# `ember: error: ...` matching a regex that names the problem and where it is,
+# no stack trace, and that an earlier run's files in run.dir are unchanged.
+#   bash bad_input.sh <ember> <source-dir>
+set -uo pipefail
+ember="$1"
+src="$2"
+cd "$src" || exit 1
+w="$(mktemp -d)"
+trap 'rm -rf "$w"' EXIT
+
+# An earlier run every train case points at (never to be modified).
+pre="$w/pre"
+mkdir -p "$pre"
+printf '[run]\ndir = "x"\n' >"$pre/config.toml"
+printf '{"step":1}\n' >"$pre/metrics.jsonl"
+head -c 4096 /dev/urandom >"$pre/checkpoint.pt"
+snap() { (cd "$pre" && find . -type f -exec sha256sum {} + | sort); }
+before="$(snap)"
+
+# Inputs.
+: >"$w/empty.txt"
+mkdir "$w/dir.txt"
+printf 'I HAD always thought Jack Gisburn rather a cheap genius.\n' >"$w/tiny.txt"
+printf 'ab\xe2\x82' >"$w/trunc.txt"        # truncated 3-byte sequence at byte 2
+printf 'ab\xc0\xaf' >"$w/overlong.txt"     # overlong '/' at byte 2
+printf 'abc\x80' >"$w/cont.txt"            # lone continuation byte at 3
+printf 'abcd\xed\xa0\x80' >"$w/surr.txt"   # encoded surrogate U+D800 at 4
+printf '[data]\nstride = [1\n' >"$w/syntax.toml"
+printf '[data]\nbatch_size = 2\nbatch_size = 3\n' >"$w/dup.toml"
+printf '[data]\nbatch_sise = 2\n' >"$w/unknown.toml"
+printf '[data]\nbatch_size = "two"\n' >"$w/type.toml"
+printf '31373 abc 995' >"$w/ids_nan"
+printf '31373 -5' >"$w/ids_neg"
+printf '1 2 50257' >"$w/ids_big"
+printf 'not a file' >"$w/afile"
+
+n=0
+fails=0
+# case <regex> <args...>: run ember with the args; train cases get
+# run.dir=$pre unless they name their own.
+case_() {
+  local re="$1"
+  shift
+  n=$((n + 1))
+  "$ember" "$@" >"$w/out" 2>"$w/err" </dev/null
+  local st=$?
+  local why=""
+  if [[ $st != 1 && $st != 2 ]]; then why="status $st (expected 1 or 2)"
+  elif [[ $(wc -l <"$w/err") != 1 ]]; then why="stderr is not one line"
+  elif ! grep -qE "^ember: error: " "$w/err"; then why="no 'ember: error:' prefix"
+  elif ! grep -qE -- "$re" "$w/err"; then why="message does not match /$re/"
+  elif grep -qE "frame #|Exception raised from|terminate called|Traceback" "$w/err"; then why="stack trace"
+  elif [[ "$(snap)" != "$before" ]]; then why="the earlier run in run.dir was modified"
+  fi
+  if [[ -n $why ]]; then
+    fails=$((fails + 1))
+    echo "FAIL case $n: $why: ember $*"
+    sed 's/^/  stderr: /' "$w/err" | head -5
+  fi
+}
+T() { local re="$1"; shift; case_ "$re" train --set run.dir="$pre" "$@"; }
+
+# --- inputs: missing, empty, directory, invalid UTF-8 ---------------------
+case_ "$w/missing.txt: no such file" tokenize --input "$w/missing.txt"
+case_ "$w/dir.txt.*(folder|directory)" tokenize --input "$w/dir.txt"
+case_ "$w/missing.txt: no such file" batches --input "$w/missing.txt" --batch-size 2 --max-length 4 --stride 4
+case_ "at least max_length \+ 1 tokens \(got 0 tokens" batches --input "$w/empty.txt" --batch-size 2 --max-length 4 --stride 4
+case_ "invalid utf-8 at byte 2" tokenize --input "$w/trunc.txt"
+case_ "invalid utf-8 at byte 2" tokenize --input "$w/overlong.txt"
+case_ "invalid utf-8 at byte 3" tokenize --input "$w/cont.txt"
+case_ "invalid utf-8 at byte 4" tokenize --input "$w/surr.txt"
+T "data.path.*$w/missing.txt" --set data.path="$w/missing.txt"
+T "$w/dir.txt.*(folder|directory)" --set data.path="$w/dir.txt"
+T "$w/empty.txt.*0 tokens|$w/empty.txt.*empty" --set data.path="$w/empty.txt"
+T "$w/tiny.txt.*13 tokens.*max_length \+ 1" --set data.path="$w/tiny.txt"
+T "data.path $w/trunc.txt: invalid UTF-8 at byte offset 2" --set data.path="$w/trunc.txt"
+# --- numeric keys: 0, negative, non-numeric, absurdly large ---------------
+for key in data.max_length data.stride data.batch_size train.epochs train.eval_iter; do
+  T "$key.*out of range.*got 0" --set "$key=0"
+  T "$key.*out of range.*got -3" --set "$key=-3"
+  T "$key.*wrong type.*got 'ten'" --set "$key=ten"
+  T "$key.*(out of range|too large|wrong type)" --set "$key=99999999999999999999"
+done
+T "data.max_length exceeds model.context_length" --set data.max_length=512
+T "model.vocab_size: the data has token id 50085" --set model.vocab_size=1000
+# --- TOML: syntax (line:column), unknown key, wrong type, duplicate -------
+T "$w/syntax.toml:2:[0-9]+: " --config "$w/syntax.toml"
+T "$w/dup.toml:3:[0-9]+: .*batch_size" --config "$w/dup.toml"
+T "$w/unknown.toml.*unknown key 'data.batch_sise'.*data.batch_size" --config "$w/unknown.toml"
+T "$w/type.toml.*data.batch_size has the wrong type" --config "$w/type.toml"
+T "--set data.batch_size: .*|--set data.batch_size" --set data.batch_size
+# --- decode: non-numeric, negative, out of vocabulary ---------------------
+case_ "token 'abc' at index 1 \(byte 6\) is not an id" decode --input "$w/ids_nan"
+case_ "token '-5' at index 1 .*is not an id" decode --input "$w/ids_neg"
+case_ "id 50257 at index 2 .*outside the vocabulary" decode --input "$w/ids_big"
+# --- checkpoint: garbage given to --resume --------------------------------
+case_ "resume $pre|$pre/checkpoint.pt" train --resume "$pre"
+# --- run.dir: under a file ------------------------------------------------
+case_ "run.dir $w/afile/run: .*not a folder" train --set run.dir="$w/afile/run"
+
+echo "bad input: $n cases, $fails failed"
+[[ $fails == 0 ]]
