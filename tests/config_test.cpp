@@ -60,7 +60,23 @@ TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
   CHECK(back.train.lr == c.train.lr);
-  CHECK(ember::config_keys().size() == 26);
+  CHECK(ember::config_keys().size() == 28);
+}
+
+TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
+  CHECK(parse_config("", "c.toml").train.backend == "auto");
+  CHECK(parse_config("", "c.toml").train.dist_timeout_s == 120);
+  CHECK(
+      parse_config("[train]\nbackend = \"gloo\"\n", "c.toml").train.backend ==
+      "gloo");
+  CHECK_THROWS_MATCHES(
+      parse_config("[train]\nbackend = \"mpi\"\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml: train.backend is not a backend (got 'mpi', expected auto, "
+          "gloo or nccl)"));
+  CHECK_THROWS_AS(
+      parse_config("[train]\ndist_timeout_s = 0\n", "c.toml"), ConfigError);
 }
 
 TEST_CASE("Config: validation errors are one exact line", "[config]") {
