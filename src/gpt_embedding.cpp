@@ -44,45 +44,51 @@ GPTEmbeddingImpl::GPTEmbeddingImpl(GPTEmbeddingOptions options)
           options_.context_length(), options_.emb_dim())));
 }
 
-torch::Tensor GPTEmbeddingImpl::forward(const torch::Tensor& ids) {
+void check_token_ids(
+    const at::Tensor& ids,
+    const char* module,
+    int64_t context_length,
+    int64_t vocab_size) {
   TORCH_CHECK(
       ids.dim() == 2,
-      "GPTEmbedding: ids must be 2-D (B, T) (got ",
+      module,
+      ": ids must be 2-D (B, T) (got ",
       ids.dim(),
       "-D, shape ",
       ids.sizes(),
       ")");
   TORCH_CHECK(
       ids.scalar_type() == at::kLong,
-      "GPTEmbedding: ids must be int64 (got ",
+      module,
+      ": ids must be int64 (got ",
       ids.scalar_type(),
       ")");
-  const int64_t t = ids.size(1);
   TORCH_CHECK(
-      t <= options_.context_length(),
-      "GPTEmbedding: sequence length exceeds context_length (got T = ",
-      t,
+      ids.size(1) <= context_length,
+      module,
+      ": sequence length exceeds context_length (got T = ",
+      ids.size(1),
       ", expected <= ",
-      options_.context_length(),
+      context_length,
       ")");
   if (ids.numel() > 0) {
     const int64_t lo = ids.min().item<int64_t>();
     const int64_t hi = ids.max().item<int64_t>();
     TORCH_CHECK_INDEX(
-        lo >= 0,
-        "GPTEmbedding: token id out of range (got ",
-        lo,
+        lo >= 0 && hi < vocab_size,
+        module,
+        ": token id out of range (got ",
+        lo < 0 ? lo : hi,
         ", expected 0 <= id < ",
-        options_.vocab_size(),
-        ")");
-    TORCH_CHECK_INDEX(
-        hi < options_.vocab_size(),
-        "GPTEmbedding: token id out of range (got ",
-        hi,
-        ", expected 0 <= id < ",
-        options_.vocab_size(),
+        vocab_size,
         ")");
   }
+}
+
+torch::Tensor GPTEmbeddingImpl::forward(const torch::Tensor& ids) {
+  check_token_ids(
+      ids, "GPTEmbedding", options_.context_length(), options_.vocab_size());
+  const int64_t t = ids.size(1);
   // (B, T) -> (B, T, D)
   const torch::Tensor tok = tok_emb(ids);
   // (T,) -> (T, D), broadcast over B

@@ -6,6 +6,7 @@
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
+#include <ember/nn/gpt_embedding.hpp>
 #include <ember/nn/registry.hpp>
 
 namespace ember {
@@ -46,40 +47,18 @@ torch::Tensor SinusoidalEncodingImpl::table(
 }
 
 torch::Tensor SinusoidalEncodingImpl::forward(const torch::Tensor& ids) {
-  TORCH_CHECK(
-      ids.dim() == 2,
-      "SinusoidalEncoding: ids must be (B, T) (got rank ",
-      ids.dim(),
-      ")");
-  TORCH_CHECK(
-      ids.scalar_type() == at::kLong,
-      "SinusoidalEncoding: ids must be int64 (got ",
-      ids.scalar_type(),
-      ")");
-  const int64_t t = ids.size(1);
-  TORCH_CHECK(
-      t <= options_.context_length(),
-      "SinusoidalEncoding: sequence length exceeds context_length (got ",
-      t,
-      ", expected <= ",
+  check_token_ids(
+      ids,
+      "SinusoidalEncoding",
       options_.context_length(),
-      ")");
-  if (ids.numel() > 0) {
-    const int64_t lo = ids.min().item<int64_t>();
-    const int64_t hi = ids.max().item<int64_t>();
-    TORCH_CHECK_INDEX(
-        lo >= 0 && hi < options_.vocab_size(),
-        "SinusoidalEncoding: token id out of range (got ",
-        lo < 0 ? lo : hi,
-        ", expected 0 to ",
-        options_.vocab_size() - 1,
-        ")");
-  }
+      options_.vocab_size());
+  const int64_t t = ids.size(1);
   // (B, T) -> (B, T, D) plus (T, D) broadcast over B.
   return tok_emb(ids) + pe.narrow(0, 0, t);
 }
 
-// Registered exactly as a user's own module would be (README.md, "Extending ember").
+// Registered exactly as a user's own module would be (README.md, "Extending
+// ember").
 EMBER_REGISTER_INPUT_EMBEDDING(sinusoidal, [](const InputEmbeddingSpec& s) {
   return torch::nn::AnyModule(SinusoidalEncoding(
       SinusoidalEncodingOptions(s.vocab_size, s.context_length, s.emb_dim)));

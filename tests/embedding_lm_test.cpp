@@ -127,7 +127,7 @@ TEST_CASE(
   }
   CHECK_THROWS_WITH(
       lm->embedding.forward(torch::zeros({1, 9}, torch::kLong)),
-      "SinusoidalEncoding: sequence length exceeds context_length (got 9, "
+      "SinusoidalEncoding: sequence length exceeds context_length (got T = 9, "
       "expected <= 8)");
   const auto all = ember::input_embedding_names();
   CHECK(all == std::vector<std::string>{"learned", "sinusoidal"});

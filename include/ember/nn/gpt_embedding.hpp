@@ -31,6 +31,17 @@ struct GPTEmbeddingOptions {
   TORCH_ARG(int64_t, emb_dim);
 };
 
+/// The input checks every input-embedding module makes in forward(): `ids`
+/// is (B, T) int64, T <= context_length, every id in [0, vocab_size). Throws
+/// c10::Error (IndexError for ids) naming `module`:
+///   "GPTEmbedding: token id out of range (got 50257, expected 0 <= id <
+///   50257)"
+void check_token_ids(
+    const at::Tensor& ids,
+    const char* module,
+    int64_t context_length,
+    int64_t vocab_size);
+
 /// Submodules `tok_emb` = Embedding(V, D) then `pos_emb` = Embedding(C, D),
 /// each initialised N(0, 1) like torch.nn.Embedding.
 ///
