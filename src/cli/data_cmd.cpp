@@ -30,28 +30,13 @@ void write_out(const fmt::memory_buffer& buf) {
   std::fwrite(buf.data(), 1, buf.size(), stdout);
 }
 
-// (R, C) int64 -> [[a, b], [c, d]]
-void append_int_matrix(fmt::memory_buffer& buf, const torch::Tensor& m) {
-  const torch::Tensor c = m.contiguous();
-  const auto* p = c.data_ptr<int64_t>();
-  const int64_t rows = c.size(0);
-  const int64_t cols = c.size(1);
-  buf.push_back('[');
-  for (int64_t i = 0; i < rows; ++i) {
-    fmt::format_to(
-        std::back_inserter(buf),
-        "{}[{}]",
-        i ? ", " : "",
-        fmt::join(p + i * cols, p + (i + 1) * cols, ", "));
-  }
-  buf.push_back(']');
-}
-
-// (R, C) float32 -> [[a, b], ...]; fmt's "{}" of a float is the shortest
-// decimal that reads back as the same float32.
-void append_float_matrix(fmt::memory_buffer& buf, const torch::Tensor& m) {
+// (R, C) -> [[a, b], [c, d]], T = int64_t or float; fmt's "{}" of a float is
+// the shortest decimal that reads back as the same float32. Large matrices
+// are streamed to stdout as they are formatted.
+template <typename T>
+void append_matrix(fmt::memory_buffer& buf, const torch::Tensor& m) {
   const torch::Tensor c = m.detach().contiguous();
-  const auto* p = c.data_ptr<float>();
+  const auto* p = c.data_ptr<T>();
   const int64_t rows = c.size(0);
   const int64_t cols = c.size(1);
   buf.push_back('[');
@@ -61,7 +46,7 @@ void append_float_matrix(fmt::memory_buffer& buf, const torch::Tensor& m) {
         "{}[{}]",
         i ? ", " : "",
         fmt::join(p + i * cols, p + (i + 1) * cols, ", "));
-    if (buf.size() > (1u << 20)) {  // stream large matrices
+    if (buf.size() > (1u << 20)) {
       write_out(buf);
       buf.clear();
     }
@@ -102,9 +87,9 @@ void run_batches(const BatchesArgs& a) {
     }
     buf.clear();
     fmt::format_to(std::back_inserter(buf), "{{\"inputs\": ");
-    append_int_matrix(buf, batch->inputs);
+    append_matrix<int64_t>(buf, batch->inputs);
     fmt::format_to(std::back_inserter(buf), ", \"targets\": ");
-    append_int_matrix(buf, batch->targets);
+    append_matrix<int64_t>(buf, batch->targets);
     fmt::format_to(std::back_inserter(buf), "}}\n");
     write_out(buf);
   }
@@ -156,15 +141,15 @@ void run_embed(const EmbedArgs& a) {
   const torch::Tensor output = tok_emb(ids);
   fmt::memory_buffer buf;
   fmt::format_to(std::back_inserter(buf), "{{\"weight\": ");
-  append_float_matrix(buf, tok_emb->weight);
+  append_matrix<float>(buf, tok_emb->weight);
   fmt::format_to(std::back_inserter(buf), ", \"output\": ");
-  append_float_matrix(buf, output);
+  append_matrix<float>(buf, output);
   if (gpt) {
     fmt::format_to(std::back_inserter(buf), ", \"pos_weight\": ");
-    append_float_matrix(buf, (*gpt)->pos_emb->weight);
+    append_matrix<float>(buf, (*gpt)->pos_emb->weight);
     // (1, N) -> (1, N, D) -> (N, D)
     fmt::format_to(std::back_inserter(buf), ", \"input_embeddings\": ");
-    append_float_matrix(buf, (*gpt)->forward(ids.unsqueeze(0))[0]);
+    append_matrix<float>(buf, (*gpt)->forward(ids.unsqueeze(0))[0]);
   }
   fmt::format_to(std::back_inserter(buf), "}}\n");
   write_out(buf);
