@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# GPU check (issue 4, section 5): builds ember against a CUDA LibTorch, runs
-# the test suite, trains briefly on CUDA and on the CPU with the same seed and
-# dropout off and checks the losses agree within 1e-3, then prints CUDA
-# training throughput. Needs a GPU, the CUDA toolkit (LibTorch's CMake config
-# looks for it) and the Debian build dependencies of scripts/setup.sh.
+# GPU check: builds ember against a CUDA LibTorch, then, each stage on its own
+# (a failed stage is reported and the next one still runs):
+#   cuda-vs-cpu  trains briefly on CUDA and on the CPU, same seed, dropout off:
+#                losses agree within 1e-3
+#   throughput   CUDA tokens/s on configs/verdict.toml
+#   nccl-1       one rank under torchrun with backend nccl equals the plain run
+#                (the NCCL process group, broadcast and gradient all-reduce on
+#                a real GPU)
+#   nccl-2       with 2+ GPUs: 2 ranks x batch b equal 1 process x batch 2b
+#   tests        the whole CTest suite (tests whose tools are missing skip)
+# and ends with a summary; the exit status is 1 when any stage failed.
 #
 #   bash scripts/gpu-check.sh
 # Environment:
 #   TORCH_PREFIX  CMake prefix of a CUDA LibTorch; default: the one inside the
 #                 first Python (python3 on PATH, then /usr/bin/python3) whose
 #                 torch sees a GPU (torch.utils.cmake_prefix_path)
+#   CMAKE_PREFIX_PATH  where CMake also looks for fmt, CLI11, toml++, ... (for
+#                 machines without the Debian packages of scripts/setup.sh)
 #   OUT           when set, the log is written to $OUT/gpu-check.log
 #   BUILD         build folder (default build-cuda)
-set -euo pipefail
+#   STAGES        stages to run (default: all of the above)
+set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 build="${BUILD:-build-cuda}"
@@ -20,99 +29,156 @@ logdir="${OUT:-$root/$build}"
 mkdir -p "$logdir"
 log="$logdir/gpu-check.log"
 exec > >(tee "$log") 2>&1
+stages="${STAGES:-cuda-vs-cpu throughput nccl-1 nccl-2 tests}"
 say() { printf '[gpu-check] %s\n' "$*"; }
 die() {
   say "FAILED: $*"
   exit 1
 }
+declare -a summary=()
+failed=0
+stage() { # stage NAME FUNCTION: runs FUNCTION when NAME is selected
+  local name="$1" t0=$SECONDS
+  [[ " $stages " == *" $name "* ]] || return 0
+  say "--- $name"
+  if "$2"; then
+    summary+=("PASS  $name ($((SECONDS - t0)) s)")
+  else
+    summary+=("FAIL  $name ($((SECONDS - t0)) s)")
+    failed=1
+  fi
+}
 say "log: $log"
 command -v nvidia-smi >/dev/null && nvidia-smi -L || say "nvidia-smi not found"
 
-# --- 1. a CUDA LibTorch --------------------------------------------------------
+# --- a CUDA LibTorch and a Python that has it ------------------------------------------
 prefix="${TORCH_PREFIX:-}"
-if [[ -z "$prefix" ]]; then
-  for py in python3 /usr/bin/python3; do
-    command -v "$py" >/dev/null || continue
-    if "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-      prefix="$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
-      say "LibTorch from $py: torch $("$py" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "cxx11_abi", torch.compiled_with_cxx11_abi())')"
-      break
-    fi
-  done
+py=""
+for cand in python3 /usr/bin/python3; do
+  command -v "$cand" >/dev/null || continue
+  if "$cand" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    py="$(command -v "$cand")"
+    break
+  fi
+done
+if [[ -z "$prefix" && -n "$py" ]]; then
+  prefix="$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+  say "LibTorch from $py: torch $("$py" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "cxx11_abi", torch.compiled_with_cxx11_abi())')"
 fi
 [[ -n "$prefix" ]] || die "no CUDA LibTorch found; set TORCH_PREFIX or install a CUDA build of PyTorch"
 say "TORCH_PREFIX=$prefix"
+py="${py:-python3}"
 
-# --- 2. build and test -------------------------------------------------------------
-# Note: Debian's fmt/toml++/CLI11 use the C++11 string ABI; a LibTorch built
-# with _GLIBCXX_USE_CXX11_ABI=0 fails to link against them (use a cxx11-abi
-# LibTorch then).
+# --- build ---------------------------------------------------------------------------------
+# Debian's fmt/toml++/CLI11 use the C++11 string ABI; a LibTorch built with
+# _GLIBCXX_USE_CXX11_ABI=0 fails to link against them (use a cxx11-abi one).
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$prefix" -DEMBER_BENCH=OFF ||
+  -DCMAKE_PREFIX_PATH="$prefix${CMAKE_PREFIX_PATH:+;$CMAKE_PREFIX_PATH}" \
+  -DEMBER_BENCH=OFF -DEMBER_PYTHON="$py" ||
   die "cmake configure (is the CUDA toolkit installed? LibTorch's config needs it)"
-cmake --build "$build" --parallel "$(nproc)" || die "build"
+t0=$SECONDS
+cmake --build "$build" --parallel "$(nproc)" --target ember -- -k 0 || die "build of ember"
+say "ember built in $((SECONDS - t0)) s"
 [[ -f data/the-verdict.txt && -f data/gpt2/encoder.json ]] ||
   die "data/ is missing; run scripts/setup.sh first (or copy data/ here)"
-ctest --test-dir "$build" --output-on-failure --timeout 900 -j 4 || die "test suite"
-say "test suite passed"
-
-# --- 3. CUDA vs CPU, same seed, dropout off ------------------------------------------
 w="$(mktemp -d)"
 trap 'rm -rf "$w"' EXIT
+ember="$build/ember"
+
+# Largest |a - b| of train and val losses over two metrics.jsonl files, which
+# must have the same evaluations (tokens_seen); fails above the tolerance.
+compare() { # compare A B TOL LABEL
+  "$py" - "$@" <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+b = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+tol, label = float(sys.argv[3]), sys.argv[4]
+assert len(a) == len(b) > 0, f"{len(a)} vs {len(b)} evaluations"
+worst = 0.0
+for x, y in zip(a, b):
+    assert x["tokens_seen"] == y["tokens_seen"], (x, y)
+    for k in ("train_loss", "val_loss"):
+        worst = max(worst, abs(x[k] - y[k]))
+ok = worst <= tol
+print(f"[gpu-check] {label}: {len(a)} evaluations, max |diff| {worst:.2e} "
+      f"({'<=' if ok else '>'} {tol:g})")
+sys.exit(0 if ok else 1)
+PY
+}
+
+# --- CUDA vs CPU, same seed, dropout off -----------------------------------------------------
+# 1e-3: float32 reductions in another order on the GPU; no dropout, and the
+# loader draws on the CPU generator on both devices.
 common=(--config configs/debug.toml --set model.drop_rate=0 --set train.max_steps=30
   --set train.threads=0)
-"$build/ember" train "${common[@]}" --set train.device=cpu --set run.dir="$w/cpu" >"$w/cpu.log" || die "cpu run"
-"$build/ember" train "${common[@]}" --set train.device=cuda --set run.dir="$w/cuda" >"$w/cuda.log" || die "cuda run"
-grep -q 'device cuda' "$w/cuda.log" || die "the cuda run did not run on cuda: $(head -1 "$w/cuda.log")"
-python3 - "$w/cpu/metrics.jsonl" "$w/cuda/metrics.jsonl" <<'PY' || die "CUDA losses differ from CPU losses"
-import json, sys
-cpu = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-gpu = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-assert len(cpu) == len(gpu) > 0
-worst = 0.0
-for a, b in zip(cpu, gpu):
-    assert a["tokens_seen"] == b["tokens_seen"]
-    for k in ("train_loss", "val_loss"):
-        worst = max(worst, abs(a[k] - b[k]))
-# 1e-3: cuBLAS/TF32-free float32 reductions in another order; no dropout,
-# and the loader draws on the CPU generator on both devices.
-assert worst <= 1e-3, f"max |cpu - cuda| loss diff {worst:.2e}"
-print(f"[gpu-check] cpu vs cuda: {len(cpu)} evaluations, max |diff| {worst:.2e} (<= 1e-3)")
-PY
+cuda_vs_cpu() {
+  "$ember" train "${common[@]}" --set train.device=cpu --set run.dir="$w/cpu" >"$w/cpu.log" 2>&1 ||
+    { tail -3 "$w/cpu.log"; return 1; }
+  "$ember" train "${common[@]}" --set train.device=cuda --set run.dir="$w/cuda" >"$w/cuda.log" 2>&1 ||
+    { tail -3 "$w/cuda.log"; return 1; }
+  head -1 "$w/cuda.log"
+  grep -q 'device cuda' "$w/cuda.log" || { say "the cuda run did not run on cuda"; return 1; }
+  compare "$w/cpu/metrics.jsonl" "$w/cuda/metrics.jsonl" 1e-3 "cpu vs cuda"
+}
+stage cuda-vs-cpu cuda_vs_cpu
 
-# --- 4. throughput on the default config ---------------------------------------------
-"$build/ember" train --config configs/verdict.toml --set train.device=cuda \
-  --set train.max_steps=31 --set run.dir="$w/verdict" >"$w/verdict.log" || die "verdict run"
-python3 - "$w/verdict/metrics.jsonl" <<'PY'
+# --- throughput on the default model ---------------------------------------------------------
+throughput() {
+  "$ember" train --config configs/verdict.toml --set train.device=cuda \
+    --set train.max_steps=31 --set run.dir="$w/verdict" >"$w/verdict.log" 2>&1 ||
+    { tail -3 "$w/verdict.log"; return 1; }
+  "$py" - "$w/verdict/metrics.jsonl" <<'PY'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
 print(f"[gpu-check] CUDA, configs/verdict.toml, {r['step']} steps: "
       f"{r['tokens_seen'] / r['elapsed_s']:.0f} tokens/s (evaluations included)")
 PY
-# --- 5. NCCL: 2 ranks on 2 GPUs equal 1 process with the doubled batch ----------------
-ngpu=$(nvidia-smi -L 2>/dev/null | wc -l)
-if ((ngpu > 1)); then
-  one=(--config configs/debug.toml --set model.drop_rate=0 --set train.max_steps=24
-    --set train.eval_freq=4 --set train.device=cuda)
-  "$build/ember" train "${one[@]}" --set data.batch_size=4 --set run.dir="$w/nccl1" \
-    >"$w/nccl1.log" || die "nccl reference run"
-  torchrun --redirects 1 --tee 1 --no_python --nproc_per_node 2 \
-    --master_port $((20000 + RANDOM % 20000)) "$build/ember" train "${one[@]}" \
-    --set data.batch_size=2 --set train.backend=nccl --set run.dir="$w/nccl2" \
-    >"$w/nccl2.log" 2>&1 || die "nccl run: $(tail -3 "$w/nccl2.log")"
-  grep -q "backend nccl" "$w/nccl2.log" || die "the 2-rank run did not use nccl"
-  python3 - "$w/nccl1/metrics.jsonl" "$w/nccl2/metrics.jsonl" <<'PY' || die "NCCL losses differ"
-import json, sys
-a = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-b = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-assert len(a) == len(b) > 0
-worst = max(abs(x[k] - y[k]) for x, y in zip(a, b) for k in ("train_loss", "val_loss"))
-assert worst <= 1e-4, worst
-print(f"[gpu-check] nccl 2 ranks vs 1 process: {len(a)} evaluations, max |diff| {worst:.2e}")
-PY
-  grep "all-reduce wait" "$w/nccl2.log" || true
-else
-  say "NCCL check skipped: $ngpu GPU(s) visible, it needs 2 or more"
-fi
+}
+stage throughput throughput
 
-say "all checks passed"
+# --- NCCL ---------------------------------------------------------------------------------------
+torchrun() { "$py" -m torch.distributed.run "$@"; }
+one=(--config configs/debug.toml --set model.drop_rate=0 --set train.max_steps=24
+  --set train.eval_freq=4 --set train.device=cuda)
+nccl_1() {
+  # One rank: the process group, the weight broadcast and the bucketed
+  # gradient all-reduce all run through NCCL; the result must equal the plain
+  # run's (an all-reduce over one rank sums one term; averaging divides by 1).
+  "$ember" train "${one[@]}" --set data.batch_size=4 --set run.dir="$w/plain" \
+    >"$w/plain.log" 2>&1 || { tail -3 "$w/plain.log"; return 1; }
+  torchrun --nproc_per_node 1 --master_port $((20000 + RANDOM % 20000)) --no_python \
+    "$ember" train "${one[@]}" --set data.batch_size=4 --set train.backend=nccl \
+    --set run.dir="$w/nccl1" >"$w/nccl1.log" 2>&1 || { tail -5 "$w/nccl1.log"; return 1; }
+  grep -E "distributed:|all-reduce" "$w/nccl1.log" || true
+  compare "$w/plain/metrics.jsonl" "$w/nccl1/metrics.jsonl" 1e-6 "nccl 1 rank vs plain"
+}
+stage nccl-1 nccl_1
+
+nccl_2() {
+  local ngpu
+  ngpu=$(nvidia-smi -L 2>/dev/null | wc -l)
+  if ((ngpu < 2)); then
+    say "skipped: $ngpu GPU(s) visible, the 2-rank NCCL check needs 2 or more"
+    return 0
+  fi
+  [[ -f "$w/plain/metrics.jsonl" ]] || "$ember" train "${one[@]}" --set data.batch_size=4 \
+    --set run.dir="$w/plain" >"$w/plain.log" 2>&1 || return 1
+  torchrun --nproc_per_node 2 --master_port $((20000 + RANDOM % 20000)) --no_python \
+    "$ember" train "${one[@]}" --set data.batch_size=2 --set train.backend=nccl \
+    --set run.dir="$w/nccl2" >"$w/nccl2.log" 2>&1 || { tail -5 "$w/nccl2.log"; return 1; }
+  grep -q "backend nccl" "$w/nccl2.log" || { say "the 2-rank run did not use nccl"; return 1; }
+  compare "$w/plain/metrics.jsonl" "$w/nccl2/metrics.jsonl" 1e-4 "nccl 2 ranks vs 1 process"
+}
+stage nccl-2 nccl_2
+
+# --- the test suite ---------------------------------------------------------------------------
+tests() {
+  cmake --build "$build" --parallel "$(nproc)" || return 1
+  ctest --test-dir "$build" --output-on-failure --timeout 600 -j "$(( $(nproc) / 2 ))"
+}
+stage tests tests
+
+say "summary:"
+for s in "${summary[@]}"; do say "  $s"; done
+((failed == 0)) && say "all stages passed" || say "some stages FAILED"
+exit "$failed"

@@ -11,8 +11,13 @@
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// Gloo: LibTorch defines USE_C10D_GLOO when it was built with Gloo, but not
+// every LibTorch ships Gloo's own headers (Debian's needs libgloo-dev).
+#if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
+#define EMBER_WITH_GLOO 1
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef EMBER_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -40,7 +45,7 @@ long env_int(const char* name, long fallback, long lo, long hi) {
   return v;
 }
 
-bool is_loopback(const std::string& host) {
+[[maybe_unused]] bool is_loopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
 
@@ -95,7 +100,9 @@ struct ProcessGroup::Impl {
   int rank = 0;
   int size = 1;
   c10::intrusive_ptr<c10d::Store> store;
+#ifdef EMBER_WITH_GLOO
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#endif
 #ifdef EMBER_WITH_NCCL
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
 #endif
@@ -105,7 +112,11 @@ struct ProcessGroup::Impl {
 #ifdef EMBER_WITH_NCCL
     if (nccl) return op(*nccl);
 #endif
-    return op(*gloo);
+#ifdef EMBER_WITH_GLOO
+    if (gloo) return op(*gloo);
+#endif
+    (void)op;
+    throw Error("distributed: no process group backend");
   }
 };
 
@@ -138,6 +149,7 @@ ProcessGroup::ProcessGroup(
         e.what()));
   }
   if (backend == "gloo") {
+#ifdef EMBER_WITH_GLOO
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
         ifname && *ifname) {
@@ -153,6 +165,12 @@ ProcessGroup::ProcessGroup(
       return c10::make_intrusive<c10d::ProcessGroupGloo>(
           impl_->store, env.rank, env.world_size, options);
     });
+#else
+    throw ConfigError(
+        "train.backend: gloo is not available in this build (LibTorch "
+        "without Gloo or its headers); hint: install libgloo-dev, or use "
+        "backend = \"nccl\" on CUDA");
+#endif
   } else if (backend == "nccl") {
 #ifdef EMBER_WITH_NCCL
     auto options = c10d::ProcessGroupNCCL::Options::create();

@@ -212,13 +212,13 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   check_input_embedding(cfg.model.pos_encoding);
   at::set_num_threads(static_cast<int>(resolve_threads(cfg.train.threads)));
 
-  // --- distributed: joined when started by torchrun (WORLD_SIZE > 1) -------
+  // --- distributed: joined when started by torchrun (WORLD_SIZE set) -------
   // Each rank trains on its share of every global batch of
   // world * data.batch_size windows, so N ranks x batch b is the run of one
   // process x batch N*b; gradients are averaged with bucketed all-reduce.
   const auto launch = dist::LaunchEnv::from_env();
   std::unique_ptr<dist::ProcessGroup> group;
-  if (launch.world_size > 1) {
+  if (launch.launched) {  // a 1-rank group too: same code path as N ranks
     const bool pick_gpu = device.is_cuda() && (cfg.train.device == "auto" ||
                                                cfg.train.device == "cuda");
     if (pick_gpu) {

@@ -5,7 +5,7 @@
 # python3-torch.   bash tests/cli/reference_live.sh <ember> <source-dir>
 set -euo pipefail
 src="$2"
-py=/usr/bin/python3
+py=${EMBER_PYTHON:-/usr/bin/python3}
 if ! "$py" -c 'import torch' 2>/dev/null; then
   echo "skipped: $py cannot import torch (apt install python3-torch)"
   exit 77

@@ -8,7 +8,7 @@ set -euo pipefail
 ember="$1"
 src="$2"
 shift 2
-py=/usr/bin/python3
+py=${EMBER_PYTHON:-/usr/bin/python3}
 if ! "$py" -c 'import torch' 2>/dev/null; then
   echo "skipped: $py cannot import torch (apt install python3-torch)"
   exit 77
