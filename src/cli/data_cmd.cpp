@@ -13,6 +13,7 @@
 #include <ATen/ops/tensor.h>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/utils.h>
 
