@@ -72,6 +72,17 @@ auto collective(const char* what, F&& f) -> decltype(f()) {
 
 }  // namespace
 
+std::vector<std::string> available_backends() {
+  std::vector<std::string> names;
+#ifdef EMBER_WITH_GLOO
+  names.emplace_back("gloo");
+#endif
+#ifdef EMBER_WITH_NCCL
+  names.emplace_back("nccl");
+#endif
+  return names;
+}
+
 LaunchEnv LaunchEnv::from_env() {
   LaunchEnv env;
   if (std::getenv("WORLD_SIZE") == nullptr) return env;

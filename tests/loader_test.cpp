@@ -382,6 +382,8 @@ TEST_CASE(
       auto y = pb.next();
       REQUIRE(y.has_value());
       REQUIRE(y->inputs.device().is_cuda());
+      INFO("shuffle " << shuffle << "\ncpu inputs\n"
+                      << x->inputs << "\ncuda inputs\n" << y->inputs.cpu());
       REQUIRE(at::equal(x->inputs, y->inputs.cpu()));
       REQUIRE(at::equal(x->targets, y->targets.cpu()));
     }

@@ -37,6 +37,10 @@ struct LaunchEnv {
   static LaunchEnv from_env();
 };
 
+/// The backends this build can create ("gloo", "nccl"): Gloo needs a
+/// LibTorch built with it and Gloo's headers; NCCL a CUDA LibTorch.
+std::vector<std::string> available_backends();
+
 /// A process group over all ranks. Collective calls block until every rank
 /// has joined; a rank that died or stopped answering makes them throw
 /// ember::Error within `timeout` instead of hanging.

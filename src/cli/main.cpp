@@ -7,15 +7,30 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <torch/version.h>
 
 #include <ember/build_config.hpp>
+#include <ember/distributed.hpp>
 #include <ember/error.hpp>
 
 int main(int argc, char** argv) {
   CLI::App app{
       "ember: GPT-2 tokenization, sliding-window data and embedding training "
       "on LibTorch"};
-  app.set_version_flag("--version", ember::build::kVersion);
+  // What this build can do, for bug reports and for tests that need a
+  // feature: "ember 0.1.0 (LibTorch 1.13.1; distributed backends: gloo)".
+  const auto backends = ember::dist::available_backends();
+  app.set_version_flag(
+      "--version",
+      fmt::format(
+          "ember {} (LibTorch {}.{}.{}; distributed backends: {})",
+          ember::build::kVersion,
+          TORCH_VERSION_MAJOR,
+          TORCH_VERSION_MINOR,
+          TORCH_VERSION_PATCH,
+          backends.empty() ? std::string("none")
+                           : fmt::format("{}", fmt::join(backends, " "))));
   app.require_subcommand(1);
   ember::cli::add_tokenize_commands(app);
   ember::cli::add_data_commands(app);

@@ -5,6 +5,9 @@
 # weights (within 1e-5). Shuffle stays on: every rank draws the same order
 # and takes its half of each global batch.
 set -euo pipefail
+# Needs the Gloo backend (a LibTorch without Gloo's headers builds without it).
+"$1" --version | grep -q 'backends:.*gloo' ||
+  { echo "skipped: no Gloo in this build: $("$1" --version)"; exit 77; }
 ember="$1"
 src="$2"
 worker="$(dirname "$ember")/tests/ember_dist_worker"
