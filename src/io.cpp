@@ -1,6 +1,7 @@
 #include "ember/io.hpp"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,6 +190,20 @@ std::string sha256_hex(std::string_view data) {
   hex.reserve(64);
   for (uint32_t v : h) hex += fmt::format("{:08x}", v);
   return hex;
+}
+
+bool remove_tree(const std::string& path) noexcept {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT;
+  // Depth first, without following links: children before their folder.
+  const int rc = ::nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, struct FTW*) {
+        return ::remove(p) == 0 || errno == ENOENT ? 0 : -1;
+      },
+      16,
+      FTW_DEPTH | FTW_PHYS);
+  return rc == 0;
 }
 
 }  // namespace ember

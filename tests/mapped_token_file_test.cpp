@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <ember/error.hpp>
+#include "temp_dir.hpp"
 #include <ember/mapped_token_file.hpp>
 #include <ember/token_file.hpp>
 
@@ -15,29 +16,13 @@ using ember::TokenId;
 
 namespace {
 
-struct MapTempDir {
-  std::filesystem::path path;
-  MapTempDir() {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("ember_mapped_test_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++));
-    std::filesystem::create_directories(path);
-  }
-  ~MapTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const {
-    return (path / name).string();
-  }
-};
+using TempDir = ember::test::TempDir;
 
 }  // namespace
 
 TEST_CASE(
     "MappedTokenFile: serves the written ids at both widths", "[tokenizer]") {
-  MapTempDir tmp;
+  TempDir tmp("mapped_test");
   std::vector<TokenId> ids(1000);
   for (size_t i = 0; i < ids.size(); ++i)
     ids[i] = static_cast<TokenId>((i * 7919) % 50257);
@@ -62,7 +47,7 @@ TEST_CASE(
 
 TEST_CASE(
     "MappedTokenFile: refuses truncated and corrupt files", "[tokenizer]") {
-  MapTempDir tmp;
+  TempDir tmp("mapped_test");
   const std::string path = tmp.file("c.bin");
   {
     ember::TokenFileWriter w(path, 16);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <ember/error.hpp>
+#include "temp_dir.hpp"
 #include <ember/io.hpp>
 #include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
@@ -18,23 +19,7 @@ using Ids = std::vector<TokenId>;
 namespace {
 
 // A fresh temporary folder, removed at the end of the test case.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("ember_token_file_test_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const {
-    return (path / name).string();
-  }
-};
+using TempDir = ember::test::TempDir;
 
 Ids sample_ids(size_t n) {
   Ids ids(n);
@@ -57,7 +42,7 @@ TEST_CASE("fnv1a64: published test vectors", "[tokenizer]") {
 
 TEST_CASE(
     "TokenFileWriter: chunked writes read back identically", "[tokenizer]") {
-  TempDir tmp;
+  TempDir tmp("token_file_test");
   const Ids ids = sample_ids(100003);
   for (const uint32_t width : {16u, 32u}) {
     const std::string path = tmp.file("t" + std::to_string(width) + ".bin");
@@ -101,7 +86,7 @@ TEST_CASE("Token file: the layout is the documented one", "[tokenizer]") {
 TEST_CASE(
     "Token file: corrupt files are refused with a clear message",
     "[tokenizer]") {
-  TempDir tmp;
+  TempDir tmp("token_file_test");
   const std::string good = ember::encode_token_file({1, 2, 3, 4}, 16, "gpt2");
   const std::string path = tmp.file("bad.bin");
   auto write = [&](const std::string& bytes) {
@@ -158,7 +143,7 @@ TEST_CASE(
 
 TEST_CASE(
     "TokenFileWriter: bin16 refuses ids that need 32 bits", "[tokenizer]") {
-  TempDir tmp;
+  TempDir tmp("token_file_test");
   const std::string path = tmp.file("wide.bin");
   {
     ember::TokenFileWriter w(path, 16);
@@ -170,7 +155,7 @@ TEST_CASE(
   }
   // Abandoned before finish(): nothing is left behind.
   CHECK_FALSE(std::filesystem::exists(path));
-  CHECK(std::filesystem::is_empty(tmp.path));
+  CHECK(std::filesystem::is_empty(tmp.path()));
   REQUIRE_THROWS_WITH(
       ember::TokenFileWriter(path, 8),
       "token file " + path + ": unsupported token width 8 (expected 16 or 32)");
@@ -180,7 +165,7 @@ TEST_CASE(
 
 TEST_CASE(
     "Token file: text -> token file -> the tokenizer's ids", "[tokenizer]") {
-  TempDir tmp;
+  TempDir tmp("token_file_test");
   const auto tok = ember::Tokenizer::gpt2();
   const std::string text =
       ember::read_file(std::string(EMBER_SOURCE_DIR) + "/data/the-verdict.txt");

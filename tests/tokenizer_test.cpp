@@ -394,7 +394,7 @@ TEST_CASE(
   REQUIRE_THROWS_WITH(
       Tokenizer::gpt2(dir + "/missing"),
       "read " + dir + "/missing/encoder.json: no such file");
-  std::filesystem::remove_all(dir);
+  ember::remove_tree(dir);
 }
 
 namespace {

@@ -23,6 +23,12 @@ void write_file_atomic(const std::string& path, std::string_view data);
 /// device", "is a directory, expected a file", else strerror).
 std::string errno_text(int err);
 
+/// Removes a file or a folder with everything in it; a missing path is not an
+/// error. Returns false when something could not be removed. (POSIX nftw, not
+/// std::filesystem::remove_all: PyTorch 2.x wheels export a broken copy of
+/// that function from libtorch.so, which wins the dynamic symbol lookup.)
+bool remove_tree(const std::string& path) noexcept;
+
 /// Folder holding encoder.json and vocab.bpe: $EMBER_GPT2_DIR if set, else
 /// `<data dir of the build>/gpt2` (placed there by scripts/setup.sh).
 std::string gpt2_vocab_dir();
