@@ -136,6 +136,13 @@ PY
 }
 stage throughput throughput
 
+# A failed rank's own lines (ember's one-line error, NCCL's warnings), without
+# torchrun's Python traceback or C++ frames.
+show_failure() {
+  grep -v -e 'frame #' -e '^  File "' -e '^    ' "$1" | grep -i -m 20 -e error -e warn -e nccl
+  tail -5 "$1"
+}
+
 # --- NCCL ---------------------------------------------------------------------------------------
 torchrun() { "$py" -m torch.distributed.run "$@"; }
 one=(--config configs/debug.toml --set model.drop_rate=0 --set train.max_steps=24
@@ -149,7 +156,7 @@ nccl_1() {
   torchrun --nproc_per_node 1 --master_port $((20000 + RANDOM % 20000)) --no_python \
     "$ember" train "${one[@]}" --set data.batch_size=4 --set train.backend=nccl \
     --set run.dir="$w/nccl1" >"$w/nccl1.log" 2>&1 ||
-    { grep -v 'frame #' "$w/nccl1.log" | tail -25; return 1; }
+    { show_failure "$w/nccl1.log"; return 1; }
   grep -E "distributed:|all-reduce" "$w/nccl1.log" || true
   compare "$w/plain/metrics.jsonl" "$w/nccl1/metrics.jsonl" 1e-6 "nccl 1 rank vs plain"
 }
@@ -167,7 +174,7 @@ nccl_2() {
   torchrun --nproc_per_node 2 --master_port $((20000 + RANDOM % 20000)) --no_python \
     "$ember" train "${one[@]}" --set data.batch_size=2 --set train.backend=nccl \
     --set run.dir="$w/nccl2" >"$w/nccl2.log" 2>&1 ||
-    { grep -v 'frame #' "$w/nccl2.log" | tail -25; return 1; }
+    { show_failure "$w/nccl2.log"; return 1; }
   grep -q "backend nccl" "$w/nccl2.log" || { say "the 2-rank run did not use nccl"; return 1; }
   compare "$w/plain/metrics.jsonl" "$w/nccl2/metrics.jsonl" 1e-4 "nccl 2 ranks vs 1 process"
 }

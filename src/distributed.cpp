@@ -111,6 +111,7 @@ struct ProcessGroup::Impl {
   int rank = 0;
   int size = 1;
   c10::intrusive_ptr<c10d::Store> store;
+  c10::Device device{c10::kCPU};
 #ifdef EMBER_WITH_GLOO
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 #endif
@@ -214,21 +215,51 @@ const std::string& ProcessGroup::backend() const {
   return impl_->backend;
 }
 
+void ProcessGroup::bind_device(const c10::Device& device) {
+  impl_->device = device;
+}
+
+namespace {
+// Runs `op` on `t`, or on a copy on `device` when the backend needs it there
+// (NCCL and a CPU tensor), copying the result back.
+template <typename Op>
+void on_device(at::Tensor& t, const c10::Device& device, Op&& op) {
+  if (!device.is_cuda() || t.device() == device) {
+    op(t);
+    return;
+  }
+  at::Tensor staged = t.to(device);
+  op(staged);
+  t.copy_(staged);
+}
+}  // namespace
+
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
+  const bool nccl = impl_->backend == "nccl";
   collective("broadcast", [&] {
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
     for (auto& t : tensors) {
-      std::vector<at::Tensor> one{t};
-      impl_->run([&](auto& pg) { return pg.broadcast(one, opts); })->wait();
+      on_device(
+          t, nccl ? impl_->device : c10::Device(c10::kCPU), [&](at::Tensor& x) {
+            std::vector<at::Tensor> one{x};
+            impl_->run([&](auto& pg) { return pg.broadcast(one, opts); })
+                ->wait();
+          });
     }
   });
 }
 
 void ProcessGroup::allreduce_sum(at::Tensor& tensor) {
+  const bool nccl = impl_->backend == "nccl";
   collective("all-reduce", [&] {
-    std::vector<at::Tensor> one{tensor};
-    impl_->run([&](auto& pg) { return pg.allreduce(one); })->wait();
+    on_device(
+        tensor,
+        nccl ? impl_->device : c10::Device(c10::kCPU),
+        [&](at::Tensor& x) {
+          std::vector<at::Tensor> one{x};
+          impl_->run([&](auto& pg) { return pg.allreduce(one); })->wait();
+        });
   });
 }
 

@@ -233,6 +233,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
     group = std::make_unique<dist::ProcessGroup>(
         launch, backend, std::chrono::seconds(cfg.train.dist_timeout_s));
+    group->bind_device(device);
   }
   const int rank = group ? group->rank() : 0;
   const int world = group ? group->size() : 1;

@@ -61,6 +61,11 @@ class ProcessGroup {
   int size() const;
   const std::string& backend() const;
 
+  /// The device this rank trains on. NCCL reduces CUDA tensors only: with a
+  /// CUDA device bound, CPU tensors given to broadcast/allreduce_sum (losses,
+  /// the stop flag) travel through a copy on that device. Default: the CPU.
+  void bind_device(const c10::Device& device);
+
   /// Copies root's tensors into every rank's tensors, in place.
   void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
   /// Sums the tensor across ranks, in place.
