@@ -113,6 +113,8 @@ ${merged.map(([lo, hi, cls]) => `    {${hex(lo)}, ${hex(hi)}, UnicodeClass::${cl
 
 }  // namespace ember::detail
 `;
+// An unchanged table keeps its timestamp, so nothing recompiles.
+if (fs.existsSync(output) && fs.readFileSync(output, 'utf8') === text) process.exit(0);
 fs.mkdirSync(path.dirname(output), { recursive: true });
 const tmp = `${output}.tmp.${process.pid}`;
 fs.writeFileSync(tmp, text);
