@@ -32,6 +32,12 @@ const cases = [
   'e\u0301', 'a\u0300\u0301b', 'n\u0303o', ' \u0301', '\u0301\u0301x',
   // Emoji and astral-plane characters.
   '😀', '👨‍👩‍👧‍👦', '🇫🇷🇯🇵', '👍🏽 ok', '❤️', '1️⃣', 'I 🫠 it', '𝐀𝐁𝐂', '𠮷野家', '𓀀𓀁', '\u{10fffd}',
+  // Letters and numbers new in Unicode 15.1/16.0 (unassigned in utf8proc 2.8,
+  // from the build-time table): CJK Ext. I, Garay letters and digits, Sunuwar,
+  // Kirat Rai, Egyptian Hieroglyphs Ext. A, outlined digits, Cyrillic Tje.
+  "\u{2EBF0}\u{2EBF1}'s \u{2EE5D}", ' \u{10D4A}\u{10D4B}\u{10D41}\u{10D42}\u{10D69}x',
+  "\u{11BC0}\u{11BC1}'ll \u{11BF0}\u{11BF9}", " \u{16D43}\u{16D44}\u{16D70}'s", "\u{13460}\u{13461}\u{143FA}'t!",
+  "1\u{1CCF0}\u{1CCF9}'d", "\u1C89\u1C8A\u{A7CB}\u{A7DA}'re", "\u{2EE5E}'s",
   // Special tokens.
   '<|endoftext|>', 'a<|endoftext|>b', 'a  <|endoftext|>  b', '<|endoftext|><|endoftext|>', '<|endoftext',
   'x<|endoftext|>\n\n', ' <|endoftext|> ',

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -10,10 +11,12 @@
 #include <ember_test_paths.hpp>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <utf8proc.h>
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
 #include <ember/tokenizer.hpp>
+#include <ember/unicode_table.hpp>
 
 using ember::AllowedSpecial;
 using ember::Disallowed;
@@ -141,6 +144,112 @@ TEST_CASE("Tokenizer: hard cases match tiktoken's golden ids", "[tokenizer]") {
     ++n;
   }
   CHECK(n >= 100);
+}
+
+TEST_CASE(
+    "Tokenizer: letters and numbers new in Unicode 15.1/16.0 match tiktoken",
+    "[tokenizer]") {
+  // utf8proc 2.8 (Unicode 15.0) calls these unassigned; tiktoken's Unicode
+  // 16.0 tables call them \p{L} / \p{N}. "X's" shows the class: after a
+  // letter or number "'s" is its own piece (338); after "other" the
+  // apostrophe joins X's run and "s" follows (6 82). Ids from
+  // tiktoken@1.0.22 (node: Array.from(enc.encode(text))).
+  struct Case {
+    uint32_t cp;
+    Ids ids;
+  };
+  for (const Case& c : {
+           Case{0x2EBF0, {172, 106, 107, 108, 338}},  // CJK Ext. I (15.1), Lo
+           Case{0x2EE5D, {172, 106, 117, 251, 338}},  // its last, Lo
+           Case{0x10D41, {172, 238, 113, 223, 338}},  // Garay digit one, Nd
+           Case{0x10D4A, {172, 238, 113, 232, 338}},  // Garay letter, Lo
+           Case{0x1C89, {157, 110, 231, 338}},        // Cyrillic Tje (BMP), Lu
+           Case{0xA7CB, {166, 253, 233, 338}},  // Latin ramshorn (BMP), Lu
+           Case{0x11BF0, {172, 239, 107, 108, 338}},  // Sunuwar digit zero, Nd
+           Case{0x16D43, {172, 244, 113, 225, 338}},  // Kirat Rai letter, Lo
+           Case{0x13460, {172, 241, 239, 254, 338}},  // Egyptian Hier. Ext. A
+           Case{0x1CCF0, {172, 250, 111, 108, 338}},  // outlined digit zero, Nd
+           // Still unassigned in 16.0, and a new mark (Mn): other.
+           Case{0x2EE5E, {172, 106, 117, 252, 6, 82}},
+           Case{0x10D69, {172, 238, 113, 102, 6, 82}},
+       }) {
+    std::string text;
+    append_utf8(text, c.cp);
+    text += "'s";
+    INFO("U+" << std::hex << c.cp);
+    CHECK(gpt2().encode(text) == c.ids);
+    CHECK(gpt2().encode_bytes(text) == c.ids);
+    CHECK(gpt2().decode(c.ids) == text);
+  }
+  // Garay letters then digits, CJK Ext. I: a run, "'s" / "'ll" on their own.
+  std::string text = " ";
+  for (const uint32_t cp : {0x10D4A, 0x10D4B, 0x10D41, 0x10D42}) {
+    append_utf8(text, cp);
+  }
+  text += "'s ";
+  append_utf8(text, 0x2EBF0);
+  append_utf8(text, 0x2EBF1);
+  text += "'ll";
+  CHECK(gpt2().encode(text) == Ids{220, 172, 238, 113, 232, 172, 238,
+                                   113, 233, 172, 238, 113, 223, 172,
+                                   238, 113, 224, 338, 220, 172, 106,
+                                   107, 108, 172, 106, 107, 109, 1183});
+  CHECK(gpt2().encode_parallel(text) == gpt2().encode(text));
+}
+
+TEST_CASE(
+    "Tokenizer: the generated Unicode 16.0 table is sorted and agrees with "
+    "utf8proc",
+    "[tokenizer]") {
+  using ember::detail::kUnicodeNewClassRanges;
+  using ember::detail::UnicodeClass;
+  const auto class_of = [](uint32_t cp) -> std::optional<UnicodeClass> {
+    for (const auto& r : kUnicodeNewClassRanges) {
+      if (cp >= r.first && cp <= r.last) return r.cls;
+    }
+    return std::nullopt;
+  };
+  CHECK(std::string(ember::detail::kUnicodeTableVersion) == "16.0.0");
+  CHECK(class_of(0x2EBF0) == UnicodeClass::kLetter);  // CJK Ext. I
+  CHECK(class_of(0x10D41) == UnicodeClass::kNumber);  // Garay digit one
+  CHECK(class_of(0x10D4A) == UnicodeClass::kLetter);  // Garay letter
+  CHECK(class_of(0x1CCF0) == UnicodeClass::kNumber);  // outlined digit zero
+  CHECK_FALSE(class_of(0x10D69).has_value());         // Garay mark (Mn)
+  CHECK_FALSE(class_of('a').has_value());             // known to utf8proc
+  uint64_t count = 0;
+  uint32_t prev_last = 0;
+  bool first = true;
+  for (const auto& r : kUnicodeNewClassRanges) {
+    INFO("range U+" << std::hex << r.first << "..U+" << r.last);
+    REQUIRE(r.first <= r.last);
+    REQUIRE(r.last <= 0x10FFFF);
+    REQUIRE((first || r.first > prev_last));
+    first = false;
+    prev_last = r.last;
+    for (uint32_t cp = r.first; cp <= r.last; ++cp) {
+      ++count;
+      // The table is consulted only where utf8proc says Cn; a utf8proc that
+      // knows the code point must put it in the same class.
+      const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+      if (cat == UTF8PROC_CATEGORY_CN) continue;
+      const bool letter =
+          cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+      const bool number =
+          cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO;
+      const bool space =
+          (cat >= UTF8PROC_CATEGORY_ZS && cat <= UTF8PROC_CATEGORY_ZP) ||
+          (cp >= 0x09 && cp <= 0x0D) || cp == 0x85;
+      INFO(
+          "U+" << std::hex << cp << " category " << std::dec
+               << static_cast<int>(cat));
+      CHECK(
+          (r.cls == UnicodeClass::kLetter   ? letter
+           : r.cls == UnicodeClass::kNumber ? number
+                                            : space));
+    }
+  }
+  // 5,004 code points: Unicode 15.1 + 16.0 letters and numbers.
+  CHECK(count == 5004);
 }
 
 TEST_CASE(

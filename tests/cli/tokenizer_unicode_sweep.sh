@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every code point U+0000..U+10FFFF (but surrogates) in class-revealing probes,
-# against tiktoken@1.0.22. Fails on any divergence outside the documented one
-# (tests/reference/unicode_divergence.js: letters and numbers new in Unicode
-# 15.1/16.0, which utf8proc 2.8 does not know). Skips (77) without node.
+# against tiktoken@1.0.22. Fails on any divergence: there is no list of
+# tolerated code points (letters and numbers new in Unicode 15.1/16.0 come from
+# the build-time table, docs/tokenizer.md). Skips (77) without node.
 set -euo pipefail
 ember="$1"
 src="$2"
