@@ -18,7 +18,7 @@
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
-#include <ember/unicode_table.hpp>  // generated at build time
+#include <ember/unicode_table.hpp>  // generated: scripts/gen_unicode_table.mjs
 
 // The generated table fills in what utf8proc's Unicode 15.0 lacks; an older
 // utf8proc would leave earlier additions unknown.
