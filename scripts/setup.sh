@@ -58,10 +58,14 @@ else
 fi
 
 # --- 2. npm packages (pinned by package-lock.json) ---------------------------
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null ||
+# A copy of the lockfile that was installed marks node_modules as current
+# (npm's own node_modules/.package-lock.json is not a byte copy of it).
+stamp=node_modules/.ember-installed-lock.json
+if ! cmp -s package-lock.json "$stamp" 2>/dev/null ||
   [[ ! -f node_modules/tiktoken/tiktoken_bg.wasm ]]; then
   say "installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
 else
   say "npm packages: up to date"
 fi
