@@ -300,6 +300,7 @@ void ProcessGroup::barrier() {
 // --- GradientReducer ---------------------------------------------------------
 
 struct GradientReducer::Impl {
+  using Clock = std::chrono::steady_clock;
   struct Slot {
     at::Tensor param;
     size_t bucket = 0;
@@ -307,45 +308,171 @@ struct GradientReducer::Impl {
     bool ready = false;
   };
   struct Bucket {
-    at::Tensor buffer;  // flat, the params' dtype and device
+    // Dense: flat, the params' dtype and device, allocated once.
+    // Row-sparse: (rows of the union, D), made each step.
+    at::Tensor buffer;
     std::vector<size_t> slots;
     size_t num_ready = 0;
+    bool ready = false;  // every gradient in, waiting for its turn
     std::unique_ptr<ProcessGroup::Pending> pending;
+    // Row-sparse buckets hold one (V, D) parameter.
+    bool row_sparse = false;
+    at::Tensor mask;  // (V) int32: ranks whose ids touch the row (summed)
+    std::unique_ptr<ProcessGroup::Pending> mask_pending;
+    bool rows_expected = false;  // expect_rows() called this step
+    at::Tensor rows;             // (U) int64, ascending: the union
+    bool had_grad = false;       // .grad() was set before this backward
+    // Sums over steps, for stats().
+    double sent_bytes = 0;
+    double ready_s = 0;
+    double wait_s = 0;
   };
 
   ProcessGroup* group = nullptr;
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
+  size_t next_launch = 0;  // buckets before it are launched, in order
   double last_wait_s = 0.0;
+  Clock::time_point first_grad;
+  bool seen_grad = false;
+  int64_t steps = 0;
+  double backward_s = 0;
+
+  // Collectives pair up by their order on each rank, and the order of the
+  // hooks need not be the bucket order (nor the same on a rank that had no
+  // backward), so buckets are launched strictly in bucket order, as DDP's
+  // reducer does: a ready bucket waits for the ones before it.
+  void launch_ready() {
+    while (next_launch < buckets.size() && buckets[next_launch].ready) {
+      launch(buckets[next_launch++]);
+    }
+  }
 
   void launch(Bucket& b) {
+    b.ready_s +=
+        std::chrono::duration<double>(Clock::now() - first_grad).count();
+    b.sent_bytes += static_cast<double>(b.buffer.numel()) *
+                    static_cast<double>(b.buffer.element_size());
     b.pending = group->allreduce_sum_async(b.buffer);
   }
 
+  size_t index_of(const Bucket& b) const {
+    return static_cast<size_t>(&b - buckets.data());
+  }
+
+  // The union of the ranks' rows (waits for the mask all-reduce, which was
+  // started before the forward and is normally long done).
+  const at::Tensor& union_rows(Bucket& b) {
+    if (!b.rows_expected) {
+      throw Error(fmt::format(
+          "GradientReducer: expect_rows() was not called this step for the "
+          "row-sparse parameter of bucket {}",
+          index_of(b)));
+    }
+    if (!b.rows.defined()) {
+      b.mask_pending->wait();
+      b.mask_pending.reset();
+      // (V) -> (U, 1) -> (U), ascending
+      b.rows = b.mask.nonzero().view({-1});
+    }
+    return b.rows;
+  }
+
   void on_grad(size_t i, const at::Tensor& grad) {
+    if (!seen_grad) {
+      seen_grad = true;
+      first_grad = Clock::now();
+    }
     Slot& s = slots[i];
     Bucket& b = buckets[s.bucket];
+    if (b.row_sparse) {
+      if (s.ready) {
+        throw Error(fmt::format(
+            "GradientReducer: a second gradient for the row-sparse parameter "
+            "of bucket {} before finish()",
+            index_of(b)));
+      }
+      s.ready = true;
+      // The hook runs before the gradient is accumulated into .grad().
+      b.had_grad = s.param.grad().defined();
+      // (V, D) -> (U, D)
+      b.buffer = grad.index_select(0, union_rows(b));
+      b.ready = true;
+      launch_ready();
+      return;
+    }
     b.buffer.narrow(0, s.offset, s.param.numel()).copy_(grad.reshape({-1}));
     if (!s.ready) {
       s.ready = true;
-      if (++b.num_ready == b.slots.size()) launch(b);
+      if (++b.num_ready == b.slots.size()) {
+        b.ready = true;
+        launch_ready();
+      }
     }
+  }
+
+  // Writes the averaged rows into the row-sparse parameter's .grad().
+  void finish_row_sparse(Bucket& b, double world) {
+    Slot& s = slots[b.slots.front()];
+    b.buffer.div_(world);
+    at::Tensor& grad = s.param.mutable_grad();
+    if (!grad.defined()) {
+      grad = at::zeros_like(s.param);  // this rank had no gradient
+    } else if (b.had_grad) {
+      // This backward was accumulated into an older gradient; like the dense
+      // path, keep only the average of this step's gradients.
+      grad.zero_();
+    }
+    // Rows outside the union are zero on every rank, in this .grad() too.
+    grad.index_copy_(0, b.rows, b.buffer);
+    b.buffer = at::Tensor();
+    b.rows = at::Tensor();
+    b.rows_expected = false;
+    b.had_grad = false;
+    b.ready = false;
+    s.ready = false;
   }
 };
 
 GradientReducer::GradientReducer(
-    ProcessGroup& group, std::vector<at::Tensor> params, size_t bucket_bytes)
+    ProcessGroup& group,
+    std::vector<at::Tensor> params,
+    size_t bucket_bytes,
+    std::vector<at::Tensor> row_sparse)
     : impl_(std::make_unique<Impl>()) {
   impl_->group = &group;
+  auto same = [](const at::Tensor& a, const at::Tensor& b) {
+    return a.unsafeGetTensorImpl() == b.unsafeGetTensorImpl();
+  };
+  for (const auto& r : row_sparse) {
+    if (std::none_of(params.begin(), params.end(), [&](const auto& p) {
+          return same(p, r);
+        })) {
+      throw Error("GradientReducer: a row-sparse tensor is not a parameter");
+    }
+    if (r.dim() != 2) {
+      throw Error(fmt::format(
+          "GradientReducer: a row-sparse parameter must be 2-D (got {}-D)",
+          r.dim()));
+    }
+  }
   // Reverse order: backward reaches the last-registered layers first.
   std::reverse(params.begin(), params.end());
-  size_t bucket_fill = bucket_bytes;  // forces a new bucket for the first
+  size_t bucket_fill = 0;
+  bool new_bucket = true;
   for (auto& p : params) {
     const size_t bytes = static_cast<size_t>(p.numel()) * p.element_size();
-    if (bucket_fill + bytes > bucket_bytes && bucket_fill > 0) {
+    const bool sparse =
+        std::any_of(row_sparse.begin(), row_sparse.end(), [&](const auto& r) {
+          return same(p, r);
+        });
+    if (new_bucket || sparse || bucket_fill + bytes > bucket_bytes) {
       impl_->buckets.emplace_back();
       bucket_fill = 0;
     }
+    // A row-sparse parameter is alone in its bucket.
+    impl_->buckets.back().row_sparse = sparse;
+    new_bucket = sparse;
     Impl::Slot slot;
     slot.param = p;
     slot.bucket = impl_->buckets.size() - 1;
@@ -358,9 +485,13 @@ GradientReducer::GradientReducer(
     bucket_fill += bytes;
   }
   for (auto& b : impl_->buckets) {
+    const auto& first = impl_->slots[b.slots.front()].param;
+    if (b.row_sparse) {
+      b.mask = at::zeros({first.size(0)}, first.options().dtype(at::kInt));
+      continue;
+    }
     int64_t numel = 0;
     for (size_t j : b.slots) numel += impl_->slots[j].param.numel();
-    const auto& first = impl_->slots[b.slots.front()].param;
     b.buffer = at::zeros({numel}, first.options());
   }
   for (size_t i = 0; i < impl_->slots.size(); ++i) {
@@ -372,23 +503,76 @@ GradientReducer::GradientReducer(
 
 GradientReducer::~GradientReducer() = default;
 
-void GradientReducer::finish() {
-  const auto start = std::chrono::steady_clock::now();
-  const double world = static_cast<double>(impl_->group->size());
+void GradientReducer::expect_rows(
+    const at::Tensor& param, const at::Tensor& ids) {
+  TORCH_CHECK(
+      ids.scalar_type() == at::kLong,
+      "GradientReducer::expect_rows: ids must be int64 (got ",
+      ids.scalar_type(),
+      ")");
   for (auto& b : impl_->buckets) {
-    if (!b.pending) {
+    if (!b.row_sparse) continue;
+    const at::Tensor& p = impl_->slots[b.slots.front()].param;
+    if (p.unsafeGetTensorImpl() != param.unsafeGetTensorImpl()) continue;
+    if (b.rows_expected) {
+      throw Error(
+          "GradientReducer::expect_rows: called twice for one parameter "
+          "before finish()");
+    }
+    // The previous step's mask all-reduce was waited for in finish().
+    b.mask.zero_();
+    if (ids.numel() > 0) {
+      b.mask.index_fill_(0, ids.reshape({-1}).to(b.mask.device()), 1);
+    }
+    b.mask_pending = impl_->group->allreduce_sum_async(b.mask);
+    b.rows_expected = true;
+    return;
+  }
+  throw Error(
+      "GradientReducer::expect_rows: not a row-sparse parameter of this "
+      "reducer");
+}
+
+void GradientReducer::finish() {
+  using Clock = Impl::Clock;
+  const auto start = Clock::now();
+  const double world = static_cast<double>(impl_->group->size());
+  if (!impl_->seen_grad) impl_->first_grad = start;
+  impl_->backward_s +=
+      std::chrono::duration<double>(start - impl_->first_grad).count();
+  impl_->seen_grad = false;
+  ++impl_->steps;
+  // The buckets not launched yet, in bucket order.
+  for (auto& b : impl_->buckets) {
+    if (b.ready) continue;
+    if (b.row_sparse) {
+      // No gradient on this rank: its rows of the union are zeros.
+      const at::Tensor& p = impl_->slots[b.slots.front()].param;
+      b.buffer =
+          at::zeros({impl_->union_rows(b).numel(), p.size(1)}, p.options());
+      b.had_grad = p.grad().defined();
+    } else {
       // Some parameter got no gradient this step: reduce zeros for it so
       // every rank still takes part in every bucket.
       for (size_t j : b.slots) {
         auto& s = impl_->slots[j];
         if (!s.ready) b.buffer.narrow(0, s.offset, s.param.numel()).zero_();
       }
-      impl_->launch(b);
     }
+    b.ready = true;
   }
+  impl_->launch_ready();
+  impl_->next_launch = 0;
   for (auto& b : impl_->buckets) {
+    const auto wait_start = Clock::now();
     b.pending->wait();
     b.pending.reset();
+    b.wait_s +=
+        std::chrono::duration<double>(Clock::now() - wait_start).count();
+    if (b.row_sparse) {
+      impl_->finish_row_sparse(b, world);
+      continue;
+    }
     b.buffer.div_(world);
     for (size_t j : b.slots) {
       auto& s = impl_->slots[j];
@@ -402,10 +586,10 @@ void GradientReducer::finish() {
       s.ready = false;
     }
     b.num_ready = 0;
+    b.ready = false;
   }
   impl_->last_wait_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+      std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 double GradientReducer::last_wait_s() const {
@@ -414,6 +598,23 @@ double GradientReducer::last_wait_s() const {
 
 size_t GradientReducer::num_buckets() const {
   return impl_->buckets.size();
+}
+
+GradientReducer::Stats GradientReducer::stats() const {
+  Stats out;
+  out.steps = impl_->steps;
+  const double n = static_cast<double>(std::max<int64_t>(impl_->steps, 1));
+  out.backward_ms = 1e3 * impl_->backward_s / n;
+  for (const auto& b : impl_->buckets) {
+    BucketStats s;
+    s.num_params = b.slots.size();
+    s.row_sparse = b.row_sparse;
+    s.mbytes = b.sent_bytes / n / 1e6;
+    s.ready_ms = 1e3 * b.ready_s / n;
+    s.wait_ms = 1e3 * b.wait_s / n;
+    out.buckets.push_back(s);
+  }
+  return out;
 }
 
 }  // namespace ember::dist
