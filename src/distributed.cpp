@@ -10,6 +10,9 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 // Gloo: LibTorch defines USE_C10D_GLOO when it was built with Gloo, but not
@@ -306,11 +309,17 @@ struct GradientReducer::Impl {
     size_t bucket = 0;
     int64_t offset = 0;  // in elements, within the bucket buffer
     bool ready = false;
+    // The parameter's AccumulateGrad node (a leaf holds it only weakly) and
+    // the key of our post-hook on it.
+    std::shared_ptr<torch::autograd::Node> accumulator;
+    uintptr_t hook_key = 0;
   };
   struct Bucket {
-    // Dense: flat, the params' dtype and device, allocated once.
+    // Several tensors: flat, their dtype and device, allocated once.
+    // One dense tensor: its .grad() itself, reduced in place (no copy).
     // Row-sparse: (rows of the union, D), made each step.
     at::Tensor buffer;
+    bool in_place = false;  // buffer is the one parameter's .grad()
     std::vector<size_t> slots;
     size_t num_ready = 0;
     bool ready = false;  // every gradient in, waiting for its turn
@@ -321,7 +330,6 @@ struct GradientReducer::Impl {
     std::unique_ptr<ProcessGroup::Pending> mask_pending;
     bool rows_expected = false;  // expect_rows() called this step
     at::Tensor rows;             // (U) int64, ascending: the union
-    bool had_grad = false;       // .grad() was set before this backward
     // Sums over steps, for stats().
     double sent_bytes = 0;
     double ready_s = 0;
@@ -378,59 +386,95 @@ struct GradientReducer::Impl {
     return b.rows;
   }
 
-  void on_grad(size_t i, const at::Tensor& grad) {
+  // Where bucket b's all-reduce reads and writes: its flat buffer, filled
+  // from each slot's .grad() (zeros for a missing one), or the one .grad()
+  // itself, or the union's rows of it.
+  void fill(Bucket& b) {
+    const at::Tensor& first = slots[b.slots.front()].param;
+    if (b.row_sparse) {
+      const at::Tensor& rows = union_rows(b);
+      // (V, D) -> (U, D)
+      b.buffer =
+          first.grad().defined()
+              ? first.grad().index_select(0, rows)
+              : at::zeros({rows.numel(), first.size(1)}, first.options());
+      return;
+    }
+    if (b.slots.size() == 1 && first.grad().defined() &&
+        first.grad().is_contiguous()) {
+      b.in_place = true;
+      b.buffer = first.grad().view({-1});
+      return;
+    }
+    b.in_place = false;
+    int64_t numel = 0;
+    for (size_t j : b.slots) numel += slots[j].param.numel();
+    if (!b.buffer.defined() || b.buffer.numel() != numel) {
+      b.buffer = at::empty({numel}, first.options());
+    }
+    for (size_t j : b.slots) {
+      const Slot& s = slots[j];
+      at::Tensor part = b.buffer.narrow(0, s.offset, s.param.numel());
+      if (s.param.grad().defined()) {
+        part.copy_(s.param.grad().reshape({-1}));
+      } else {
+        part.zero_();
+      }
+    }
+  }
+
+  // Runs after the parameter's gradient was accumulated into .grad().
+  void on_grad(size_t i) {
     if (!seen_grad) {
       seen_grad = true;
       first_grad = Clock::now();
     }
     Slot& s = slots[i];
     Bucket& b = buckets[s.bucket];
-    if (b.row_sparse) {
-      if (s.ready) {
-        throw Error(fmt::format(
-            "GradientReducer: a second gradient for the row-sparse parameter "
-            "of bucket {} before finish()",
-            index_of(b)));
-      }
-      s.ready = true;
-      // The hook runs before the gradient is accumulated into .grad().
-      b.had_grad = s.param.grad().defined();
-      // (V, D) -> (U, D)
-      b.buffer = grad.index_select(0, union_rows(b));
-      b.ready = true;
-      launch_ready();
-      return;
+    if (s.ready) {
+      throw Error(fmt::format(
+          "GradientReducer: a second gradient for a parameter of bucket {} "
+          "before finish()",
+          index_of(b)));
     }
-    b.buffer.narrow(0, s.offset, s.param.numel()).copy_(grad.reshape({-1}));
-    if (!s.ready) {
-      s.ready = true;
-      if (++b.num_ready == b.slots.size()) {
-        b.ready = true;
-        launch_ready();
-      }
-    }
+    s.ready = true;
+    if (++b.num_ready < b.slots.size()) return;
+    fill(b);
+    b.ready = true;
+    launch_ready();
   }
 
-  // Writes the averaged rows into the row-sparse parameter's .grad().
-  void finish_row_sparse(Bucket& b, double world) {
-    Slot& s = slots[b.slots.front()];
+  // Writes the average back: bucket b's all-reduce is done.
+  void write_back(Bucket& b, double world) {
     b.buffer.div_(world);
-    at::Tensor& grad = s.param.mutable_grad();
-    if (!grad.defined()) {
-      grad = at::zeros_like(s.param);  // this rank had no gradient
-    } else if (b.had_grad) {
-      // This backward was accumulated into an older gradient; like the dense
-      // path, keep only the average of this step's gradients.
-      grad.zero_();
+    Slot& first = slots[b.slots.front()];
+    if (b.row_sparse) {
+      at::Tensor& grad = first.param.mutable_grad();
+      // No gradient on this rank: its other rows are zero, as on the others.
+      if (!grad.defined()) grad = at::zeros_like(first.param);
+      // Rows outside the union hold what they held before backward on every
+      // rank (nothing, or the last average), so they are their own average.
+      grad.index_copy_(0, b.rows, b.buffer);
+      b.buffer = at::Tensor();
+      b.rows = at::Tensor();
+      b.rows_expected = false;
+    } else if (b.in_place) {
+      b.buffer = at::Tensor();  // the average is in .grad() already
+    } else {
+      for (size_t j : b.slots) {
+        Slot& s = slots[j];
+        at::Tensor avg =
+            b.buffer.narrow(0, s.offset, s.param.numel()).view_as(s.param);
+        if (s.param.grad().defined()) {
+          s.param.mutable_grad().copy_(avg);
+        } else {
+          s.param.mutable_grad() = avg.clone();
+        }
+      }
     }
-    // Rows outside the union are zero on every rank, in this .grad() too.
-    grad.index_copy_(0, b.rows, b.buffer);
-    b.buffer = at::Tensor();
-    b.rows = at::Tensor();
-    b.rows_expected = false;
-    b.had_grad = false;
+    for (size_t j : b.slots) slots[j].ready = false;
+    b.num_ready = 0;
     b.ready = false;
-    s.ready = false;
   }
 };
 
@@ -485,23 +529,34 @@ GradientReducer::GradientReducer(
     bucket_fill += bytes;
   }
   for (auto& b : impl_->buckets) {
+    if (!b.row_sparse) continue;
     const auto& first = impl_->slots[b.slots.front()].param;
-    if (b.row_sparse) {
-      b.mask = at::zeros({first.size(0)}, first.options().dtype(at::kInt));
-      continue;
-    }
-    int64_t numel = 0;
-    for (size_t j : b.slots) numel += impl_->slots[j].param.numel();
-    b.buffer = at::zeros({numel}, first.options());
+    b.mask = at::zeros({first.size(0)}, first.options().dtype(at::kInt));
   }
+  // A hook after each parameter's AccumulateGrad, as DDP's reducer does: the
+  // gradient is then in .grad(), and a bucket of one tensor is reduced there
+  // in place (the 51 MB output head: no copy in, no copy out).
+  Impl* impl = impl_.get();
   for (size_t i = 0; i < impl_->slots.size(); ++i) {
-    Impl* impl = impl_.get();
-    impl_->slots[i].param.register_hook(
-        [impl, i](const at::Tensor& grad) { impl->on_grad(i, grad); });
+    auto& s = impl_->slots[i];
+    TORCH_CHECK(
+        s.param.requires_grad() && s.param.is_leaf(),
+        "GradientReducer: parameters must be leaves that require grad");
+    s.accumulator = torch::autograd::impl::grad_accumulator(s.param);
+    s.hook_key = s.accumulator->add_post_hook(
+        std::make_unique<torch::autograd::utils::LambdaPostHook>(
+            [impl, i](
+                const torch::autograd::variable_list& outputs,
+                const torch::autograd::variable_list& /*inputs*/) {
+              impl->on_grad(i);
+              return outputs;
+            }));
   }
 }
 
-GradientReducer::~GradientReducer() = default;
+GradientReducer::~GradientReducer() {
+  for (auto& s : impl_->slots) s.accumulator->del_post_hook(s.hook_key);
+}
 
 void GradientReducer::expect_rows(
     const at::Tensor& param, const at::Tensor& ids) {
@@ -542,23 +597,11 @@ void GradientReducer::finish() {
       std::chrono::duration<double>(start - impl_->first_grad).count();
   impl_->seen_grad = false;
   ++impl_->steps;
-  // The buckets not launched yet, in bucket order.
+  // The buckets not launched yet (a parameter without gradient this step),
+  // in bucket order, with what .grad() holds or zeros.
   for (auto& b : impl_->buckets) {
     if (b.ready) continue;
-    if (b.row_sparse) {
-      // No gradient on this rank: its rows of the union are zeros.
-      const at::Tensor& p = impl_->slots[b.slots.front()].param;
-      b.buffer =
-          at::zeros({impl_->union_rows(b).numel(), p.size(1)}, p.options());
-      b.had_grad = p.grad().defined();
-    } else {
-      // Some parameter got no gradient this step: reduce zeros for it so
-      // every rank still takes part in every bucket.
-      for (size_t j : b.slots) {
-        auto& s = impl_->slots[j];
-        if (!s.ready) b.buffer.narrow(0, s.offset, s.param.numel()).zero_();
-      }
-    }
+    impl_->fill(b);
     b.ready = true;
   }
   impl_->launch_ready();
@@ -569,24 +612,7 @@ void GradientReducer::finish() {
     b.pending.reset();
     b.wait_s +=
         std::chrono::duration<double>(Clock::now() - wait_start).count();
-    if (b.row_sparse) {
-      impl_->finish_row_sparse(b, world);
-      continue;
-    }
-    b.buffer.div_(world);
-    for (size_t j : b.slots) {
-      auto& s = impl_->slots[j];
-      at::Tensor avg =
-          b.buffer.narrow(0, s.offset, s.param.numel()).view_as(s.param);
-      if (s.param.grad().defined()) {
-        s.param.mutable_grad().copy_(avg);
-      } else {
-        s.param.mutable_grad() = avg.clone();
-      }
-      s.ready = false;
-    }
-    b.num_ready = 0;
-    b.ready = false;
+    impl_->write_back(b, world);
   }
   impl_->last_wait_s =
       std::chrono::duration<double>(Clock::now() - start).count();

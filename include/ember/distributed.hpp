@@ -88,10 +88,15 @@ class ProcessGroup {
 
 /// Averages gradients across ranks after backward(), DDP-style: parameters
 /// are packed into buckets of about `bucket_bytes` (in reverse registration
-/// order, roughly the order backward produces them); a gradient hook marks a
-/// parameter ready and, once a bucket's parameters are all ready, launches its
-/// asynchronous all-reduce while backward goes on. finish() waits for the
-/// buckets and writes the averaged gradients back into each .grad().
+/// order, roughly the order backward produces them); a hook after each
+/// parameter's gradient accumulation marks it ready and, once a bucket's
+/// parameters are all ready, launches the bucket's asynchronous all-reduce
+/// while backward goes on (buckets always start in bucket order, so that
+/// every rank issues the same collectives in the same order). A bucket of one
+/// tensor is reduced in its .grad() in place. finish() waits for the buckets
+/// and leaves in each .grad() its average over ranks: what it held before
+/// backward (nothing, or the last average: equal on every rank) plus the mean
+/// of the ranks' gradients from this backward.
 ///
 /// Row-sparse parameters (an embedding table (V, D) whose gradient is
 /// non-zero only in the rows its ids looked up) get a bucket of their own and
@@ -124,9 +129,10 @@ class GradientReducer {
 
   /// Waits for every bucket, divides by the world size, and sets each
   /// parameter's grad. Buckets whose hooks never fired (a parameter without
-  /// gradient this step) are reduced here, with zeros for the missing grads.
-  /// Throws ember::Error when a row-sparse parameter's expect_rows() was not
-  /// called this step.
+  /// gradient this step) are reduced here, with the grads as they are (zeros
+  /// where undefined). Throws ember::Error when a row-sparse parameter's
+  /// expect_rows() was not called this step, or when a parameter got two
+  /// gradients (two backward passes) before finish().
   void finish();
   /// Seconds spent blocked in communication during the last finish().
   double last_wait_s() const;

@@ -110,10 +110,14 @@ int row_sparse(ember::dist::ProcessGroup& pg) {
   at::Tensor sparse = init.clone().requires_grad_(true);
   at::Tensor wd = at::ones({3}, f).requires_grad_(true);
   at::Tensor ws = at::ones({3}, f).requires_grad_(true);
-  // Small buckets: the table sits between dense buckets.
-  ember::dist::GradientReducer by_rows(pg, {sparse, ws}, 8, {sparse});
-  ember::dist::GradientReducer whole(pg, {dense, wd}, 8);
-  if (by_rows.num_buckets() != 2) return fail("row-sparse bucket layout");
+  at::Tensor vd = at::ones({2}, f).requires_grad_(true);
+  at::Tensor vs = at::ones({2}, f).requires_grad_(true);
+  // 32-byte buckets: {v, w} share a flat bucket, the table has its own.
+  ember::dist::GradientReducer by_rows(pg, {sparse, ws, vs}, 32, {sparse});
+  ember::dist::GradientReducer whole(pg, {dense, wd, vd}, 32);
+  if (by_rows.num_buckets() != 2 || whole.num_buckets() != 2) {
+    return fail("bucket layout");
+  }
   for (int trial = 0; trial < 12; ++trial) {
     const Lookups mine = draw(trial, r, V, D);
     const int64_t n = static_cast<int64_t>(mine.ids.size());
@@ -121,12 +125,21 @@ int row_sparse(ember::dist::ProcessGroup& pg) {
     at::Tensor coef = at::tensor(mine.coef, f).view({n, D});
     // Rank 1 skips backward in trial 5: finish() reduces zeros for it.
     const bool skip = r == 1 && trial == 5;
+    // What the gradients held before (kept every other trial): finish()
+    // adds this step's average to it.
+    const at::Tensor before = sparse.grad().defined()
+                                  ? sparse.grad().to(at::kDouble)
+                                  : at::zeros({V, D}, at::kDouble);
+    const double w_before =
+        ws.grad().defined() ? ws.grad()[0].item<double>() : 0;
     by_rows.expect_rows(sparse, ids);
     if (!skip) {
       // (n) -> (n, D)
-      ((at::embedding(sparse, ids) * coef).sum() + (ws * (r + 1)).sum())
+      ((at::embedding(sparse, ids) * coef).sum() + (ws * (r + 1)).sum() +
+       (vs * (r + 2)).sum())
           .backward();
-      ((at::embedding(dense, ids) * coef).sum() + (wd * (r + 1)).sum())
+      ((at::embedding(dense, ids) * coef).sum() + (wd * (r + 1)).sum() +
+       (vd * (r + 2)).sum())
           .backward();
     }
     by_rows.finish();
@@ -137,7 +150,18 @@ int row_sparse(ember::dist::ProcessGroup& pg) {
       return fail(fmt::format(
           "trial {}: row-sparse differs from dense by {}", trial, d));
     }
-    if (!at::equal(ws.grad(), wd.grad())) return fail("dense bucket differs");
+    if (!at::equal(ws.grad(), wd.grad()) || !at::equal(vs.grad(), vd.grad())) {
+      return fail("dense bucket differs");
+    }
+    // The flat bucket: w's gradient on rank q is q + 1.
+    double w_expect = 0;
+    for (int q = 0; q < w; ++q) {
+      if (!(q == 1 && trial == 5)) w_expect += q + 1;
+    }
+    w_expect = w_before + w_expect / w;
+    if (!at::allclose(ws.grad(), at::full({3}, w_expect, f))) {
+      return fail(fmt::format("trial {}: flat bucket gradient", trial));
+    }
     // The closed form, in double.
     at::Tensor expect = at::zeros({V, D}, at::kDouble);
     for (int q = 0; q < w; ++q) {
@@ -149,25 +173,24 @@ int row_sparse(ember::dist::ProcessGroup& pg) {
           at::tensor(l.ids, at::kLong),
           at::tensor(l.coef, f).view({m, D}).to(at::kDouble));
     }
-    expect.div_(w);
+    expect.div_(w).add_(before);
     // float32 sums of up to 400 terms of size <= 1: 1e-5 absolute.
     if (!at::allclose(sparse.grad().to(at::kDouble), expect, 0, 1e-5)) {
       return fail(fmt::format("trial {}: row-sparse gradient is wrong", trial));
     }
-    // Untouched rows are exactly zero.
-    at::Tensor untouched = expect.abs().sum(1).eq(0);
-    if (sparse.grad()
-            .masked_select(untouched.unsqueeze(1))
-            .abs()
-            .sum()
-            .item<float>() != 0.0f) {
-      return fail("untouched rows not zero");
+    // Untouched rows are exactly what they were.
+    at::Tensor untouched = (expect - before).abs().sum(1).eq(0).unsqueeze(1);
+    if (!at::equal(
+            sparse.grad().to(at::kDouble).masked_select(untouched),
+            before.masked_select(untouched))) {
+      return fail("untouched rows changed");
     }
-    // Leave the gradients set (no zero_grad) every other trial: finish()
-    // must still give this step's average only.
+    // Leave the gradients set (no zero_grad) every other trial, as gradient
+    // accumulation does.
     if (trial % 2 == 1) {
-      sparse.mutable_grad() = at::Tensor();
-      dense.mutable_grad() = at::Tensor();
+      for (auto* t : {&sparse, &dense, &ws, &wd, &vs, &vd}) {
+        t->mutable_grad() = at::Tensor();
+      }
     }
   }
   // Tied: a table looked up and also used as an output head has a dense
