@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -11,7 +12,7 @@
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 #include <torch/csrc/autograd/function.h>
-#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -302,6 +303,24 @@ void ProcessGroup::barrier() {
 
 // --- GradientReducer ---------------------------------------------------------
 
+namespace {
+// Calls `fn` after an AccumulateGrad node ran. Not LibTorch's LambdaPostHook:
+// its header pulls in compiled autograd (dynamo) in LibTorch 2.x.
+class PostAccumulateHook : public torch::autograd::FunctionPostHook {
+ public:
+  explicit PostAccumulateHook(std::function<void()> fn) : fn_(std::move(fn)) {}
+  torch::autograd::variable_list operator()(
+      const torch::autograd::variable_list& outputs,
+      const torch::autograd::variable_list& /*inputs*/) override {
+    fn_();
+    return outputs;
+  }
+
+ private:
+  std::function<void()> fn_;
+};
+}  // namespace
+
 struct GradientReducer::Impl {
   using Clock = std::chrono::steady_clock;
   struct Slot {
@@ -544,13 +563,7 @@ GradientReducer::GradientReducer(
         "GradientReducer: parameters must be leaves that require grad");
     s.accumulator = torch::autograd::impl::grad_accumulator(s.param);
     s.hook_key = s.accumulator->add_post_hook(
-        std::make_unique<torch::autograd::utils::LambdaPostHook>(
-            [impl, i](
-                const torch::autograd::variable_list& outputs,
-                const torch::autograd::variable_list& /*inputs*/) {
-              impl->on_grad(i);
-              return outputs;
-            }));
+        std::make_unique<PostAccumulateHook>([impl, i] { impl->on_grad(i); }));
   }
 }
 
