@@ -159,6 +159,7 @@ const std::vector<Field>& fields() {
           Kind::kInt,
           [](double v) { return v >= 1 && v <= 86400; },
           "1 to 86400 seconds"),
+      EMBER_FIELD(train, dist_sparse_embedding, Kind::kBool, nullptr, ""),
       EMBER_FIELD(run, dir, Kind::kString, nullptr, ""),
       EMBER_FIELD(
           run,

@@ -201,6 +201,7 @@ const std::vector<std::string>& resumable_keys() {
       "train.threads",
       "train.backend",
       "train.dist_timeout_s",
+      "train.dist_sparse_embedding",
       "run.dir",
       "run.checkpoint_every",
       "data.num_workers"};
@@ -486,6 +487,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         num_batches);
   }
   std::unique_ptr<dist::GradientReducer> reducer;
+  torch::Tensor tok_table;  // reduced by rows (set when it can be)
   if (group) {
     // Identical starting weights on every rank (the seed already gives
     // them; the broadcast makes it a fact, resumed runs included).
@@ -503,7 +505,19 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       });
       if (!seen) unique.push_back(p);
     }
-    reducer = std::make_unique<dist::GradientReducer>(*group, unique);
+    // The token table's gradient is non-zero only in the rows of the ids the
+    // batch looked up (embedding backward is an index_add), unless the
+    // output head shares the table: then every row has a gradient.
+    std::vector<torch::Tensor> row_sparse;
+    if (cfg.train.dist_sparse_embedding && !cfg.model.tie_weights) {
+      if (auto* t =
+              model->named_parameters().find("embedding.tok_emb.weight")) {
+        tok_table = *t;
+        row_sparse.push_back(tok_table);
+      }
+    }
+    reducer = std::make_unique<dist::GradientReducer>(
+        *group, unique, size_t{4} << 20, row_sparse);
   }
   if (lead) write_file_atomic((dir / "config.toml").string(), to_toml(cfg));
   auto write_outputs = [&] {
@@ -657,6 +671,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         const double share = static_cast<double>(rows) /
                              static_cast<double>(batch->inputs.size(0));
         double local = 0;
+        // Every rank names its ids, even none: the row mask is a collective.
+        if (tok_table.defined()) reducer->expect_rows(tok_table, mine.inputs);
         if (rows > 0) {
           const auto loss =
               lm_loss(model(mine.inputs.to(device)), mine.targets.to(device));
@@ -782,6 +798,25 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         1e3 * wait,
         1e3 * per_step,
         100 * wait / per_step);
+    // Where the wait comes from, bucket by bucket (backward fills them in
+    // this order).
+    const auto stats = reducer->stats();
+    for (size_t k = 0; k < stats.buckets.size(); ++k) {
+      const auto& b = stats.buckets[k];
+      fmt::print(
+          log,
+          "distributed: bucket {} ({} {}, {}): {:.2f} MB/step, launched "
+          "{:.1f} ms after the first gradient (finish at {:.1f} ms), wait "
+          "{:.1f} ms/step\n",
+          k,
+          b.num_params,
+          b.num_params == 1 ? "tensor" : "tensors",
+          b.row_sparse ? "row-sparse" : "dense",
+          b.mbytes,
+          b.ready_ms,
+          stats.backward_ms,
+          b.wait_ms);
+    }
   }
   result.step = step;
   result.evals = evals;

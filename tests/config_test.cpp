@@ -60,12 +60,16 @@ TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
   CHECK(back.train.lr == c.train.lr);
-  CHECK(ember::config_keys().size() == 28);
+  CHECK(ember::config_keys().size() == 29);
 }
 
 TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
   CHECK(parse_config("", "c.toml").train.backend == "auto");
   CHECK(parse_config("", "c.toml").train.dist_timeout_s == 120);
+  CHECK(parse_config("", "c.toml").train.dist_sparse_embedding);
+  CHECK_FALSE(
+      parse_config("[train]\ndist_sparse_embedding = false\n", "c.toml")
+          .train.dist_sparse_embedding);
   CHECK(
       parse_config("[train]\nbackend = \"gloo\"\n", "c.toml").train.backend ==
       "gloo");

@@ -56,6 +56,11 @@ struct TrainConfig {
   /// Distributed runs only: how long a collective waits for the other
   /// ranks before the run fails with an error instead of hanging.
   int64_t dist_timeout_s = 120;
+  /// Distributed runs only: all-reduce only the rows of the token-embedding
+  /// gradient that some rank's batch looked up (the others are zero), instead
+  /// of the whole (V, D) table. Ignored with model.tie_weights (the output
+  /// head makes every row non-zero). Same result on 2 ranks, bit for bit.
+  bool dist_sparse_embedding = true;
 };
 
 /// `[run]`: where outputs go.

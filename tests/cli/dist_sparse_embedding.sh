@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# train.dist_sparse_embedding: 2 ranks (Gloo, loopback, CPU, dropout off)
+# that all-reduce only the token-embedding rows their batches used end with
+# the same bits as 2 ranks that all-reduce the whole table (losses and final
+# weights, tolerance 0: on 2 ranks each sum is a + b either way). With tied
+# weights the table stays dense (the output head touches every row) and 2
+# ranks x b still match 1 process x 2b within 1e-5.
+set -euo pipefail
+# Needs the Gloo backend (a LibTorch without Gloo's headers builds without it).
+"$1" --version | grep -q 'backends:.*gloo' ||
+  { echo "skipped: no Gloo in this build: $("$1" --version)"; exit 77; }
+ember="$1"
+src="$2"
+worker="$(dirname "$ember")/tests/ember_dist_worker"
+cd "$src"
+w="$(mktemp -d)"
+trap 'rm -rf "$w"' EXIT
+common=(--config configs/debug.toml --set model.drop_rate=0.0 --set train.max_steps=12
+        --set train.eval_freq=4 --set run.checkpoint_every=0)
+
+two_ranks() {  # name, extra args...
+  local name="$1" port=$((20000 + RANDOM % 20000)) pids=() r p
+  shift
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      timeout 120 "$ember" train "${common[@]}" --set data.batch_size=2 \
+      --set run.dir="$w/$name" "$@" >"$w/$name.rank$r.log" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || { cat "$w/$name".rank*.log; exit 1; }; done
+}
+
+two_ranks rows
+two_ranks whole --set train.dist_sparse_embedding=false
+grep -q "(1 tensor, row-sparse)" "$w/rows.rank0.log"
+if grep -q "row-sparse" "$w/whole.rank0.log"; then
+  echo "dist_sparse_embedding=false still reduced by rows"; exit 1
+fi
+python3 - "$w/rows/metrics.jsonl" "$w/whole/metrics.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+whole = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+keys = ("step", "tokens_seen", "train_loss", "val_loss")
+assert len(rows) == len(whole) >= 3, (len(rows), len(whole))
+for a, b in zip(rows, whole):
+    assert all(a[k] == b[k] for k in keys), (a, b)
+print(f"row-sparse: {len(rows)} evaluations, the same losses as dense")
+PY
+"$worker" compare "$w/rows/checkpoint.pt" "$w/whole/checkpoint.pt" 0
+
+tied=(--set model.tie_weights=true --set model.pos_encoding=sinusoidal)
+two_ranks tied "${tied[@]}"
+if grep -q "row-sparse" "$w/tied.rank0.log"; then
+  echo "a tied table was reduced by rows"; exit 1
+fi
+"$ember" train "${common[@]}" "${tied[@]}" --set data.batch_size=4 \
+  --set run.dir="$w/tied-one" >"$w/tied-one.log"
+python3 - "$w/tied-one/metrics.jsonl" "$w/tied/metrics.jsonl" <<'PY'
+import json, sys
+one = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+two = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert len(one) == len(two) >= 3, (len(one), len(two))
+worst = max(abs(a[k] - b[k]) for a, b in zip(one, two) for k in ("train_loss", "val_loss"))
+print(f"tied: {len(one)} evaluations, largest loss difference {worst:.3g}")
+assert worst <= 1e-5, worst
+PY
+"$worker" compare "$w/tied-one/checkpoint.pt" "$w/tied/checkpoint.pt" 1e-5
