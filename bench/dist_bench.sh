@@ -67,24 +67,25 @@ def dist(name):
         steps, tps = done(f"{name}.{i}.rank0.log")
         runs.append((float(m.group(3)), float(m.group(1)), float(m.group(2)), tps,
                      max(buckets) if buckets else None))
+    shares = " / ".join(f"{r[0]:.1f}" for r in runs)  # in run order
     runs.sort()
-    return runs[len(runs) // 2]  # the median by share (upper median if even)
+    return runs[len(runs) // 2] + (shares,)  # the median by share (upper if even)
 ones = sorted(done(f"one.{i}.log")[1] for i in range(1, repeat + 1))
 tps1 = ones[len(ones) // 2]
 steps1 = done("one.1.log")[0]
 print(f"\n{steps1} steps of global batch {batch} x 256 tokens, dropout off, CPU; "
       f"median of {repeat} run(s) each\n")
-print("| processes | token embedding all-reduce | tokens/s | vs 1 process | wait (ms/step) | share of step | largest bucket wait (ms/step) |")
-print("|---|---|---:|---:|---:|---:|---:|")
-print(f"| 1, 2 threads, batch {batch} | - | {tps1:.0f} | 1.00x | - | - | - |")
+print("| processes | token embedding all-reduce | tokens/s | vs 1 process | wait (ms/step) | share of step | largest bucket wait (ms/step) | share, each run (%) |")
+print("|---|---|---:|---:|---:|---:|---:|---|")
+print(f"| 1, 2 threads, batch {batch} | - | {tps1:.0f} | 1.00x | - | - | - | - |")
 rows = []
 if before:
     rows.append(("before", f"whole table, copied into buckets (`{before}`)"))
 rows += [("whole", "whole table, in place (`dist_sparse_embedding=false`)"),
          ("rows", "union of the batch's rows (default)")]
 for name, what in rows:
-    share, wait, step, tps, largest = dist(name)
+    share, wait, step, tps, largest, shares = dist(name)
     big = f"{largest:.1f}" if largest is not None else "-"
     print(f"| 2 (Gloo, loopback), 1 thread, batch {batch // 2} each | {what} | {tps:.0f} | "
-          f"{tps / tps1:.2f}x | {wait:.1f} of {step:.1f} | {share:.1f}% | {big} |")
+          f"{tps / tps1:.2f}x | {wait:.1f} of {step:.1f} | {share:.1f}% | {big} | {shares} |")
 PY

@@ -67,9 +67,8 @@ TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
   CHECK(parse_config("", "c.toml").train.backend == "auto");
   CHECK(parse_config("", "c.toml").train.dist_timeout_s == 120);
   CHECK(parse_config("", "c.toml").train.dist_sparse_embedding);
-  CHECK_FALSE(
-      parse_config("[train]\ndist_sparse_embedding = false\n", "c.toml")
-          .train.dist_sparse_embedding);
+  CHECK_FALSE(parse_config("[train]\ndist_sparse_embedding = false\n", "c.toml")
+                  .train.dist_sparse_embedding);
   CHECK(
       parse_config("[train]\nbackend = \"gloo\"\n", "c.toml").train.backend ==
       "gloo");
