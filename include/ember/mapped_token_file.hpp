@@ -19,7 +19,8 @@ namespace ember {
 /// Throws Error if unreadable, TokenizerError if not a valid token file.
 class MappedTokenFile {
  public:
-  explicit MappedTokenFile(const std::string& path, bool verify_checksum = true);
+  explicit MappedTokenFile(
+      const std::string& path, bool verify_checksum = true);
   ~MappedTokenFile();
   MappedTokenFile(const MappedTokenFile&) = delete;
   MappedTokenFile& operator=(const MappedTokenFile&) = delete;
@@ -35,6 +36,12 @@ class MappedTokenFile {
   /// Copies ids [begin, begin + n) into `out`, widened to int64.
   /// Throws Error when the range runs past the end.
   void copy_to(uint64_t begin, uint64_t n, int64_t* out) const;
+  /// The largest id in [begin, begin + n) (0 when n == 0): one pass over
+  /// the range. Throws Error when the range runs past the end.
+  TokenId max_id(uint64_t begin, uint64_t n) const;
+  const std::string& path() const {
+    return path_;
+  }
 
  private:
   std::string path_;
