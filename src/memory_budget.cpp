@@ -87,24 +87,32 @@ MemoryBudget available_memory() {
   lower_by_rlimit(b, RLIMIT_DATA, "VmData", "ulimit -d");
   const std::string dir = cgroup_dir();
   uint64_t max = 0;
+  uint64_t current = 0;
   if (!dir.empty() && read_number(dir + "/memory.max", max)) {
-    uint64_t current = 0;
     read_number(dir + "/memory.current", current);
     lower(b, max > current ? max - current : 0, "cgroup memory.max");
+  }
+  // cgroup v1, as a container sees its own group ("unlimited" is ~2^63).
+  const std::string v1 = "/sys/fs/cgroup/memory/";
+  if (read_number(v1 + "memory.limit_in_bytes", max)) {
+    current = 0;
+    read_number(v1 + "memory.usage_in_bytes", current);
+    lower(b, max > current ? max - current : 0, "cgroup memory.limit_in_bytes");
   }
   return b;
 }
 
 uint64_t text_in_memory_bytes(uint64_t text_bytes) {
   const uint64_t tokens = text_bytes / 3 + 1;
-  return std::max(2 * text_bytes, text_bytes + 16 * tokens);
+  return std::max(2 * text_bytes, text_bytes + 24 * tokens);
 }
 
 std::string format_bytes(uint64_t bytes) {
+  // Thresholds at the rounding point: 999,960,000 bytes is "1.0 GB".
   const auto v = static_cast<double>(bytes);
-  if (bytes >= 1000ull * 1000 * 1000) return fmt::format("{:.1f} GB", v / 1e9);
-  if (bytes >= 1000ull * 1000) return fmt::format("{:.1f} MB", v / 1e6);
-  if (bytes >= 1000) return fmt::format("{:.1f} KB", v / 1e3);
+  if (v >= 999.95e6) return fmt::format("{:.1f} GB", v / 1e9);
+  if (v >= 999.95e3) return fmt::format("{:.1f} MB", v / 1e6);
+  if (v >= 1000) return fmt::format("{:.1f} KB", v / 1e3);
   return fmt::format("{} B", bytes);
 }
 

@@ -99,6 +99,23 @@ torch::Tensor to_tensor(const std::vector<TokenId>& ids) {
   return t;
 }
 
+// OpenBLAS (Debian LibTorch's BLAS) takes a 128 MiB buffer on the first
+// matrix product and, when that malloc fails, retries forever (seen under
+// `ulimit -d`: 100% CPU, no progress, SIGTERM unheard). Refuse to start
+// with less room than that, so the run fails with a message instead.
+void check_blas_headroom() {
+  constexpr uint64_t kNeed = (128ull + 32) << 20;  // the buffer + a margin
+  const MemoryBudget budget = available_memory();
+  if (budget.bytes >= kNeed) return;
+  throw Error(fmt::format(
+      "train: only {} of memory is left to this process ({}), less than the "
+      "{} that LibTorch's BLAS (OpenBLAS) allocates at its first matrix "
+      "product, where it would wait forever; hint: raise the limit",
+      format_bytes(budget.bytes),
+      budget.limit,
+      format_bytes(kNeed)));
+}
+
 // The ids of the training or the validation part: an int64 tensor in
 // memory (from a text), or a range of a memory-mapped token file.
 struct DataPart {
@@ -272,6 +289,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   c10::Device device = resolve_device(cfg.train.device);
   check_input_embedding(cfg.model.pos_encoding);
   at::set_num_threads(static_cast<int>(resolve_threads(cfg.train.threads)));
+  check_blas_headroom();
 
   // --- distributed: joined when started by torchrun (WORLD_SIZE > 1) -------
   // Each rank trains on its share of every global batch of
@@ -464,6 +482,24 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       val_part.dataset(max_length, cfg.data.stride),
       LoaderOptions{global_batch, false, false, cfg.data.num_workers});
   const auto num_batches = static_cast<int64_t>(train_loader.num_batches());
+  if (cfg.data.shuffle) {
+    // A shuffled pass holds randperm(W) as int64 (PyTorch's RandomSampler
+    // too), and an evaluation's fresh pass a second one beside it.
+    const uint64_t windows = train_loader.dataset().num_windows();
+    const uint64_t need = 2 * 8 * windows;
+    const MemoryBudget budget = available_memory();
+    if (need > budget.bytes) {
+      throw Error(fmt::format(
+          "data: shuffling {} training windows needs about {} for their order "
+          "(8 bytes per window, twice during evaluation), more than the {} "
+          "available ({}); hint: raise data.stride (windows start every "
+          "stride tokens) or set data.shuffle = false",
+          windows,
+          format_bytes(need),
+          format_bytes(budget.bytes),
+          budget.limit));
+    }
+  }
   if (num_batches == 0) {
     throw ConfigError(fmt::format(
         "data: the training part gives {} windows, fewer than one batch of "

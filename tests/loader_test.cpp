@@ -119,11 +119,10 @@ GptDataset scenario_dataset(const Scenario& s) {
 // temporary file that the mapping keeps alive after it is removed).
 GptDataset mapped_copy(const GptDataset& ds, uint32_t width_bits) {
   static int counter = 0;
-  const std::string path =
-      (std::filesystem::temp_directory_path() /
-       ("ember_loader_test_" + std::to_string(::getpid()) + "_" +
-        std::to_string(counter++) + ".bin"))
-          .string();
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ember_loader_test_" + std::to_string(::getpid()) +
+                             "_" + std::to_string(counter++) + ".bin"))
+                               .string();
   const torch::Tensor ids = ds.ids();
   const auto* p = ids.data_ptr<int64_t>();
   std::vector<ember::TokenId> v(p, p + ids.numel());
@@ -300,8 +299,8 @@ TEST_CASE(
   auto all = at::empty({static_cast<int64_t>(v.size())}, at::kLong);
   for (size_t i = 0; i < v.size(); ++i)
     all[static_cast<int64_t>(i)] = static_cast<int64_t>(v[i]);
-  const torch::Tensor part = all.narrow(
-      0, static_cast<int64_t>(begin), static_cast<int64_t>(count));
+  const torch::Tensor part =
+      all.narrow(0, static_cast<int64_t>(begin), static_cast<int64_t>(count));
   const int64_t stride = GENERATE(1, 7, 64);
   const bool shuffle = GENERATE(false, true);
   const bool drop_last = GENERATE(false, true);
