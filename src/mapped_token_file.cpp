@@ -40,7 +40,15 @@ MappedTokenFile::MappedTokenFile(const std::string& path, bool verify_checksum)
         fmt::format("token file {}: size changed while opening", path));
   }
   if (verify_checksum) {
-    const uint64_t sum = fnv1a64(payload_, static_cast<size_t>(expected));
+    // In blocks, each dropped from this process's resident set once read
+    // (the page cache keeps it), so the pass leaves RSS where it was.
+    uint64_t sum = 0xcbf29ce484222325ull;
+    constexpr uint64_t kBlock = uint64_t{16} << 20;
+    for (uint64_t at = 0; at < expected; at += kBlock) {
+      const uint64_t n = std::min(kBlock, expected - at);
+      sum = fnv1a64(payload_ + at, static_cast<size_t>(n), sum);
+      drop_pages(kTokenFileHeaderSize + at, n);
+    }
     if (sum != header_.checksum) {
       ::munmap(map_, map_size_);
       throw TokenizerError(fmt::format(
@@ -52,6 +60,20 @@ MappedTokenFile::MappedTokenFile(const std::string& path, bool verify_checksum)
     }
   }
   ::madvise(map_, map_size_, MADV_RANDOM);
+}
+
+void MappedTokenFile::drop_pages(uint64_t offset, uint64_t n) const {
+  // Whole pages inside [offset, offset + n) only: a neighbour's page that is
+  // still in use is never dropped (refaulting it would be correct anyway).
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t first = (offset + page - 1) / page * page;
+  const uint64_t last = (offset + n) / page * page;
+  if (last > first) {
+    ::madvise(
+        static_cast<unsigned char*>(map_) + first,
+        static_cast<size_t>(last - first),
+        MADV_DONTNEED);
+  }
 }
 
 MappedTokenFile::~MappedTokenFile() {
@@ -100,6 +122,8 @@ TokenId MappedTokenFile::max_id(uint64_t begin, uint64_t n) const {
     const uint64_t m = std::min(kBlock, n - done);
     copy_to(begin + done, m, buf);
     for (uint64_t k = 0; k < m; ++k) top = std::max(top, buf[k]);
+    const uint64_t width = header_.width_bits / 8;
+    drop_pages(kTokenFileHeaderSize + (begin + done) * width, m * width);
   }
   return static_cast<TokenId>(top);
 }

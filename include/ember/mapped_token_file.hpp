@@ -15,7 +15,8 @@ namespace ember {
 
 /// Opens and maps the token file at `path`. The header and the file size are
 /// always checked (read_token_file_header); the payload checksum only when
-/// `verify_checksum` is true, since it costs one pass over the whole file.
+/// `verify_checksum` is true, since it costs one pass over the whole file
+/// (its pages are dropped from the resident set as it goes).
 /// Throws Error if unreadable, TokenizerError if not a valid token file.
 class MappedTokenFile {
  public:
@@ -37,13 +38,18 @@ class MappedTokenFile {
   /// Throws Error when the range runs past the end.
   void copy_to(uint64_t begin, uint64_t n, int64_t* out) const;
   /// The largest id in [begin, begin + n) (0 when n == 0): one pass over
-  /// the range. Throws Error when the range runs past the end.
+  /// the range, which leaves the resident set as it was. Throws Error when
+  /// the range runs past the end.
   TokenId max_id(uint64_t begin, uint64_t n) const;
   const std::string& path() const {
     return path_;
   }
 
  private:
+  // Drops the whole pages of bytes [offset, offset + n) of the file from
+  // this process's resident set after a one-off scan (MADV_DONTNEED on a
+  // read-only shared mapping: the data stays in the page cache).
+  void drop_pages(uint64_t offset, uint64_t n) const;
   std::string path_;
   TokenFileHeader header_;
   void* map_ = nullptr;
