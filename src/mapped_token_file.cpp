@@ -118,12 +118,18 @@ TokenId MappedTokenFile::max_id(uint64_t begin, uint64_t n) const {
   constexpr uint64_t kBlock = 1 << 14;
   int64_t buf[kBlock];
   int64_t top = 0;
+  const uint64_t width = header_.width_bits / 8;
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  // Dropped up to here: each drop starts where the last one's whole pages
+  // ended, so a page split between two blocks is dropped too.
+  uint64_t dropped = kTokenFileHeaderSize + begin * width;
   for (uint64_t done = 0; done < n; done += kBlock) {
     const uint64_t m = std::min(kBlock, n - done);
     copy_to(begin + done, m, buf);
     for (uint64_t k = 0; k < m; ++k) top = std::max(top, buf[k]);
-    const uint64_t width = header_.width_bits / 8;
-    drop_pages(kTokenFileHeaderSize + (begin + done) * width, m * width);
+    const uint64_t end = kTokenFileHeaderSize + (begin + done + m) * width;
+    drop_pages(dropped, end - dropped);
+    dropped = std::max(dropped, end / page * page);
   }
   return static_cast<TokenId>(top);
 }
