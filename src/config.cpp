@@ -43,6 +43,8 @@ constexpr double kBig = static_cast<double>(1LL << 20);  // 1,048,576
 const std::vector<Field>& fields() {
   static const std::vector<Field> kFields = {
       EMBER_FIELD(data, path, Kind::kString, nullptr, ""),
+      EMBER_FIELD(data, train_path, Kind::kString, nullptr, ""),
+      EMBER_FIELD(data, val_path, Kind::kString, nullptr, ""),
       EMBER_FIELD(
           data,
           train_ratio,
@@ -463,8 +465,20 @@ void validate(const Config& c, std::string_view source) {
         source,
         c.train.backend));
   }
-  if (c.data.path.empty()) {
-    throw ConfigError(fmt::format("{}: data.path is empty", source));
+  if (c.data.train_path.empty() != c.data.val_path.empty()) {
+    const bool has_train = !c.data.train_path.empty();
+    throw ConfigError(fmt::format(
+        "{}: {} is set but {} is not; hint: give both data.train_path and "
+        "data.val_path, or neither and data.path",
+        source,
+        has_train ? "data.train_path" : "data.val_path",
+        has_train ? "data.val_path" : "data.train_path"));
+  }
+  if (c.data.path.empty() && c.data.train_path.empty()) {
+    throw ConfigError(fmt::format(
+        "{}: data.path is empty; hint: name a text or token file, or give "
+        "data.train_path and data.val_path",
+        source));
   }
   if (c.run.dir.empty()) {
     throw ConfigError(fmt::format("{}: run.dir is empty", source));
@@ -533,7 +547,9 @@ Config parse_config(
 }
 
 std::string resolve_data_path(
-    const std::string& path, const std::string& data_dir) {
+    const std::string& path,
+    const std::string& data_dir,
+    std::string_view key) {
   namespace fs = std::filesystem;
   const std::string dir =
       data_dir.empty() ? std::string(build::kDefaultDataDir) : data_dir;
@@ -545,18 +561,24 @@ std::string resolve_data_path(
     if (ec || !fs::exists(st)) continue;
     if (fs::is_directory(st)) {
       throw ConfigError(fmt::format(
-          "data.path: '{}' is a directory, expected a text file", p.string()));
+          "{}: '{}' is a directory, expected a text or token file",
+          key,
+          p.string()));
     }
     return fs::absolute(p, ec).lexically_normal().string();
   }
   if (fs::path(path).is_relative()) {
     throw ConfigError(fmt::format(
-        "data.path: no such file '{}' (looked in the current directory and in "
-        "{}); hint: run scripts/setup.sh to fetch the-verdict.txt",
+        "{}: no such file '{}' (looked in the current directory and in "
+        "{}){}",
+        key,
         path,
-        dir));
+        dir,
+        key == "data.path"
+            ? "; hint: run scripts/setup.sh to fetch the-verdict.txt"
+            : ""));
   }
-  throw ConfigError(fmt::format("data.path: no such file '{}'", path));
+  throw ConfigError(fmt::format("{}: no such file '{}'", key, path));
 }
 
 Config load_config(
@@ -568,7 +590,14 @@ Config load_config(
     throw ConfigError(e.what());
   }
   Config c = parse_config(text, path, overrides);
-  c.data.path = resolve_data_path(c.data.path);
+  if (c.data.train_path.empty()) {
+    c.data.path = resolve_data_path(c.data.path);
+  } else {
+    // data.path is not used then: it may even name no file.
+    c.data.train_path =
+        resolve_data_path(c.data.train_path, "", "data.train_path");
+    c.data.val_path = resolve_data_path(c.data.val_path, "", "data.val_path");
+  }
   return c;
 }
 

@@ -313,4 +313,13 @@ std::vector<TokenId> read_token_file(const std::string& path) {
   return decode_token_file(read_file(path), path);
 }
 
+bool is_token_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  char magic[8] = {};
+  const size_t got = std::fread(magic, 1, sizeof magic, f);
+  std::fclose(f);
+  return got == sizeof magic && std::memcmp(magic, kTokenFileMagic, 8) == 0;
+}
+
 }  // namespace ember

@@ -35,8 +35,11 @@
 #include <ember/distributed.hpp>
 #include <ember/error.hpp>
 #include <ember/io.hpp>
+#include <ember/mapped_token_file.hpp>
+#include <ember/memory_budget.hpp>
 #include <ember/nn/embedding_lm.hpp>
 #include <ember/nn/registry.hpp>
+#include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
 
 namespace ember {
@@ -52,11 +55,11 @@ bool cuda_compiled() {
 }
 
 // Python's open(..., encoding="utf-8").read(): universal newlines.
-std::string read_text(const std::string& path) {
+std::string read_text(const std::string& path, std::string_view key) {
   const std::string raw = read_file(path);
   if (auto bad = find_invalid_utf8(raw)) {
-    throw Error(fmt::format(
-        "data.path {}: invalid UTF-8 at byte offset {}", path, *bad));
+    throw Error(
+        fmt::format("{} {}: invalid UTF-8 at byte offset {}", key, path, *bad));
   }
   std::string out;
   out.reserve(raw.size());
@@ -94,6 +97,81 @@ torch::Tensor to_tensor(const std::vector<TokenId>& ids) {
   auto* p = t.data_ptr<int64_t>();
   for (size_t i = 0; i < ids.size(); ++i) p[i] = ids[i];
   return t;
+}
+
+// OpenBLAS (Debian LibTorch's BLAS) takes a 128 MiB buffer on the first
+// matrix product and, when that malloc fails, retries forever (seen under
+// `ulimit -d`: 100% CPU, no progress, SIGTERM unheard). Refuse to start
+// with less room than that, so the run fails with a message instead.
+void check_blas_headroom() {
+  constexpr uint64_t kNeed = (128ull + 32) << 20;  // the buffer + a margin
+  const MemoryBudget budget = available_memory();
+  if (budget.bytes >= kNeed) return;
+  throw Error(fmt::format(
+      "train: only {} of memory is left to this process ({}), less than the "
+      "{} that LibTorch's BLAS (OpenBLAS) allocates at its first matrix "
+      "product, where it would wait forever; hint: raise the limit",
+      format_bytes(budget.bytes),
+      budget.limit,
+      format_bytes(kNeed)));
+}
+
+// The ids of the training or the validation part: an int64 tensor in
+// memory (from a text), or a range of a memory-mapped token file.
+struct DataPart {
+  torch::Tensor ids;
+  std::shared_ptr<const MappedTokenFile> file;
+  uint64_t begin = 0;
+  uint64_t count = 0;
+  std::string what;  // the file, for messages
+
+  int64_t size() const {
+    return file != nullptr ? static_cast<int64_t>(count) : ids.numel();
+  }
+  int64_t max_id() const {
+    if (file != nullptr) return file->max_id(begin, count);
+    return ids.max().item<int64_t>();
+  }
+  GptDataset dataset(int64_t max_length, int64_t stride) const {
+    if (file != nullptr) {
+      return GptDataset(file, max_length, stride, begin, count);
+    }
+    return GptDataset(ids, max_length, stride);
+  }
+};
+
+// Maps a token file (checksum verified: one pass) written for GPT-2.
+std::shared_ptr<const MappedTokenFile> open_token_file(
+    const std::string& path, std::string_view key) {
+  auto file = std::make_shared<const MappedTokenFile>(path);
+  if (file->header().vocab_name != "gpt2") {
+    throw ConfigError(fmt::format(
+        "{} {}: the token file is for vocabulary '{}' (expected gpt2)",
+        key,
+        path,
+        file->header().vocab_name));
+  }
+  return file;
+}
+
+// A whole file as one part: a token file mapped, a text tokenized.
+DataPart load_whole_file(
+    const std::string& path,
+    std::string_view key,
+    const Tokenizer& tokenizer,
+    unsigned threads) {
+  DataPart part;
+  part.what = path;
+  if (is_token_file(path)) {
+    part.file = open_token_file(path, key);
+    part.count = part.file->size();
+    return part;
+  }
+  check_text_fits_memory(path, std::string(key));
+  const std::string text = read_text(path, key);
+  part.ids = to_tensor(tokenizer.encode_parallel(
+      text, AllowedSpecial({"<|endoftext|>"}), Disallowed::kRaise, threads));
+  return part;
 }
 
 NamedTensors model_state(torch::nn::Module& m) {
@@ -212,6 +290,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   c10::Device device = resolve_device(cfg.train.device);
   check_input_embedding(cfg.model.pos_encoding);
   at::set_num_threads(static_cast<int>(resolve_threads(cfg.train.threads)));
+  check_blas_headroom();
 
   // --- distributed: joined when started by torchrun (WORLD_SIZE set) -------
   // Each rank trains on its share of every global batch of
@@ -301,29 +380,50 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
   }
 
-  // --- data: the book's character split, each part tokenized alone ---------
-  const std::string text = read_text(cfg.data.path);
-  const auto split_chars = static_cast<int64_t>(
-      cfg.data.train_ratio * static_cast<double>(count_codepoints(text)));
-  const size_t split = codepoint_offset(text, split_chars);
+  // --- data: text (in memory) or token files (memory-mapped) --------------
   const Tokenizer tokenizer = Tokenizer::gpt2();
-  const AllowedSpecial eot({"<|endoftext|>"});
   const unsigned tok_threads =
       static_cast<unsigned>(resolve_threads(cfg.train.threads));
-  const auto train_ids = tokenizer.encode_parallel(
-      std::string_view(text).substr(0, split),
-      eot,
-      Disallowed::kRaise,
-      tok_threads);
-  const auto val_ids = tokenizer.encode_parallel(
-      std::string_view(text).substr(split),
-      eot,
-      Disallowed::kRaise,
-      tok_threads);
-  for (const auto* ids : {&train_ids, &val_ids}) {
-    if (ids->empty()) continue;
-    const TokenId top = *std::max_element(ids->begin(), ids->end());
-    if (static_cast<int64_t>(top) >= cfg.model.vocab_size) {
+  DataPart train_part;
+  DataPart val_part;
+  if (!cfg.data.train_path.empty()) {
+    train_part = load_whole_file(
+        cfg.data.train_path, "data.train_path", tokenizer, tok_threads);
+    val_part = load_whole_file(
+        cfg.data.val_path, "data.val_path", tokenizer, tok_threads);
+  } else if (is_token_file(cfg.data.path)) {
+    // A token file is split by tokens: a character split means nothing once
+    // the text is gone (nanoGPT splits its .bin files the same way).
+    auto file = open_token_file(cfg.data.path, "data.path");
+    const uint64_t n = file->size();
+    const auto n_train =
+        static_cast<uint64_t>(cfg.data.train_ratio * static_cast<double>(n));
+    train_part = {{}, file, 0, n_train, cfg.data.path};
+    val_part = {{}, file, n_train, n - n_train, cfg.data.path};
+  } else {
+    // The book's character split, each part tokenized alone.
+    check_text_fits_memory(cfg.data.path, "data.path");
+    const std::string text = read_text(cfg.data.path, "data.path");
+    const auto split_chars = static_cast<int64_t>(
+        cfg.data.train_ratio * static_cast<double>(count_codepoints(text)));
+    const size_t split = codepoint_offset(text, split_chars);
+    const AllowedSpecial eot({"<|endoftext|>"});
+    train_part.ids = to_tensor(tokenizer.encode_parallel(
+        std::string_view(text).substr(0, split),
+        eot,
+        Disallowed::kRaise,
+        tok_threads));
+    val_part.ids = to_tensor(tokenizer.encode_parallel(
+        std::string_view(text).substr(split),
+        eot,
+        Disallowed::kRaise,
+        tok_threads));
+    train_part.what = val_part.what = cfg.data.path;
+  }
+  for (const DataPart* part : {&train_part, &val_part}) {
+    if (part->size() == 0) continue;
+    const int64_t top = part->max_id();
+    if (top >= cfg.model.vocab_size) {
       throw ConfigError(fmt::format(
           "model.vocab_size: the data has token id {} (got vocab_size {}, "
           "expected > {})",
@@ -333,40 +433,75 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
   }
   const int64_t max_length = cfg.data.max_length;
-  for (const auto& [part, ids, hint] :
+  const bool separate = !cfg.data.train_path.empty();
+  for (const auto& [part_name, part, hint] :
        {std::tuple{
             "training",
-            &train_ids,
-            "lower data.max_length or use a longer text"},
+            &train_part,
+            separate ? "lower data.max_length or use a longer file"
+                     : "lower data.max_length or use a longer text"},
         std::tuple{
             "validation",
-            &val_ids,
-            "lower data.max_length or data.train_ratio"}}) {
-    if (static_cast<int64_t>(ids->size()) <= max_length) {
+            &val_part,
+            separate ? "lower data.max_length or use a longer file"
+                     : "lower data.max_length or data.train_ratio"}}) {
+    if (part->size() <= max_length) {
       throw ConfigError(fmt::format(
           "data: the {} part of {} has {} tokens, expected at least "
           "max_length + 1 = {}; hint: {}",
-          part,
-          cfg.data.path,
-          ids->size(),
+          part_name,
+          part->what,
+          part->size(),
           max_length + 1,
           hint));
+    }
+  }
+  for (const auto& [part_name, part] :
+       {std::pair{"training", &train_part},
+        std::pair{"validation", &val_part}}) {
+    if (part->file != nullptr) {
+      fmt::print(
+          log,
+          "data: {} on {} tokens [{}, {}) of token file {} (memory-mapped)\n",
+          part_name,
+          part->count,
+          part->begin,
+          part->begin + part->count,
+          part->what);
     }
   }
 
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   const int64_t global_batch = cfg.data.batch_size * world;
   Loader train_loader(
-      GptDataset(to_tensor(train_ids), max_length, cfg.data.stride),
+      train_part.dataset(max_length, cfg.data.stride),
       LoaderOptions{
           global_batch,
           cfg.data.shuffle,
           cfg.data.drop_last,
           cfg.data.num_workers});
   Loader val_loader(
-      GptDataset(to_tensor(val_ids), max_length, cfg.data.stride),
+      val_part.dataset(max_length, cfg.data.stride),
       LoaderOptions{global_batch, false, false, cfg.data.num_workers});
   const auto num_batches = static_cast<int64_t>(train_loader.num_batches());
+  if (cfg.data.shuffle) {
+    // A shuffled pass holds randperm(W) as int64 (PyTorch's RandomSampler
+    // too), and an evaluation's fresh pass a second one beside it.
+    const uint64_t windows = train_loader.dataset().num_windows();
+    const uint64_t need = 2 * 8 * windows;
+    const MemoryBudget budget = available_memory();
+    if (need > budget.bytes) {
+      throw Error(fmt::format(
+          "data: shuffling {} training windows needs about {} for their order "
+          "(8 bytes per window, twice during evaluation), more than the {} "
+          "available ({}); hint: raise data.stride (windows start every "
+          "stride tokens) or set data.shuffle = false",
+          windows,
+          format_bytes(need),
+          format_bytes(budget.bytes),
+          budget.limit));
+    }
+  }
   if (num_batches == 0) {
     throw ConfigError(fmt::format(
         "data: the training part gives {} windows, fewer than one batch of "

@@ -60,7 +60,7 @@ TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
   CHECK(back.train.lr == c.train.lr);
-  CHECK(ember::config_keys().size() == 29);
+  CHECK(ember::config_keys().size() == 31);
 }
 
 TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
@@ -195,7 +195,7 @@ TEST_CASE("Config: data.path is resolved or refused", "[config]") {
       ConfigError,
       Catch::Matchers::Message(
           "data.path: '" EMBER_SOURCE_DIR
-          "/configs' is a directory, expected a text file"));
+          "/configs' is a directory, expected a text or token file"));
   CHECK(
       ember::resolve_data_path("verdict.toml", EMBER_SOURCE_DIR "/configs") ==
       EMBER_SOURCE_DIR "/configs/verdict.toml");

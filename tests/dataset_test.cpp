@@ -1,6 +1,9 @@
 // GptDataset: the book's windows (ch02 GPTDatasetV1), Python's range()
 // count, views of one buffer, and the documented errors.
 #include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "golden_util.hpp"
@@ -9,8 +12,12 @@
 #include <ATen/ops/zeros.h>
 #include <catch2/catch.hpp>
 #include <torch/data/transforms/stack.h>
+#include <unistd.h>
 
 #include <ember/data/gpt_dataset.hpp>
+#include <ember/error.hpp>
+#include <ember/mapped_token_file.hpp>
+#include <ember/token_file.hpp>
 
 using ember::GptDataset;
 
@@ -169,4 +176,89 @@ TEST_CASE("GptDataset: works with LibTorch's Stack transform", "[dataset]") {
   REQUIRE(
       to_vector(batch.target.flatten()) ==
       std::vector<int64_t>{9, 10, 11, 12, 1, 2, 3, 4});
+}
+
+TEST_CASE(
+    "GptDataset: a token file serves the in-memory windows", "[dataset]") {
+  const uint32_t width = GENERATE(16u, 32u);
+  std::vector<ember::TokenId> v(1000);
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<ember::TokenId>((i * 31 + 5) % 50257);
+  v[10] = 50256;
+  const std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("ember_dataset_map_" + std::to_string(::getpid()) + ".bin"))
+          .string();
+  {
+    ember::TokenFileWriter w(path, width);
+    w.append(v);
+    w.finish();
+  }
+  auto all = at::zeros({1000}, at::kLong);
+  for (int64_t i = 0; i < 1000; ++i)
+    all[i] = static_cast<int64_t>(v[static_cast<size_t>(i)]);
+  const auto [max_length, stride] = GENERATE(
+      std::pair<int64_t, int64_t>{4, 4},
+      std::pair<int64_t, int64_t>{8, 1},
+      std::pair<int64_t, int64_t>{16, 5});
+  SECTION("the whole file, via from_token_file") {
+    GptDataset mem(all, max_length, stride);
+    GptDataset map = GptDataset::from_token_file(path, max_length, stride);
+    REQUIRE(map.is_mapped());
+    REQUIRE(map.num_tokens() == 1000);
+    REQUIRE(map.size() == mem.size());
+    std::vector<int64_t> buf(static_cast<size_t>(max_length) + 1);
+    for (size_t i = 0; i < mem.num_windows(); ++i) {
+      const auto a = mem.get(i);
+      const auto b = map.get(i);
+      REQUIRE(at::equal(a.data, b.data));
+      REQUIRE(at::equal(a.target, b.target));
+      map.copy_window(i, buf.data());
+      REQUIRE(buf.front() == a.data[0].item<int64_t>());
+      REQUIRE(buf.back() == a.target[max_length - 1].item<int64_t>());
+    }
+    REQUIRE_THROWS_AS(map.get(mem.num_windows()), c10::IndexError);
+    REQUIRE_THROWS_WITH(
+        map.ids(),
+        "GptDataset: ids() is not available for a memory-mapped token file "
+        "(it would load the whole file); hint: use get() or copy_window()");
+  }
+  SECTION("a token range of the file") {
+    auto file = std::make_shared<const ember::MappedTokenFile>(path);
+    GptDataset mem(all.narrow(0, 100, 600), max_length, stride);
+    GptDataset map(file, max_length, stride, 100, 600);
+    REQUIRE(map.size() == mem.size());
+    REQUIRE(map.file_begin() == 100);
+    for (size_t i = 0; i < mem.num_windows(); ++i) {
+      REQUIRE(at::equal(mem.get(i).data, map.get(i).data));
+      REQUIRE(at::equal(mem.get(i).target, map.get(i).target));
+    }
+    // Up to the end when no count is given.
+    REQUIRE(GptDataset(file, max_length, stride, 900).num_tokens() == 100);
+    REQUIRE_THROWS_WITH(
+        GptDataset(file, 4, 4, 900, 101),
+        "GptDataset: token range [900, 1001) runs past the end of the token "
+        "file (1000 tokens)");
+    REQUIRE_THROWS_WITH(
+        GptDataset(file, 4, 4, 996),
+        "GptDataset: the text must have at least max_length + 1 tokens (got 4 "
+        "tokens, expected at least 5)");
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("GptDataset: a corrupt token file is refused", "[dataset]") {
+  const std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("ember_dataset_bad_" + std::to_string(::getpid()) + ".bin"))
+          .string();
+  {
+    ember::TokenFileWriter w(path, 16);
+    w.append(std::vector<ember::TokenId>(100, 7));
+    w.finish();
+  }
+  std::filesystem::resize_file(path, 64 + 2 * 99);
+  REQUIRE_THROWS_AS(
+      GptDataset::from_token_file(path, 4, 4), ember::TokenizerError);
+  std::filesystem::remove(path);
 }

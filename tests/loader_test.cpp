@@ -3,7 +3,9 @@
 // from tests/reference/gen_reference.py).
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,9 +19,12 @@
 #include <catch2/catch.hpp>
 #include <torch/cuda.h>
 #include <torch/utils.h>
+#include <unistd.h>
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
+#include <ember/mapped_token_file.hpp>
+#include <ember/token_file.hpp>
 
 using ember::Batch;
 using ember::GptDataset;
@@ -110,13 +115,35 @@ GptDataset scenario_dataset(const Scenario& s) {
   return GptDataset(ids, s.get("max_length"), s.get("stride"));
 }
 
+// The same ids as a memory-mapped token file of `width_bits` (written to a
+// temporary file that the mapping keeps alive after it is removed).
+GptDataset mapped_copy(const GptDataset& ds, uint32_t width_bits) {
+  static int counter = 0;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ember_loader_test_" + std::to_string(::getpid()) +
+                             "_" + std::to_string(counter++) + ".bin"))
+                               .string();
+  const torch::Tensor ids = ds.ids();
+  const auto* p = ids.data_ptr<int64_t>();
+  std::vector<ember::TokenId> v(p, p + ids.numel());
+  ember::TokenFileWriter w(path, width_bits);
+  w.append(v);
+  w.finish();
+  auto file = std::make_shared<const ember::MappedTokenFile>(path);
+  std::filesystem::remove(path);
+  return GptDataset(file, ds.max_length(), ds.stride());
+}
+
 // Replays a golden scenario: torch.manual_seed(seed); then per pass:
-// iter(loader), up to `take` batches, torch.rand(()).
-void replay(const Scenario& s, int64_t num_workers) {
-  INFO("scenario " << s.name << ", num_workers " << num_workers);
+// iter(loader), up to `take` batches, torch.rand(()). With `mapped_width`
+// the loader serves the same ids from a token file of that width.
+void replay(const Scenario& s, int64_t num_workers, uint32_t mapped_width = 0) {
+  INFO(
+      "scenario " << s.name << ", num_workers " << num_workers
+                  << ", token file width " << mapped_width);
   GptDataset ds = scenario_dataset(s);
   Loader loader(
-      ds,
+      mapped_width == 0 ? ds : mapped_copy(ds, mapped_width),
       opts(
           s.get("batch_size"),
           s.get("shuffle") != 0,
@@ -235,6 +262,79 @@ TEST_CASE("Loader: shuffled order is PyTorch's, pass after pass", "[dataset]") {
 TEST_CASE("Loader: worker threads yield the identical order", "[dataset]") {
   for (const auto& s : load_scenarios()) {
     replay(s, GENERATE(1, 3));
+  }
+}
+
+TEST_CASE(
+    "Loader: a token-file dataset gives PyTorch's batches and draws too",
+    "[dataset]") {
+  const uint32_t width = GENERATE(16u, 32u);
+  const int64_t workers = GENERATE(0, 2);
+  for (const auto& s : load_scenarios()) {
+    replay(s, workers, width);
+  }
+}
+
+TEST_CASE(
+    "Loader: token-file and in-memory passes are equal batch for batch",
+    "[dataset]") {
+  // Ids that need 16 bits, a token range inside the file, both shuffles,
+  // both drop_last, a resumed pass.
+  std::vector<ember::TokenId> v(5000);
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<ember::TokenId>((i * 7919 + 13) % 50257);
+  const std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("ember_loader_eq_" + std::to_string(::getpid()) + ".bin"))
+          .string();
+  {
+    ember::TokenFileWriter w(path, 16);
+    w.append(v);
+    w.finish();
+  }
+  auto file = std::make_shared<const ember::MappedTokenFile>(path);
+  std::filesystem::remove(path);
+  const uint64_t begin = 123;
+  const uint64_t count = 4000;
+  auto all = at::empty({static_cast<int64_t>(v.size())}, at::kLong);
+  for (size_t i = 0; i < v.size(); ++i)
+    all[static_cast<int64_t>(i)] = static_cast<int64_t>(v[i]);
+  const torch::Tensor part =
+      all.narrow(0, static_cast<int64_t>(begin), static_cast<int64_t>(count));
+  const int64_t stride = GENERATE(1, 7, 64);
+  const bool shuffle = GENERATE(false, true);
+  const bool drop_last = GENERATE(false, true);
+  INFO("stride " << stride << " shuffle " << shuffle << " drop " << drop_last);
+  Loader mem(GptDataset(part, 32, stride), opts(6, shuffle, drop_last));
+  Loader map(
+      GptDataset(file, 32, stride, begin, count), opts(6, shuffle, drop_last));
+  REQUIRE(map.num_batches() == mem.num_batches());
+  torch::manual_seed(77);
+  auto pa = mem.begin_pass();
+  std::vector<Batch> expected;
+  while (auto b = pa.next()) expected.push_back(*b);
+  const float after_mem = global_rand();
+  torch::manual_seed(77);
+  auto pb = map.begin_pass();
+  size_t k = 0;
+  while (auto b = pb.next()) {
+    REQUIRE(k < expected.size());
+    REQUIRE(at::equal(b->inputs, expected[k].inputs));
+    REQUIRE(at::equal(b->targets, expected[k].targets));
+    ++k;
+  }
+  REQUIRE(k == expected.size());
+  REQUIRE(global_rand() == after_mem);
+  REQUIRE(pb.sampler_seed() == pa.sampler_seed());
+  // A resumed pass continues with the same batches.
+  if (expected.size() > 3) {
+    auto resumed = map.resume_pass(pa.sampler_seed(), 3);
+    for (size_t j = 3; j < expected.size(); ++j) {
+      auto b = resumed.next();
+      REQUIRE(b.has_value());
+      REQUIRE(at::equal(b->inputs, expected[j].inputs));
+    }
+    REQUIRE(!resumed.next().has_value());
   }
 }
 

@@ -1,4 +1,5 @@
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -177,4 +178,71 @@ TEST_CASE(
   const Ids back = ember::read_token_file(path);
   CHECK(back == ids);
   CHECK(tok.decode(back) == text);
+}
+
+namespace {
+
+// The bench corpora folder: $EMBER_BENCH_DIR, else ../shared/data/bench
+// beside the source tree; empty when absent.
+std::string bench_dir() {
+  if (const char* env = std::getenv("EMBER_BENCH_DIR")) return env;
+  const auto dir = std::filesystem::path(EMBER_SOURCE_DIR).parent_path() /
+                   "shared" / "data" / "bench";
+  return std::filesystem::exists(dir / "mixed.txt") ? dir.string() : "";
+}
+
+// Runs `ember tokenize` on `inputs` into a bin16 token file; its ids.
+Ids tokenize_with_cli(
+    const std::vector<std::string>& inputs,
+    unsigned threads,
+    const std::string& out) {
+  std::string cmd = std::string("'") + EMBER_BINARY +
+                    "' tokenize --allowed-special all --format bin16 "
+                    "--threads " +
+                    std::to_string(threads) + " --output '" + out + "' --input";
+  for (const auto& in : inputs) cmd += " '" + in + "'";
+  INFO(cmd);
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  return ember::read_token_file(out);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Token file: ember tokenize writes the in-memory ids at 1, 2 and 4 "
+    "threads",
+    "[tokenizer][slow]") {
+  TempDir tmp;
+  const auto tok = ember::Tokenizer::gpt2();
+  std::vector<std::string> corpora{
+      std::string(EMBER_SOURCE_DIR) + "/data/the-verdict.txt"};
+  const std::string bench = bench_dir();
+  if (bench.empty()) {
+    WARN("bench corpora absent (../shared/data/bench): the-verdict only");
+  } else {
+    corpora.push_back(bench + "/code.txt");
+    corpora.push_back(bench + "/mixed.txt");
+  }
+  std::vector<Ids> expected;
+  for (const auto& path : corpora) {
+    // The in-memory tokenizer on the whole text at once.
+    expected.push_back(
+        tok.encode(ember::read_file(path), ember::AllowedSpecial::all()));
+  }
+  for (const unsigned threads : {1u, 2u, 4u}) {
+    for (size_t k = 0; k < corpora.size(); ++k) {
+      INFO(corpora[k] << " at " << threads << " threads");
+      const Ids got =
+          tokenize_with_cli({corpora[k]}, threads, tmp.file("one.bin"));
+      REQUIRE(got.size() == expected[k].size());
+      CHECK(got == expected[k]);
+    }
+  }
+  // Several inputs: the documents in order, <|endoftext|> between them.
+  Ids joined;
+  for (size_t k = 0; k < corpora.size(); ++k) {
+    if (k > 0) joined.push_back(tok.eot_token());
+    joined.insert(joined.end(), expected[k].begin(), expected[k].end());
+  }
+  CHECK(tokenize_with_cli(corpora, 2, tmp.file("all.bin")) == joined);
 }

@@ -16,10 +16,20 @@ namespace ember {
 
 /// `[data]`: the text and how it is cut into windows and batches.
 struct DataConfig {
-  /// Text file; a relative path is looked up in the current directory, then
-  /// in the build's data folder (where scripts/setup.sh puts the-verdict.txt).
+  /// A UTF-8 text file or a token file (`ember tokenize --format bin16`,
+  /// recognised by its magic bytes); a relative path is looked up in the
+  /// current directory, then in the build's data folder (where
+  /// scripts/setup.sh puts the-verdict.txt). Split by train_ratio: a text by
+  /// characters (the book), a token file by tokens.
   std::string path = "the-verdict.txt";
-  double train_ratio = 0.9;  ///< share of the characters used for training
+  /// Separate training and validation files (text or token files, looked up
+  /// as `path`); both or neither. When given, they replace `path` and
+  /// `train_ratio`. Empty = not given.
+  std::string train_path;
+  std::string val_path;
+  /// Share of `path` used for training: of its characters for a text file,
+  /// of its tokens for a token file.
+  double train_ratio = 0.9;
   int64_t max_length = 256;
   int64_t stride = 256;
   int64_t batch_size = 2;
@@ -88,15 +98,19 @@ Config parse_config(
     const std::vector<std::string>& overrides = {});
 
 /// Reads `path` (ConfigError if missing) and calls parse_config, then
-/// resolve_data_path: the returned config's data.path is the file found.
+/// resolve_data_path: the returned config's data.path (or data.train_path
+/// and data.val_path, when given) is the file found.
 Config load_config(
     const std::string& path, const std::vector<std::string>& overrides = {});
 
 /// Finds data.path: as given when absolute or present relative to the
 /// current directory, else under `data_dir` (default: the build's data
-/// folder). Throws ConfigError "data.path: no such file 'x' (looked in ...)".
+/// folder). Throws ConfigError "data.path: no such file 'x' (looked in ...)";
+/// `key` names the key in messages (data.path, data.train_path, ...).
 std::string resolve_data_path(
-    const std::string& path, const std::string& data_dir = "");
+    const std::string& path,
+    const std::string& data_dir = "",
+    std::string_view key = "data.path");
 
 /// The config as TOML, every key, in the documented order; parse_config of
 /// the result gives back the same config.

@@ -96,6 +96,11 @@ TokenFileHeader parse_token_file_header(
 /// 64 + 2 * 4 = 72 bytes); hint: the file is truncated").
 TokenFileHeader read_token_file_header(const std::string& path);
 
+/// True when the file at `path` starts with the 8 magic bytes (so it is
+/// meant as a token file; whether it is a valid one, the readers check).
+/// False for a shorter, unreadable or missing file.
+bool is_token_file(const std::string& path);
+
 /// Reads a whole token file and verifies everything, the checksum included.
 std::vector<TokenId> read_token_file(const std::string& path);
 

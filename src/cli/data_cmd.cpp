@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -21,7 +22,9 @@
 #include <ember/data/loader.hpp>
 #include <ember/error.hpp>
 #include <ember/io.hpp>
+#include <ember/memory_budget.hpp>
 #include <ember/nn/gpt_embedding.hpp>
+#include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
 
 namespace ember::cli {
@@ -67,9 +70,20 @@ struct BatchesArgs {
   int64_t num_workers = 0;
 };
 
-void run_batches(const BatchesArgs& a) {
+// A token file (recognised by its magic) is memory-mapped and served window
+// by window; a text is read and tokenized in memory, after checking that it
+// fits (else the error says to tokenize it first).
+GptDataset open_dataset(const BatchesArgs& a) {
+  if (is_token_file(a.input)) {
+    return GptDataset::from_token_file(a.input, a.max_length, a.stride);
+  }
+  check_text_fits_memory(a.input, "batches: --input");
   const std::string text = read_file(a.input);
-  const Tokenizer tok = Tokenizer::gpt2();
+  return GptDataset::from_text(text, Tokenizer::gpt2(), a.max_length, a.stride);
+}
+
+void run_batches(const BatchesArgs& a) {
+  GptDataset dataset = open_dataset(a);
   // The book: torch.manual_seed(123) before create_dataloader_v1.
   torch::manual_seed(a.seed);
   LoaderOptions options;
@@ -77,8 +91,7 @@ void run_batches(const BatchesArgs& a) {
   options.shuffle = a.shuffle;
   options.drop_last = !a.no_drop_last;
   options.num_workers = a.num_workers;
-  Loader loader(
-      GptDataset::from_text(text, tok, a.max_length, a.stride), options);
+  Loader loader(std::move(dataset), options);
   Loader::Pass pass = loader.begin_pass();
   fmt::memory_buffer buf;
   for (int64_t k = 0; !a.limit || k < *a.limit; ++k) {
@@ -163,9 +176,13 @@ void add_data_commands(CLI::App& app) {
   auto batches_args = std::make_shared<BatchesArgs>();
   CLI::App* batches = app.add_subcommand(
       "batches",
-      "tokenize a text (<|endoftext|> allowed) and print the book's "
-      "(input, target) batches as JSON lines");
-  batches->add_option("--input", batches_args->input, "UTF-8 text file")
+      "tokenize a text (<|endoftext|> allowed), or memory-map a token file, "
+      "and print the book's (input, target) batches as JSON lines");
+  batches
+      ->add_option(
+          "--input",
+          batches_args->input,
+          "UTF-8 text file, or a token file (ember tokenize --format bin16)")
       ->required();
   batches
       ->add_option("--batch-size", batches_args->batch_size, "rows per batch")
