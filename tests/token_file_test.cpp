@@ -212,7 +212,7 @@ TEST_CASE(
     "Token file: ember tokenize writes the in-memory ids at 1, 2 and 4 "
     "threads",
     "[tokenizer][slow]") {
-  TempDir tmp;
+  TempDir tmp("token_file_test");
   const auto tok = ember::Tokenizer::gpt2();
   std::vector<std::string> corpora{
       std::string(EMBER_SOURCE_DIR) + "/data/the-verdict.txt"};
