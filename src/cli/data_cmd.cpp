@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -68,6 +69,13 @@ struct BatchesArgs {
 
 void run_batches(const BatchesArgs& a) {
   const std::string text = read_file(a.input);
+  if (text.empty()) {
+    throw Error(fmt::format(
+        "batches: {}: the file is empty (expected UTF-8 text of at least "
+        "max_length + 1 = {} tokens)",
+        a.input,
+        a.max_length + 1));
+  }
   const Tokenizer tok = Tokenizer::gpt2();
   // The book: torch.manual_seed(123) before create_dataloader_v1.
   torch::manual_seed(a.seed);
@@ -76,8 +84,22 @@ void run_batches(const BatchesArgs& a) {
   options.shuffle = a.shuffle;
   options.drop_last = !a.no_drop_last;
   options.num_workers = a.num_workers;
-  Loader loader(
-      GptDataset::from_text(text, tok, a.max_length, a.stride), options);
+  // Every message names the file: the dataset's own do not know it.
+  std::optional<GptDataset> dataset;
+  try {
+    dataset = GptDataset::from_text(text, tok, a.max_length, a.stride);
+  } catch (const Utf8Error& e) {
+    throw Utf8Error(
+        fmt::format(
+            "batches: {}: invalid utf-8 at byte {}; hint: the input must be "
+            "UTF-8 text",
+            a.input,
+            e.offset()),
+        e.offset());
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("batches: {}: {}", a.input, e.msg()));
+  }
+  Loader loader(std::move(*dataset), options);
   Loader::Pass pass = loader.begin_pass();
   fmt::memory_buffer buf;
   for (int64_t k = 0; !a.limit || k < *a.limit; ++k) {
