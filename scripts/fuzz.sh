@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (clang, build-fuzz/) and run each for SECONDS
-# (default 60) from its seed corpus in tests/fuzz/corpus/<target>/.
+# (default 60) from its seed corpus in tests/fuzz/corpus/<target>/ and the
+# inputs that once crashed it, tests/fuzz/regressions/<target>/.
 #   bash scripts/fuzz.sh [seconds] [target...]   # targets: tokenizer decode
 #                                                # config checkpoint (default: all)
 # Each target runs on one core; what it learns is kept in
@@ -52,10 +53,13 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$b/artifacts"
   log="$b/fuzz-$t.log"
   echo "fuzz: $t for ${secs}s (log: $log)"
+  # Inputs that once crashed the target are replayed first, every run.
+  regressions=()
+  [[ -d "$root/tests/fuzz/regressions/$t" ]] && regressions=("$root/tests/fuzz/regressions/$t")
   rc=0
   "$b/${t}_fuzz" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=30 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$b/artifacts/$t-" \
-    "$work" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+    "$work" "$root/tests/fuzz/corpus/$t" "${regressions[@]}" >"$log" 2>&1 || rc=$?
   runs="$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$log" | tail -1)"
   units="$(ls "$work" | wc -l)"
   if ((rc != 0)); then

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 
 #include <ATen/ops/empty.h>
@@ -282,8 +283,15 @@ Checkpoint parse_checkpoint(std::string_view data, const std::string& path) {
     };
     read_group("model", c.model);
     read_group("optim", c.optimizer);
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
     throw bad(fmt::format("unreadable archive ({})", e.msg()));
+  } catch (const std::exception& e) {
+    // LibTorch's reader also throws plain std exceptions on a damaged
+    // archive (std::out_of_range from the unpickler: found by
+    // fuzz/checkpoint_fuzz.cpp).
+    throw bad(fmt::format("unreadable archive ({})", e.what()));
   }
   return c;
 }
