@@ -46,6 +46,8 @@ max_len() {
     *) echo 1024 ;;
   esac
 }
+# LibTorch-internal leaks that are suppressed, and why: the .supp file.
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0}"
 status=0
 summary=()
 for t in "${targets[@]}"; do

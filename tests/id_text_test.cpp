@@ -56,9 +56,10 @@ TEST_CASE("parse_decode_input: token files by magic, ids checked", "[tokenizer]"
           ember::encode_token_file({1, 65535}, 16), "t.bin", 50257),
       "decode: token file t.bin: id 65535 at index 1 is outside the "
       "vocabulary (expected 0 to 50256)");
-  // A damaged header is the token file's own error, naming the file.
+  // A damaged payload is the token file's own error (checksum).
   std::string bad = ember::encode_token_file(ids, 16);
-  bad[70] = static_cast<char>(bad[70] ^ 1);
-  REQUIRE_THROWS_AS(
-      parse_decode_input(bad, "t.bin", 50257), ember::TokenizerError);
+  bad.at(66) = static_cast<char>(bad.at(66) ^ 1);
+  REQUIRE_THROWS_WITH(
+      parse_decode_input(bad, "t.bin", 50257),
+      Catch::StartsWith("token file t.bin: checksum mismatch"));
 }
