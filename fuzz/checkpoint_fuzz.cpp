@@ -4,7 +4,8 @@
 // line) or give a checkpoint whose tensors are all readable. The first input
 // byte picks a mode: odd = the rest gets a valid trailer (size and hash), so
 // the fuzzer reaches the archive parser instead of stopping at the checksum.
-// Built with -DEMBER_FUZZ=ON (CXX=clang++); run with scripts/fuzz.sh checkpoint.
+// Built with -DEMBER_FUZZ=ON (CXX=clang++); run with scripts/fuzz.sh
+// checkpoint.
 #include <cstdint>
 #include <cstdlib>
 #include <string>

@@ -29,13 +29,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool fix_checksum = (data[0] & 1) != 0;
   std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const bool token_file =
-      bytes.compare(0, 8, ember::kTokenFileMagic) == 0;
-  if (fix_checksum && token_file && bytes.size() >= ember::kTokenFileHeaderSize) {
+  const bool token_file = bytes.compare(0, 8, ember::kTokenFileMagic) == 0;
+  if (fix_checksum && token_file &&
+      bytes.size() >= ember::kTokenFileHeaderSize) {
     const uint64_t sum = ember::fnv1a64(
         bytes.data() + ember::kTokenFileHeaderSize,
         bytes.size() - ember::kTokenFileHeaderSize);
-    for (int i = 0; i < 8; ++i) bytes[24 + i] = static_cast<char>(sum >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+      bytes[24 + i] = static_cast<char>(sum >> (8 * i));
   }
   std::vector<ember::TokenId> ids;
   try {

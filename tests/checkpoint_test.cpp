@@ -7,12 +7,12 @@
 #include <ATen/ops/ones.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <catch2/catch.hpp>
+#include <ember_test_paths.hpp>
 #include <torch/serialize/output-archive.h>
 
 #include <ember/checkpoint.hpp>
 #include <ember/error.hpp>
 #include <ember/io.hpp>
-#include <ember_test_paths.hpp>
 
 namespace {
 
@@ -63,7 +63,9 @@ std::string crafted(const std::map<std::string, at::Tensor>& over = {}) {
 
 }  // namespace
 
-TEST_CASE("parse_checkpoint: a crafted archive with a valid trailer loads", "[checkpoint]") {
+TEST_CASE(
+    "parse_checkpoint: a crafted archive with a valid trailer loads",
+    "[checkpoint]") {
   const auto c = ember::parse_checkpoint(crafted(), "c.pt");
   REQUIRE(c.step == 4);
   REQUIRE(c.position == 4);
@@ -75,7 +77,8 @@ TEST_CASE("parse_checkpoint: a crafted archive with a valid trailer loads", "[ch
   REQUIRE(c.optimizer.empty());
 }
 
-TEST_CASE("parse_checkpoint: save_checkpoint's file round-trips", "[checkpoint]") {
+TEST_CASE(
+    "parse_checkpoint: save_checkpoint's file round-trips", "[checkpoint]") {
   ember::Checkpoint c;
   c.config_toml = "x = 1\n";
   c.step = 9;
@@ -100,15 +103,16 @@ TEST_CASE("parse_checkpoint: save_checkpoint's file round-trips", "[checkpoint]"
   REQUIRE(back.optimizer.size() == 1);
 }
 
-TEST_CASE("parse_checkpoint: altered content behind a valid trailer is refused", "[checkpoint]") {
+TEST_CASE(
+    "parse_checkpoint: altered content behind a valid trailer is refused",
+    "[checkpoint]") {
   const std::string hint =
       "; hint: the file was cut short or altered, resume from another run or "
       "start over";
   // Regression: a names list without its final '\n' made the reader start
   // over at offset 0 forever (find() gave npos, npos + 1 == 0).
   REQUIRE_THROWS_WITH(
-      ember::parse_checkpoint(
-          crafted({{"model_names", bytes_t("w")}}), "c.pt"),
+      ember::parse_checkpoint(crafted({{"model_names", bytes_t("w")}}), "c.pt"),
       "checkpoint c.pt: model_names does not end with a newline" + hint);
   REQUIRE_THROWS_WITH(
       ember::parse_checkpoint(crafted({{"step", int_t(-1)}}), "c.pt"),
@@ -129,7 +133,9 @@ TEST_CASE("parse_checkpoint: altered content behind a valid trailer is refused",
       ember::Error);
 }
 
-TEST_CASE("parse_checkpoint: truncated or flipped files are refused", "[checkpoint]") {
+TEST_CASE(
+    "parse_checkpoint: truncated or flipped files are refused",
+    "[checkpoint]") {
   const std::string good = crafted();
   REQUIRE_THROWS_WITH(
       ember::parse_checkpoint(good.substr(0, good.size() - 1), "c.pt"),
@@ -146,7 +152,9 @@ TEST_CASE("parse_checkpoint: truncated or flipped files are refused", "[checkpoi
       Catch::StartsWith("checkpoint c.pt: not a complete ember checkpoint"));
 }
 
-TEST_CASE("parse_checkpoint: fuzz findings are refused with ember::Error", "[checkpoint]") {
+TEST_CASE(
+    "parse_checkpoint: fuzz findings are refused with ember::Error",
+    "[checkpoint]") {
   // Inputs of fuzz/checkpoint_fuzz.cpp that crashed it: the first byte is
   // its mode (odd: the rest gets a valid trailer).
   const std::string dir =

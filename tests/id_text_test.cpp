@@ -12,16 +12,19 @@ using ember::parse_id_text;
 using ember::TokenId;
 
 TEST_CASE("parse_id_text: whitespace-separated ids", "[tokenizer]") {
-  REQUIRE(parse_id_text(" 31373\n995 ", "f", 50257) ==
-          std::vector<TokenId>{31373, 995});
-  REQUIRE(parse_id_text("\t0\r\n50256\v\f1", "f", 50257) ==
-          std::vector<TokenId>{0, 50256, 1});
+  REQUIRE(
+      parse_id_text(" 31373\n995 ", "f", 50257) ==
+      std::vector<TokenId>{31373, 995});
+  REQUIRE(
+      parse_id_text("\t0\r\n50256\v\f1", "f", 50257) ==
+      std::vector<TokenId>{0, 50256, 1});
   REQUIRE(parse_id_text("", "f", 50257).empty());
   REQUIRE(parse_id_text(" \n\t ", "f", 50257).empty());
   REQUIRE(parse_id_text("007", "f", 50257) == std::vector<TokenId>{7});
 }
 
-TEST_CASE("parse_id_text: errors name the token, index and byte", "[tokenizer]") {
+TEST_CASE(
+    "parse_id_text: errors name the token, index and byte", "[tokenizer]") {
   REQUIRE_THROWS_WITH(
       parse_id_text("31373 x", "<stdin>", 50257),
       "decode: <stdin>: token 'x' at index 1 (byte 6) is not an id (expected "
@@ -42,7 +45,8 @@ TEST_CASE("parse_id_text: errors name the token, index and byte", "[tokenizer]")
   REQUIRE_THROWS_AS(parse_id_text("1,2", "f", 50257), ember::TokenizerError);
 }
 
-TEST_CASE("parse_decode_input: token files by magic, ids checked", "[tokenizer]") {
+TEST_CASE(
+    "parse_decode_input: token files by magic, ids checked", "[tokenizer]") {
   const std::vector<TokenId> ids = {31373, 995, 50256};
   REQUIRE(
       parse_decode_input(ember::encode_token_file(ids, 16), "t.bin", 50257) ==
