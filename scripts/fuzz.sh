@@ -1,17 +1,76 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (clang, build-fuzz/) and run each for SECONDS
-# (default 60) from its seed corpus in tests/fuzz/corpus/<target>/.
-#   bash scripts/fuzz.sh [seconds]
+# (default 60) from its seed corpus in tests/fuzz/corpus/<target>/ and the
+# inputs that once crashed it, tests/fuzz/regressions/<target>/.
+#   bash scripts/fuzz.sh [seconds] [target...]   # targets: tokenizer decode
+#                                                # config checkpoint (default: all)
+# Each target runs on one core; what it learns is kept in
+# build-fuzz/corpus/<target>/ (reused by the next run), a crashing input is
+# written to build-fuzz/artifacts/<target>-crash-<sha1> and the script exits
+# non-zero. One summary line per target: runs, seconds, corpus size.
+# Environment: EMBER_FUZZ_BUILD_DIR (default build-fuzz), EMBER_FUZZ_JOBS
+# (build parallelism, default 2).
 set -euo pipefail
+all_targets=(tokenizer decode config checkpoint)
 secs="${1:-60}"
-root="$(cd "$(dirname "$0")/.." && pwd)"
-b="$root/build-fuzz"
-CXX=clang++ CC=clang cmake -S "$root" -B "$b" -G Ninja -DEMBER_FUZZ=ON -DEMBER_TESTS=OFF \
-  -DEMBER_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$b" -j2 --target tokenizer_fuzz
-for t in tokenizer; do
-  work="$b/corpus/$t"
-  mkdir -p "$work"
-  echo "fuzz: $t for ${secs}s"
-  "$b/${t}_fuzz" -max_total_time="$secs" -max_len=512 "$work" "$root/tests/fuzz/corpus/$t"
+shift || true
+targets=("$@")
+((${#targets[@]})) || targets=("${all_targets[@]}")
+for t in "${targets[@]}"; do
+  [[ " ${all_targets[*]} " == *" $t "* ]] || {
+    echo "fuzz: unknown target '$t' (expected: ${all_targets[*]})" >&2
+    exit 2
+  }
 done
+[[ "$secs" =~ ^[0-9]+$ ]] || {
+  echo "fuzz: seconds must be a whole number (got '$secs')" >&2
+  exit 2
+}
+command -v clang++ >/dev/null || {
+  echo "fuzz: clang++ not found; hint: bash scripts/setup.sh installs clang" >&2
+  exit 2
+}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+b="${EMBER_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+CXX=clang++ CC=clang cmake -S "$root" -B "$b" -G Ninja -DEMBER_FUZZ=ON -DEMBER_TESTS=OFF \
+  -DEMBER_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+cmake --build "$b" -j "${EMBER_FUZZ_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
+
+# Longest input per target: checkpoints need room for a small real one.
+max_len() {
+  case "$1" in
+    checkpoint) echo 65536 ;;
+    config) echo 4096 ;;
+    *) echo 1024 ;;
+  esac
+}
+# LibTorch-internal leaks that are suppressed, and why: the .supp file.
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0}"
+status=0
+summary=()
+for t in "${targets[@]}"; do
+  work="$b/corpus/$t"
+  mkdir -p "$work" "$b/artifacts"
+  log="$b/fuzz-$t.log"
+  echo "fuzz: $t for ${secs}s (log: $log)"
+  # Inputs that once crashed the target are replayed first, every run.
+  regressions=()
+  [[ -d "$root/tests/fuzz/regressions/$t" ]] && regressions=("$root/tests/fuzz/regressions/$t")
+  rc=0
+  "$b/${t}_fuzz" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=30 \
+    -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$b/artifacts/$t-" \
+    "$work" "$root/tests/fuzz/corpus/$t" "${regressions[@]}" >"$log" 2>&1 || rc=$?
+  runs="$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$log" | tail -1)"
+  units="$(ls "$work" | wc -l)"
+  if ((rc != 0)); then
+    status=1
+    tail -40 "$log" >&2
+    summary+=("$t: FAILED (exit $rc), see $log and $b/artifacts/")
+  else
+    summary+=("$t: ok, ${runs:-? runs}, corpus $units inputs")
+  fi
+done
+printf 'fuzz: %s\n' "${summary[@]}"
+exit "$status"

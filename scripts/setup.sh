@@ -11,7 +11,11 @@
 #   EMBER_DATA_DIR   folder holding the-verdict.txt (e.g. ../shared/data);
 #                    otherwise a local mirror, otherwise a download
 #   EMBER_BUILD_DIR  build folder (default: build)
-#   EMBER_SANITIZE   1 = build with ASan+UBSan into build-asan (tests only)
+#   EMBER_TEST_QUICK 1 = `test` runs only the normal suite; otherwise it then
+#                    builds build-asan (ASan+UBSan, -DEMBER_SANITIZE=ON) and
+#                    runs the suite there, then runs each libFuzzer target
+#                    (scripts/fuzz.sh, clang, build-fuzz/) for
+#   EMBER_FUZZ_SECONDS seconds each (default 60)
 #   CI               true = warnings are errors
 set -euo pipefail
 
@@ -38,6 +42,7 @@ packages=(
   libtorch-dev libopenblas0-openmp libgloo-dev python3-torch
   libfmt-dev catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libutf8proc-dev libbenchmark-dev
+  clang libclang-rt-14-dev llvm
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -131,5 +136,17 @@ case "$job" in
   test)
     say "running the test suite"
     ctest --test-dir "$build" --output-on-failure --timeout 1500 -j "$(nproc)" "$@"
+    if [[ "${EMBER_TEST_QUICK:-0}" == 1 ]]; then
+      say "EMBER_TEST_QUICK=1: skipping the sanitized suite and the fuzzing"
+      exit 0
+    fi
+    # Tests run through tests/sanitizers/run.sh (options, suppressions).
+    say "building build-asan (ASan + UBSan) and running the suite there"
+    asan_args=("${cmake_args[@]/-DCMAKE_BUILD_TYPE=Release/-DCMAKE_BUILD_TYPE=RelWithDebInfo}")
+    cmake -S . -B build-asan "${asan_args[@]}" -DEMBER_SANITIZE=ON -DEMBER_BENCH=OFF >/dev/null
+    cmake --build build-asan --parallel "$(nproc)"
+    ctest --test-dir build-asan --output-on-failure --timeout 3000 -j "$(nproc)" "$@"
+    say "fuzzing: each libFuzzer target for ${EMBER_FUZZ_SECONDS:-60}s"
+    EMBER_FUZZ_JOBS="$(nproc)" bash scripts/fuzz.sh "${EMBER_FUZZ_SECONDS:-60}"
     ;;
 esac

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 
 #include <ATen/ops/empty.h>
@@ -56,7 +57,7 @@ struct Hasher {
       --n;
     }
   }
-  uint64_t finish() {
+  uint64_t finish() const {
     Hasher copy = *this;
     copy.word(copy.tail ^ (static_cast<uint64_t>(copy.tail_len) << 56));
     return copy.h;
@@ -74,6 +75,15 @@ torch::Tensor bytes_tensor(const std::string& s) {
   auto t = at::empty({static_cast<int64_t>(s.size())}, at::kByte);
   if (!s.empty()) std::memcpy(t.data_ptr(), s.data(), s.size());
   return t;
+}
+
+std::string make_trailer(uint64_t size, const Hasher& hasher) {
+  std::string trailer(kTrailer, '\0');
+  const uint64_t hash = hasher.finish();
+  std::memcpy(trailer.data(), kMagic, 8);
+  std::memcpy(trailer.data() + 8, &size, 8);
+  std::memcpy(trailer.data() + 16, &hash, 8);
+  return trailer;
 }
 
 std::string fail_text(int err) {
@@ -143,12 +153,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
     throw Error(
         fmt::format("checkpoint {}: cannot serialize ({})", path, e.msg()));
   }
-  unsigned char trailer[kTrailer];
-  const uint64_t hash = hasher.finish();
-  std::memcpy(trailer, kMagic, 8);
-  std::memcpy(trailer + 8, &size, 8);
-  std::memcpy(trailer + 16, &hash, 8);
-  put(trailer, kTrailer);
+  const std::string trailer = make_trailer(size, hasher);
+  put(trailer.data(), trailer.size());
   if (err == 0 && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
@@ -170,6 +176,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   }
 }
 
+std::string checkpoint_trailer(std::string_view payload) {
+  Hasher hasher;
+  hasher.update(
+      reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+  return make_trailer(payload.size(), hasher);
+}
+
 Checkpoint load_checkpoint(const std::string& path) {
   std::string data;
   try {
@@ -177,6 +190,10 @@ Checkpoint load_checkpoint(const std::string& path) {
   } catch (const Error& e) {
     throw Error(fmt::format("checkpoint {}", e.what()));
   }
+  return parse_checkpoint(data, path);
+}
+
+Checkpoint parse_checkpoint(std::string_view data, const std::string& path) {
   auto bad = [&](const std::string& why) {
     return Error(fmt::format(
         "checkpoint {}: {}; hint: the file was cut short or altered, resume "
@@ -215,7 +232,12 @@ Checkpoint load_checkpoint(const std::string& path) {
       return get(key).item<int64_t>();
     };
     auto get_str = [&](const std::string& key) {
-      auto t = get(key).contiguous();
+      auto t = get(key);
+      if (t.scalar_type() != at::kByte || t.dim() != 1) {
+        throw bad(fmt::format("'{}' is not a byte string", key));
+      }
+      t = t.contiguous();
+      if (t.numel() == 0) return std::string();
       return std::string(
           static_cast<const char*>(t.data_ptr()),
           static_cast<size_t>(t.numel()));
@@ -228,11 +250,28 @@ Checkpoint load_checkpoint(const std::string& path) {
     c.sampler_seed = get_int("sampler_seed");
     c.tokens_seen = get_int("tokens_seen");
     c.elapsed_s = get("elapsed_s").item<double>();
+    if (c.step < 0 || c.epoch < 0 || c.position < 0 || c.tokens_seen < 0 ||
+        c.sampler_seed < -1 || !(c.elapsed_s >= 0)) {
+      throw bad(fmt::format(
+          "training state out of range (step {}, epoch {}, position {}, "
+          "sampler_seed {}, tokens_seen {}, elapsed_s {})",
+          c.step,
+          c.epoch,
+          c.position,
+          c.sampler_seed,
+          c.tokens_seen,
+          c.elapsed_s));
+    }
     c.cpu_rng = get("cpu_rng");
     torch::Tensor cuda;
     if (ar.try_read("cuda_rng", cuda)) c.cuda_rng = cuda;
     auto read_group = [&](const std::string& prefix, NamedTensors& out) {
       const std::string names = get_str(prefix + "_names");
+      // Each name ends with '\n' (save_checkpoint writes it so); a list
+      // without one once looped forever on its last name.
+      if (!names.empty() && names.back() != '\n') {
+        throw bad(fmt::format("{}_names does not end with a newline", prefix));
+      }
       size_t start = 0;
       while (start < names.size()) {
         const size_t nl = names.find('\n', start);
@@ -244,8 +283,15 @@ Checkpoint load_checkpoint(const std::string& path) {
     };
     read_group("model", c.model);
     read_group("optim", c.optimizer);
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
     throw bad(fmt::format("unreadable archive ({})", e.msg()));
+  } catch (const std::exception& e) {
+    // LibTorch's reader also throws plain std exceptions on a damaged
+    // archive (std::out_of_range from the unpickler: found by
+    // fuzz/checkpoint_fuzz.cpp).
+    throw bad(fmt::format("unreadable archive ({})", e.what()));
   }
   return c;
 }

@@ -30,7 +30,10 @@ EmbeddingLMImpl::EmbeddingLMImpl(EmbeddingLMOptions o) : options_(o) {
   out_head = torch::nn::Linear(
       torch::nn::LinearOptions(o.emb_dim(), o.vocab_size()).bias(false));
   if (o.tie_weights()) {
-    auto* tok = embedding.ptr()->named_parameters().find("tok_emb.weight");
+    // find() points into the dict: keep it alive (ASan found the pointer
+    // into a destroyed temporary here).
+    const auto params = embedding.ptr()->named_parameters();
+    const auto* tok = params.find("tok_emb.weight");
     TORCH_CHECK_VALUE(
         tok != nullptr,
         "EmbeddingLM: tie_weights needs an input embedding with a "

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,5 +41,15 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 /// Reads a checkpoint. Throws ember::Error "checkpoint <path>: ..." when it
 /// is missing, truncated, corrupted or not an ember checkpoint.
 Checkpoint load_checkpoint(const std::string& path);
+
+/// load_checkpoint on the file's bytes; `path` names it in messages. Besides
+/// the trailer it refuses archives that lack a key, hold a key of the wrong
+/// kind, or a negative step, epoch, position or token count.
+Checkpoint parse_checkpoint(std::string_view bytes, const std::string& path);
+
+/// The 24-byte trailer save_checkpoint appends to an archive `payload`
+/// (magic, size, hash): for tests and fuzz/checkpoint_fuzz.cpp, which build
+/// files whose archive is altered but whose trailer is valid.
+std::string checkpoint_trailer(std::string_view payload);
 
 }  // namespace ember

@@ -79,7 +79,28 @@ GptDataset open_dataset(const BatchesArgs& a) {
   }
   check_text_fits_memory(a.input, "batches: --input");
   const std::string text = read_file(a.input);
-  return GptDataset::from_text(text, Tokenizer::gpt2(), a.max_length, a.stride);
+  if (text.empty()) {
+    throw Error(fmt::format(
+        "batches: {}: the file is empty (expected UTF-8 text of at least "
+        "max_length + 1 = {} tokens)",
+        a.input,
+        a.max_length + 1));
+  }
+  // Every message names the file: the dataset's own do not know it.
+  try {
+    return GptDataset::from_text(
+        text, Tokenizer::gpt2(), a.max_length, a.stride);
+  } catch (const Utf8Error& e) {
+    throw Utf8Error(
+        fmt::format(
+            "batches: {}: invalid utf-8 at byte {}; hint: the input must be "
+            "UTF-8 text",
+            a.input,
+            e.offset()),
+        e.offset());
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("batches: {}: {}", a.input, e.msg()));
+  }
 }
 
 void run_batches(const BatchesArgs& a) {

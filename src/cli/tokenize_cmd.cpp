@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <ember/error.hpp>
+#include <ember/id_text.hpp>
 #include <ember/io.hpp>
 #include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
@@ -425,71 +426,11 @@ void run_tokenize(const TokenizeOptions& opt) {
   progress.finish(bytes_before, num_tokens);
 }
 
-// Whitespace-separated decimal ids; every other token is an error naming it.
-std::vector<TokenId> parse_ids(
-    const std::string& text, const std::string& what, size_t vocab_size) {
-  std::vector<TokenId> ids;
-  ids.reserve(text.size() / 5);
-  const auto is_space = [](char c) {
-    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' ||
-           c == '\f';
-  };
-  size_t i = 0;
-  const size_t n = text.size();
-  while (i < n) {
-    while (i < n && is_space(text[i])) ++i;
-    if (i >= n) break;
-    const size_t start = i;
-    while (i < n && !is_space(text[i])) ++i;
-    const std::string_view token(text.data() + start, i - start);
-    uint64_t v = 0;
-    bool numeric = true;
-    for (const char c : token) {
-      if (c < '0' || c > '9') {
-        numeric = false;
-        break;
-      }
-      if (v < (uint64_t{1} << 40)) v = v * 10 + static_cast<uint64_t>(c - '0');
-    }
-    const std::string shown = token.size() > 40
-                                  ? std::string(token.substr(0, 40)) + "..."
-                                  : std::string(token);
-    if (!numeric) {
-      throw TokenizerError(fmt::format(
-          "decode: {}: token '{}' at index {} (byte {}) is not an id "
-          "(expected a decimal integer from 0 to {})",
-          what,
-          shown,
-          ids.size(),
-          start,
-          vocab_size - 1));
-    }
-    if (v >= vocab_size) {
-      throw TokenizerError(fmt::format(
-          "decode: {}: id {} at index {} (byte {}) is outside the vocabulary "
-          "(expected 0 to {})",
-          what,
-          shown,
-          ids.size(),
-          start,
-          vocab_size - 1));
-    }
-    ids.push_back(static_cast<TokenId>(v));
-  }
-  return ids;
-}
-
 void run_decode(const DecodeOptions& opt) {
   const Tokenizer tok = Tokenizer::gpt2();
   const std::string data = read_input(opt.input);
   const std::string what = input_name(opt.input);
-  std::vector<TokenId> ids;
-  if (data.compare(0, 8, kTokenFileMagic) == 0) {
-    ids = decode_token_file(data, what);
-  } else {
-    ids = parse_ids(data, what, tok.vocab_size());
-  }
-  write_stdout(tok.decode(ids));
+  write_stdout(tok.decode(parse_decode_input(data, what, tok.vocab_size())));
 }
 
 }  // namespace

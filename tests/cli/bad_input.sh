@@ -67,7 +67,9 @@ T() { local re="$1"; shift; case_ "$re" train --set run.dir="$pre" "$@"; }
 case_ "$w/missing.txt: no such file" tokenize --input "$w/missing.txt"
 case_ "$w/dir.txt.*(folder|directory)" tokenize --input "$w/dir.txt"
 case_ "$w/missing.txt: no such file" batches --input "$w/missing.txt" --batch-size 2 --max-length 4 --stride 4
-case_ "at least max_length \+ 1 tokens \(got 0 tokens" batches --input "$w/empty.txt" --batch-size 2 --max-length 4 --stride 4
+case_ "batches: $w/empty.txt: the file is empty \(expected .*max_length \+ 1 = 5 tokens" batches --input "$w/empty.txt" --batch-size 2 --max-length 4 --stride 4
+case_ "batches: $w/tiny.txt: .*at least max_length \+ 1 tokens \(got 15 tokens" batches --input "$w/tiny.txt" --batch-size 2 --max-length 40 --stride 4
+case_ "batches: $w/surr.txt: invalid utf-8 at byte 4" batches --input "$w/surr.txt" --batch-size 2 --max-length 4 --stride 4
 case_ "invalid utf-8 at byte 2" tokenize --input "$w/trunc.txt"
 case_ "invalid utf-8 at byte 2" tokenize --input "$w/overlong.txt"
 case_ "invalid utf-8 at byte 3" tokenize --input "$w/cont.txt"

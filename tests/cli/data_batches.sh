@@ -72,7 +72,7 @@ err="$("$ember" batches --input "$text" --batch-size 8 --max-length 6000 --strid
 rc=$?
 set -e
 [[ $rc -eq 1 ]] || fail "too few tokens: exit $rc"
-[[ "$err" == "ember: error: GptDataset: the text must have at least max_length + 1 tokens (got 5145 tokens, expected at least 6001)" ]] ||
+[[ "$err" == "ember: error: batches: $text: GptDataset: the text must have at least max_length + 1 tokens (got 5145 tokens, expected at least 6001)" ]] ||
   fail "too few tokens: $err"
 set +e
 "$ember" batches --input "$text" --batch-size 0 --max-length 4 --stride 4 >/dev/null 2>&1
