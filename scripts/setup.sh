@@ -123,6 +123,9 @@ cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=
 [[ "${CI:-}" == true ]] && cmake_args+=(-DEMBER_WERROR=ON)
 command -v ccache >/dev/null && cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Paths relative to the checkout in ccache's keys: a second clone (or the
+# sanitized build with -g) reuses the objects of the first.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 say "building ($build, Release)"
 cmake -S . -B "$build" "${cmake_args[@]}" >/dev/null
 cmake --build "$build" --parallel "$(nproc)"
