@@ -645,8 +645,9 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     // output head shares the table: then every row has a gradient.
     std::vector<torch::Tensor> row_sparse;
     if (cfg.train.dist_sparse_embedding && !cfg.model.tie_weights) {
-      if (auto* t =
-              model->named_parameters().find("embedding.tok_emb.weight")) {
+      // Keep the dict alive: find() points into it.
+      const auto named = model->named_parameters();
+      if (const auto* t = named.find("embedding.tok_emb.weight")) {
         tok_table = *t;
         row_sparse.push_back(tok_table);
       }
