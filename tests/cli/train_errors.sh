@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # `ember train` refuses bad configs before any work: exit 2, one line on
 # stderr naming the key, and nothing written to run.dir.
-set -euo pipefail
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 printf 'I HAD always thought Jack Gisburn rather a cheap genius.\n' >"$w/tiny.txt"
 printf '[data]\nbatch_size = 2\nbatch_size = 3\n' >"$w/dup.toml"
 printf '[data]\nstride = [1\n' >"$w/syntax.toml"

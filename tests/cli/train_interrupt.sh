@@ -2,12 +2,7 @@
 # Interruption: SIGINT (then SIGTERM) during training finishes the step,
 # saves a checkpoint and exits 130; resuming from it gives the same metrics
 # as a run never interrupted (within 1e-6).
-set -euo pipefail
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 # Long enough (20 epochs) that the signal lands mid-run.
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.epochs=20
   --set train.max_steps=0 --set run.checkpoint_every=0)

@@ -4,12 +4,7 @@
 # finishes; the final metrics match an uninterrupted run within 1e-6.
 # EMBER_KILL_TRIALS trials (default 20; CI may use fewer, at least 5).
 #   bash train_kill9.sh <ember> <source-dir>
-set -euo pipefail
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 trials="${EMBER_KILL_TRIALS:-20}"
 ((trials >= 5)) || trials=5
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.max_steps=30

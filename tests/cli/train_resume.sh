@@ -2,12 +2,7 @@
 # Resume: a run stopped at a checkpoint (max_steps) and resumed gives the same
 # metrics as an uninterrupted run (within 1e-6); a checkpoint from another
 # config, a corrupted one and a truncated one are refused and left untouched.
-set -euo pipefail
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 cfg=(--config configs/debug.toml --set train.threads=1)
 "$ember" train "${cfg[@]}" --set train.max_steps=60 --set run.dir="$w/a" >/dev/null
 "$ember" train "${cfg[@]}" --set train.max_steps=23 --set run.dir="$w/b" >/dev/null

@@ -2,12 +2,7 @@
 # A fresh `ember train` into a run.dir that already holds a run never destroys
 # it: the old run is moved to the first free <run.dir>.N, byte-identical, and a
 # note says where.   bash train_rundir_kept.sh <ember> <source-dir>
-set -euo pipefail
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.max_steps=5)
 "$ember" train "${cfg[@]}" --set run.dir="$w/r" >/dev/null 2>&1
 first="$(cd "$w/r" && sha256sum checkpoint.pt metrics.jsonl config.toml)"

@@ -7,12 +7,7 @@
 # `--resume` finishes the run with the metrics of an uninterrupted one (1e-6).
 # EMBER_SIGINT_TRIALS trials (default 8, at least 2).
 #   bash train_sigint_checkpoint.sh <ember> <source-dir>
-set -euo pipefail
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 trials="${EMBER_SIGINT_TRIALS:-8}"
 ((trials >= 2)) || trials=2
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.max_steps=12

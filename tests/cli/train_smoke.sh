@@ -3,12 +3,7 @@
 # output, and its training loss is finite and falls (first evaluation vs the
 # last). Also: a NaN loss (absurd lr) stops with exit 1 and one clear line,
 # keeping the last good checkpoint; generate prints a continuation.
-set -euo pipefail
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 "$ember" train --config configs/debug.toml --set run.dir="$w/run" >"$w/log"
 for f in config.toml metrics.jsonl loss.svg checkpoint.pt; do
   [[ -s "$w/run/$f" ]] || { echo "missing $f"; exit 1; }
