@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <ATen/ATen.h>
@@ -280,6 +281,9 @@ class PendingWork : public ProcessGroup::Pending {
       : work_(std::move(work)) {}
   void wait() override {
     collective("all-reduce", [&] { work_->wait(); });
+  }
+  bool done() override {
+    return work_->isCompleted();
   }
 
  private:
@@ -617,7 +621,7 @@ void GradientReducer::expect_rows(
       "reducer");
 }
 
-void GradientReducer::finish() {
+void GradientReducer::finish(const OnReduced& on_reduced) {
   using Clock = Impl::Clock;
   const auto start = Clock::now();
   const double world = static_cast<double>(impl_->group->size());
@@ -635,16 +639,46 @@ void GradientReducer::finish() {
   }
   impl_->launch_ready();
   impl_->next_launch = 0;
-  for (auto& b : impl_->buckets) {
-    const auto wait_start = Clock::now();
+  double blocked_s = 0;
+  auto take = [&](Impl::Bucket& b, Clock::time_point wait_start) {
     b.pending->wait();
     b.pending.reset();
-    b.wait_s +=
+    const double waited =
         std::chrono::duration<double>(Clock::now() - wait_start).count();
+    b.wait_s += waited;
+    blocked_s += waited;
     impl_->write_back(b, world);
+    if (!on_reduced) return;
+    std::vector<at::Tensor> params;
+    params.reserve(b.slots.size());
+    for (size_t j : b.slots) params.push_back(impl_->slots[j].param);
+    on_reduced(params);
+  };
+  if (!on_reduced) {
+    for (auto& b : impl_->buckets) take(b, Clock::now());
+  } else {
+    // Whichever bucket completes first: polled, as c10d's Work offers no
+    // wait-for-any. Time between polls counts as blocked.
+    size_t left = impl_->buckets.size();
+    auto wait_start = Clock::now();
+    while (left > 0) {
+      Impl::Bucket* next = nullptr;
+      for (auto& b : impl_->buckets) {
+        if (b.pending && b.pending->done()) {
+          next = &b;
+          break;
+        }
+      }
+      if (next == nullptr) {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+        continue;
+      }
+      take(*next, wait_start);
+      wait_start = Clock::now();
+      --left;
+    }
   }
-  impl_->last_wait_s =
-      std::chrono::duration<double>(Clock::now() - start).count();
+  impl_->last_wait_s = blocked_s;
 }
 
 double GradientReducer::last_wait_s() const {

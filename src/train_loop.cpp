@@ -809,25 +809,39 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         double local = 0;
         // Every rank names its ids, even none: the row mask is a collective.
         if (tok_table.defined()) reducer->expect_rows(tok_table, mine.inputs);
+        at::Tensor loss;
         if (rows > 0) {
-          const auto loss =
+          loss =
               lm_loss(model(mine.inputs.to(device)), mine.targets.to(device));
           local = loss.item<double>() * share;
-          (loss * (share * world)).backward();
         }
-        reducer->finish();
-        comm_wait_s += reducer->last_wait_s();
+        // The global loss and the stop flag, agreed on before backward: a
+        // non-finite loss stops every rank before any weight changes, as
+        // without torchrun (the all-reduce also absorbs the ranks' forward
+        // imbalance, so it counts as communication).
         const bool stop_here = opt.stop != nullptr && opt.stop->load() != 0;
         auto agreed = at::empty({2}, at::kDouble);
         agreed.data_ptr<double>()[0] = local;
         agreed.data_ptr<double>()[1] = stop_here ? 1.0 : 0.0;
+        const auto agree_start = std::chrono::steady_clock::now();
         group->allreduce_sum(agreed);
+        comm_wait_s += std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - agree_start)
+                           .count();
         const double loss_value = agreed.data_ptr<double>()[0];
         stop_agreed = agreed.data_ptr<double>()[1] > 0;
         if (!std::isfinite(loss_value)) {
           ++step;
           throw non_finite("training", loss_value);
         }
+        if (rows > 0) (loss * (share * world)).backward();
+        // Each bucket's parameters are updated as soon as their averaged
+        // gradients arrive, while the larger buckets are still on the wire.
+        optimizer.begin_step();
+        reducer->finish([&](const std::vector<at::Tensor>& reduced) {
+          for (const auto& p : reduced) optimizer.update(p);
+        });
+        comm_wait_s += reducer->last_wait_s();
       } else {
         const auto loss =
             lm_loss(model(batch->inputs.to(device)), batch->targets.to(device));
@@ -837,8 +851,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
           throw non_finite("training", loss_value);
         }
         loss.backward();
+        optimizer.step();
       }
-      optimizer.step();
       tokens_seen += batch->inputs.numel();
       ++step;
       position = static_cast<int64_t>(pass.position());

@@ -162,3 +162,33 @@ TEST_CASE("AdamW: matches torch::optim::AdamW step for step", "[module]") {
       ember::AdamW({{"v", a}}, {}).load_state(ours.state()),
       "optimizer state: missing 'exp_avg.v'");
 }
+
+TEST_CASE("AdamW: begin_step + update in any order is step()", "[module]") {
+  torch::manual_seed(1);
+  auto w = torch::randn({50, 3});
+  auto v = torch::randn({4});
+  auto w1 = w.clone().requires_grad_(true), v1 = v.clone().requires_grad_(true);
+  auto w2 = w.clone().requires_grad_(true), v2 = v.clone().requires_grad_(true);
+  ember::AdamW whole({{"w", w1}, {"v", v1}}, {1e-2, 0.1});
+  ember::AdamW parts({{"w", w2}, {"v", v2}}, {1e-2, 0.1});
+  for (int i = 0; i < 5; ++i) {
+    whole.zero_grad();
+    parts.zero_grad();
+    (w1 * w1 * (i + 1)).sum().backward();
+    (w2 * w2 * (i + 1)).sum().backward();
+    if (i % 2 == 0) {  // v gets a gradient every other step only
+      (v1 * 3).sum().backward();
+      (v2 * 3).sum().backward();
+    }
+    whole.step();
+    parts.begin_step();
+    parts.update(v2);  // the reverse of the registration order
+    parts.update(w2);
+  }
+  CHECK(torch::equal(w1, w2));
+  CHECK(torch::equal(v1, v2));
+  CHECK(parts.num_steps() == 5);
+  CHECK_THROWS_WITH(
+      parts.update(torch::zeros({2})),
+      "AdamW::update: a tensor this optimizer does not hold");
+}

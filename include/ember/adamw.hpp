@@ -37,6 +37,15 @@ class AdamW {
   /// One update of every parameter that has a gradient.
   void step();
 
+  /// The same update in parts, so that it can start on some parameters while
+  /// the gradients of others are still being reduced: begin_step() once, then
+  /// update() for each parameter (any order, each at most once). Together
+  /// they compute exactly what step() does.
+  void begin_step();
+  /// Updates one parameter (given as in `params`) if it has a gradient;
+  /// throws ember::Error for a tensor the optimizer does not hold.
+  void update(const at::Tensor& param);
+
   /// exp_avg.<name>, exp_avg_sq.<name> and "step" (int64 scalar), for a
   /// checkpoint.
   NamedTensors state() const;
@@ -52,6 +61,11 @@ class AdamW {
   std::vector<torch::Tensor> exp_avg_, exp_avg_sq_;
   AdamWOptions options_;
   int64_t step_ = 0;
+  // Set by begin_step() for the step under way.
+  double step_size_ = 0;
+  double bias_correction2_sqrt_ = 1;
+
+  void update(size_t k);
 };
 
 }  // namespace ember

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,9 @@ class ProcessGroup {
    public:
     virtual ~Pending() = default;
     virtual void wait() = 0;
+    /// True once the collective has finished (or failed: wait() then
+    /// throws); never blocks.
+    virtual bool done() = 0;
   };
   std::unique_ptr<Pending> allreduce_sum_async(at::Tensor& tensor);
   void barrier();
@@ -127,14 +131,24 @@ class GradientReducer {
   /// Throws ember::Error for another tensor or a second call before finish().
   void expect_rows(const at::Tensor& param, const at::Tensor& ids);
 
+  /// Called with a bucket's parameters as soon as their .grad() holds the
+  /// average (for each bucket once per finish(), in the order the buckets'
+  /// all-reduces complete).
+  using OnReduced = std::function<void(const std::vector<at::Tensor>&)>;
+
   /// Waits for every bucket, divides by the world size, and sets each
   /// parameter's grad. Buckets whose hooks never fired (a parameter without
   /// gradient this step) are reduced here, with the grads as they are (zeros
-  /// where undefined). Throws ember::Error when a row-sparse parameter's
-  /// expect_rows() was not called this step, or when a parameter got two
-  /// gradients (two backward passes) before finish().
-  void finish();
-  /// Seconds spent blocked in communication during the last finish().
+  /// where undefined). With `on_reduced`, the buckets are taken as their
+  /// all-reduces complete, and on_reduced runs for each while the others are
+  /// still on the wire: an optimizer step per bucket overlaps the remaining
+  /// communication (as torch's DDP optimizer-overlap hooks do). Throws
+  /// ember::Error when a row-sparse parameter's expect_rows() was not called
+  /// this step, or when a parameter got two gradients (two backward passes)
+  /// before finish().
+  void finish(const OnReduced& on_reduced = nullptr);
+  /// Seconds spent blocked in communication during the last finish() (time
+  /// in on_reduced not included).
   double last_wait_s() const;
   size_t num_buckets() const;
 

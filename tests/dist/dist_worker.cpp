@@ -54,7 +54,25 @@ int collectives(ember::dist::ProcessGroup& pg) {
     at::Tensor x = at::arange(5, at::kDouble) * (r + 1) * (step + 1);
     at::Tensor y = (a * x).sum() + (b * b).sum();
     y.backward();
-    reducer.finish();
+    if (step == 1) {
+      // The callback form: every parameter once, already averaged.
+      std::vector<std::pair<at::Tensor, at::Tensor>> seen;  // param, grad then
+      reducer.finish([&](const std::vector<at::Tensor>& reduced) {
+        for (const auto& p : reduced) seen.emplace_back(p, p.grad().clone());
+      });
+      if (seen.size() != 3) return fail("on_reduced: not each parameter once");
+      for (const at::Tensor& p : {a, b, c}) {
+        int times = 0;
+        for (const auto& [q, g] : seen) {
+          if (q.unsafeGetTensorImpl() != p.unsafeGetTensorImpl()) continue;
+          ++times;
+          if (!at::equal(g, p.grad())) return fail("on_reduced: early grad");
+        }
+        if (times != 1) return fail("on_reduced: a parameter not once");
+      }
+    } else {
+      reducer.finish();
+    }
     // d/da = x_r averaged over ranks = arange(5) * (step+1) * mean(r+1).
     const double mean_scale = (w + 1) / 2.0;
     at::Tensor ga = at::arange(5, at::kDouble) * (step + 1) * mean_scale;
