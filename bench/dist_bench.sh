@@ -80,7 +80,7 @@ print("|---|---|---:|---:|---:|---:|---:|---|")
 print(f"| 1, 2 threads, batch {batch} | - | {tps1:.0f} | 1.00x | - | - | - | - |")
 rows = []
 if before:
-    rows.append(("before", f"whole table, copied into buckets (`{before}`)"))
+    rows.append(("before", f"as that build does by default (`BEFORE={before}`)"))
 rows += [("whole", "whole table, in place (`dist_sparse_embedding=false`)"),
          ("rows", "union of the batch's rows (default)")]
 for name, what in rows:

@@ -368,6 +368,20 @@ std::string location(std::string_view source, const toml::source_region& r) {
 }
 
 void apply_override(Config& c, const std::string& item) {
+  // Config values are TOML text, which is UTF-8: a value with other bytes
+  // would be written to run.dir/config.toml as a file --resume refuses.
+  if (const auto bad = find_invalid_utf8(item)) {
+    // What comes before the bad byte, cut at a character boundary.
+    size_t shown = std::min<size_t>(*bad, 40);
+    while (shown > 0 && (static_cast<unsigned char>(item[shown]) & 0xC0) == 0x80) {
+      --shown;
+    }
+    throw ConfigError(fmt::format(
+        "--set {}...: invalid UTF-8 at byte {} of the item; config values "
+        "are UTF-8 text",
+        item.substr(0, shown),
+        *bad));
+  }
   const std::string where = "--set " + item;
   const size_t eq = item.find('=');
   const std::string name = item.substr(0, eq);

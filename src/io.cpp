@@ -206,4 +206,45 @@ bool remove_tree(const std::string& path) noexcept {
   return rc == 0;
 }
 
+std::optional<size_t> find_invalid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    // ASCII fast path, 8 bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    const uint8_t b0 = s[i];
+    if (b0 < 0x80) {
+      ++i;
+      continue;
+    }
+    const auto cont = [&](size_t k) {
+      return i + k < n && (s[i + k] & 0xC0) == 0x80;
+    };
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+      if (!cont(1)) return i;
+      i += 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      if (!cont(1) || !cont(2)) return i;
+      if (b0 == 0xE0 && s[i + 1] < 0xA0) return i;  // overlong
+      if (b0 == 0xED && s[i + 1] > 0x9F) return i;  // surrogate
+      i += 3;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      if (!cont(1) || !cont(2) || !cont(3)) return i;
+      if (b0 == 0xF0 && s[i + 1] < 0x90) return i;  // overlong
+      if (b0 == 0xF4 && s[i + 1] > 0x8F) return i;  // > U+10FFFF
+      i += 4;
+    } else {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace ember

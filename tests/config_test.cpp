@@ -161,6 +161,22 @@ TEST_CASE("Config: validation errors are one exact line", "[config]") {
       Catch::Matchers::Message(
           "--set train.epochs: expected section.key=value (e.g. "
           "train.epochs=2)"));
+  // Not UTF-8: refused (to_toml would write a config.toml --resume refuses);
+  // the message shows what precedes the bad byte, cut before the 'é'.
+  CHECK_THROWS_MATCHES(
+      parse_config("", "c.toml", {"run.dir=x y&\xff"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set run.dir=x y&...: invalid UTF-8 at byte 12 of the item; "
+          "config values are UTF-8 text"));
+  CHECK_THROWS_MATCHES(
+      parse_config(
+          "", "c.toml", {"run.dir=" + std::string(31, 'a') + "\xc3\xa9\xc3"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set run.dir=" + std::string(31, 'a') +
+          "...: invalid UTF-8 at byte 41 of the item; config values are "
+          "UTF-8 text"));
 }
 
 TEST_CASE(

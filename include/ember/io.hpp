@@ -4,6 +4,8 @@
 // Plain C++17, no LibTorch.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,11 @@ bool remove_tree(const std::string& path) noexcept;
 /// Folder holding encoder.json and vocab.bpe: $EMBER_GPT2_DIR if set, else
 /// `<data dir of the build>/gpt2` (placed there by scripts/setup.sh).
 std::string gpt2_vocab_dir();
+
+/// Returns the byte offset of the first invalid UTF-8 byte in `text` (over-
+/// long forms, surrogates and code points above U+10FFFF are invalid), or
+/// std::nullopt when `text` is valid UTF-8.
+std::optional<size_t> find_invalid_utf8(std::string_view text);
 
 /// Hex SHA-256 of `data` (FIPS 180-4), for pinning vocabulary files.
 std::string sha256_hex(std::string_view data);

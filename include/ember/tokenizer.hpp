@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <ember/error.hpp>
+#include <ember/io.hpp>  // find_invalid_utf8
 
 namespace ember {
 
@@ -82,10 +83,7 @@ class DisallowedSpecialError : public TokenizerError {
   size_t offset_;
 };
 
-/// Returns the byte offset of the first invalid UTF-8 byte in `text` (over-
-/// long forms, surrogates and code points above U+10FFFF are invalid), or
-/// std::nullopt when `text` is valid UTF-8.
-std::optional<size_t> find_invalid_utf8(std::string_view text);
+// find_invalid_utf8() is in io.hpp.
 
 /// Smallest i >= `from` (and > 0) at which the GPT-2 pre-tokenizer cannot merge
 /// across: text[i] is U+0020 and text[i-1] is an ASCII byte other than

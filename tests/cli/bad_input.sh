@@ -94,6 +94,7 @@ T "$w/dup.toml:3:[0-9]+: .*batch_size" --config "$w/dup.toml"
 T "$w/unknown.toml.*unknown key 'data.batch_sise'.*data.batch_size" --config "$w/unknown.toml"
 T "$w/type.toml.*data.batch_size has the wrong type" --config "$w/type.toml"
 T "--set data.batch_size: .*|--set data.batch_size" --set data.batch_size
+T "--set data.path=ab\.\.\.: invalid UTF-8 at byte 12 of the item" --set "$(printf 'data.path=ab\xffc')"
 # --- decode: non-numeric, negative, out of vocabulary ---------------------
 case_ "token 'abc' at index 1 \(byte 6\) is not an id" decode --input "$w/ids_nan"
 case_ "token '-5' at index 1 .*is not an id" decode --input "$w/ids_neg"
