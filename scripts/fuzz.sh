@@ -66,7 +66,11 @@ for t in "${targets[@]}"; do
   units="$(ls "$work" | wc -l)"
   if ((rc != 0)); then
     status=1
-    tail -40 "$log" >&2
+    # The report (sanitizer or libFuzzer) with its stack, then the ending.
+    sed -n '/==[0-9]*==ERROR\|ERROR: libFuzzer\|runtime error:/,$p' "$log" |
+      grep -v '^    #[0-9]* 0x[0-9a-f]* in fuzzer::' | head -60 >&2
+    tail -8 "$log" >&2
+    grep -m1 '^INFO: Seed:' "$log" >&2 || true
     summary+=("$t: FAILED (exit $rc), see $log and $b/artifacts/")
   else
     summary+=("$t: ok, ${runs:-? runs}, corpus $units inputs")

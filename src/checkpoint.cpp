@@ -16,6 +16,7 @@
 
 #include <ember/error.hpp>
 #include <ember/io.hpp>
+#include <ember/torch_archive.hpp>
 
 namespace ember {
 namespace {
@@ -219,6 +220,42 @@ Checkpoint parse_checkpoint(std::string_view data, const std::string& path) {
   hasher.update(reinterpret_cast<const unsigned char*>(data.data()), size);
   if (hasher.finish() != hash) throw bad("checksum mismatch");
 
+  // A tensor's elements must lie inside its storage: LibTorch 1.13 takes the
+  // sizes, strides and offset a pickle gives without checking them.
+  auto check_view = [&](const torch::Tensor& t, const std::string& key) {
+    if (!t.defined()) return;
+    if (t.layout() != at::kStrided || !t.has_storage()) {
+      throw bad(fmt::format("'{}' is not a dense tensor", key));
+    }
+    if (t.numel() == 0) return;
+    uint64_t last = 0;  // largest element index reached, in the storage
+    bool overflow = t.storage_offset() < 0;
+    if (!overflow) last = static_cast<uint64_t>(t.storage_offset());
+    for (int64_t d = 0; d < t.dim() && !overflow; ++d) {
+      uint64_t reach = 0;
+      overflow = t.stride(d) < 0 ||
+                 __builtin_mul_overflow(
+                     static_cast<uint64_t>(t.size(d) - 1),
+                     static_cast<uint64_t>(t.stride(d)),
+                     &reach) ||
+                 __builtin_add_overflow(last, reach, &last);
+    }
+    uint64_t end_bytes = 0;
+    overflow = overflow || __builtin_add_overflow(last, 1, &last) ||
+               __builtin_mul_overflow(
+                   last, static_cast<uint64_t>(t.element_size()), &end_bytes);
+    if (overflow || end_bytes > t.storage().nbytes()) {
+      throw bad(fmt::format(
+          "'{}' reaches past its storage ({} bytes)", key, t.storage().nbytes()));
+    }
+  };
+  // LibTorch trusts the lengths in the archive (an allocation of whatever a
+  // pickle claims, storages larger than their records): check them first.
+  try {
+    check_torch_archive(data.substr(0, size));
+  } catch (const Error& e) {
+    throw bad(e.what());
+  }
   Checkpoint c;
   try {
     torch::serialize::InputArchive ar;
@@ -226,6 +263,7 @@ Checkpoint parse_checkpoint(std::string_view data, const std::string& path) {
     auto get = [&](const std::string& key) {
       torch::Tensor t;
       ar.read(key, t);
+      check_view(t, key);
       return t;
     };
     auto get_int = [&](const std::string& key) {
@@ -264,7 +302,10 @@ Checkpoint parse_checkpoint(std::string_view data, const std::string& path) {
     }
     c.cpu_rng = get("cpu_rng");
     torch::Tensor cuda;
-    if (ar.try_read("cuda_rng", cuda)) c.cuda_rng = cuda;
+    if (ar.try_read("cuda_rng", cuda)) {
+      check_view(cuda, "cuda_rng");
+      c.cuda_rng = cuda;
+    }
     auto read_group = [&](const std::string& prefix, NamedTensors& out) {
       const std::string names = get_str(prefix + "_names");
       // Each name ends with '\n' (save_checkpoint writes it so); a list

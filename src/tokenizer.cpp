@@ -4,10 +4,13 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <thread>
@@ -1232,65 +1235,183 @@ uint64_t Tokenizer::encode_stream(
     Disallowed on_disallowed,
     unsigned num_threads,
     size_t chunk_bytes) const {
+  if (num_threads == 0)
+    num_threads = std::max(1u, std::thread::hardware_concurrency());
   chunk_bytes = std::max<size_t>(chunk_bytes, 1);
-  std::string buffer;
-  uint64_t base = 0;  // stream offset of buffer[0]
+
+  // Reading: the stream is cut into pieces of about chunk_bytes, each at a
+  // next_safe_split boundary (a piece without one grows until it has one
+  // or the stream ends). Only this thread reads.
+  std::string buffer;     // read, not yet cut
+  uint64_t base = 0;      // stream offset of buffer[0]
+  size_t searched = 0;    // buffer[0, searched) holds no boundary past the target
   bool eof = false;
-  while (!eof || !buffer.empty()) {
-    if (!eof) {
-      const size_t have = buffer.size();
-      buffer.resize(have + chunk_bytes);
-      const size_t got = std::fread(buffer.data() + have, 1, chunk_bytes, in);
-      buffer.resize(have + got);
-      if (got < chunk_bytes) {
-        if (std::ferror(in)) {
-          throw Error(fmt::format(
-              "encode_stream: read error at byte {}: {}",
-              base + buffer.size(),
-              std::strerror(errno)));
-        }
-        eof = true;
+  auto read_more = [&](size_t n) {
+    const size_t have = buffer.size();
+    buffer.resize(have + n);
+    const size_t got = std::fread(buffer.data() + have, 1, n, in);
+    buffer.resize(have + got);
+    if (got < n) {
+      if (std::ferror(in)) {
+        throw Error(fmt::format(
+            "encode_stream: read error at byte {}: {}",
+            base + buffer.size(),
+            std::strerror(errno)));
       }
+      eof = true;
     }
-    // Cut at the last safe boundary; without one, read more first.
-    size_t cut = buffer.size();
-    if (!eof) {
-      cut = 0;
-      for (size_t i = buffer.size(); i > 1; --i) {
-        const auto prev = static_cast<uint8_t>(buffer[i - 2]);
-        if (buffer[i - 1] == ' ' && prev < 0x80 && prev != ' ' &&
-            !(prev >= 0x09 && prev <= 0x0D)) {
-          cut = i - 1;
-          break;
-        }
-      }
-      if (cut == 0) continue;
-    }
-    const std::string_view chunk(buffer.data(), cut);
-    if (const auto bad = find_invalid_utf8(chunk)) {
-      throw Utf8Error(
-          fmt::format(
-              "encode: invalid utf-8 at byte {} (got 0x{:02x}); hint: use "
-              "encode_bytes for arbitrary bytes",
-              base + *bad,
-              static_cast<unsigned>(static_cast<uint8_t>(chunk[*bad]))),
-          static_cast<size_t>(base + *bad));
-    }
+  };
+  struct Piece {
+    std::string text;
+    uint64_t base = 0;  // stream offset of text[0]
     std::vector<TokenId> ids;
-    try {
-      ids = encode_parallel(chunk, allowed, on_disallowed, num_threads);
-    } catch (const DisallowedSpecialError& e) {
-      size_t index = 0;
-      while (index + 1 < tables_->specials.size() &&
-             tables_->specials[index].first != e.token()) {
-        ++index;
+    std::exception_ptr error;
+    bool done = false;
+  };
+  // Fills `piece` with the next piece; false at the end of the stream.
+  auto cut_next = [&](Piece& piece) {
+    for (;;) {
+      if (!eof && buffer.size() < 2 * chunk_bytes) {
+        read_more(2 * chunk_bytes - buffer.size());
+        continue;
       }
-      throw_disallowed(*tables_, index, base + e.offset());
+      if (buffer.empty()) return false;
+      size_t cut = buffer.size();
+      if (buffer.size() > chunk_bytes) {
+        cut = next_safe_split(buffer, std::max(chunk_bytes, searched));
+      }
+      if (cut >= buffer.size() && !eof) {
+        searched = buffer.size();
+        read_more(chunk_bytes);
+        continue;
+      }
+      cut = std::min(cut, buffer.size());
+      piece.text.assign(buffer, 0, cut);
+      piece.base = base;
+      buffer.erase(0, cut);
+      base += cut;
+      searched = 0;
+      return true;
     }
-    sink(ids);
-    buffer.erase(0, cut);
-    base += cut;
+  };
+  // Encoding one piece; errors carry stream offsets. The piece's own cache:
+  // its keys point into the piece's text.
+  auto encode_piece = [&](Piece& piece) {
+    try {
+      const std::string& text = piece.text;
+      if (const auto bad = find_invalid_utf8(text)) {
+        throw Utf8Error(
+            fmt::format(
+                "encode: invalid utf-8 at byte {} (got 0x{:02x}); hint: use "
+                "encode_bytes for arbitrary bytes",
+                piece.base + *bad,
+                static_cast<unsigned>(static_cast<uint8_t>(text[*bad]))),
+            static_cast<size_t>(piece.base + *bad));
+      }
+      try {
+        if (on_disallowed == Disallowed::kRaise) {
+          raise_if_disallowed(*tables_, text, allowed);
+        }
+      } catch (const DisallowedSpecialError& e) {
+        size_t index = 0;
+        while (index + 1 < tables_->specials.size() &&
+               tables_->specials[index].first != e.token()) {
+          ++index;
+        }
+        throw_disallowed(*tables_, index, piece.base + e.offset());
+      }
+      PieceCache cache;
+      piece.ids.reserve(text.size() / 2 + 16);
+      encode_with_specials(
+          *tables_, text, allowed, Disallowed::kAsText, cache, piece.ids);
+    } catch (...) {
+      piece.error = std::current_exception();
+    }
+  };
+  // Hands a finished piece to the sink (or throws its error); true if the
+  // stream goes on.
+  auto emit = [&](Piece& piece) {
+    if (piece.error) std::rethrow_exception(piece.error);
+    sink(piece.ids);
+  };
+
+  if (num_threads == 1) {
+    Piece piece;
+    while (cut_next(piece)) {
+      encode_piece(piece);
+      emit(piece);
+      piece.ids.clear();
+    }
+    return base;
   }
+
+  // Several threads: this one reads and cuts pieces into a window of
+  // in-flight pieces and hands them to the sink in order; the workers encode
+  // whichever piece is next, with no barrier between pieces, so a slow piece
+  // holds up only the sink, never the other workers.
+  const size_t window = 2 * size_t{num_threads} + 2;
+  std::deque<Piece> pieces;  // in stream order; front = next to emit
+  size_t next_job = 0;       // pieces[next_job] is the next to encode
+  bool stop = false;
+  std::mutex mu;
+  std::condition_variable work_ready, piece_done;
+  auto worker = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      work_ready.wait(lock, [&] { return stop || next_job < pieces.size(); });
+      if (stop) return;
+      Piece& piece = pieces[next_job++];  // deque: stable under push_back
+      lock.unlock();
+      encode_piece(piece);
+      lock.lock();
+      piece.done = true;
+      piece_done.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  auto finish = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    work_ready.notify_all();
+    for (auto& th : threads) th.join();
+  };
+  try {
+    for (unsigned k = 0; k < num_threads; ++k) threads.emplace_back(worker);
+    bool more = true;
+    for (;;) {
+      // Top the window up (cutting happens outside the lock).
+      while (more) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (pieces.size() >= window) break;
+        }
+        Piece piece;
+        more = cut_next(piece);
+        if (!more) break;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          pieces.push_back(std::move(piece));
+        }
+        work_ready.notify_one();
+      }
+      Piece front;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        if (pieces.empty()) break;
+        piece_done.wait(lock, [&] { return pieces.front().done; });
+        front = std::move(pieces.front());
+        pieces.pop_front();
+        --next_job;
+      }
+      emit(front);
+    }
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
   return base;
 }
 

@@ -166,8 +166,55 @@ TEST_CASE(
   // LibTorch's unpickler threw std::out_of_range, which escaped as is.
   REQUIRE_THROWS_WITH(
       ember::parse_checkpoint(bytes, "c.pt"),
-      Catch::StartsWith("checkpoint c.pt: unreadable archive (") &&
+      Catch::StartsWith("checkpoint c.pt: ") &&
           Catch::EndsWith(
               "; hint: the file was cut short or altered, resume from "
               "another run or start over"));
+  // A pickle string whose length made LibTorch allocate 4 GiB.
+  const std::string oom = ember::read_file(dir + "pickle-length-4gib");
+  REQUIRE((oom.at(0) & 1) == 1);
+  bytes = oom.substr(1);
+  bytes += ember::checkpoint_trailer(bytes);
+  REQUIRE_THROWS_WITH(
+      ember::parse_checkpoint(bytes, "c.pt"),
+      Catch::StartsWith("checkpoint c.pt: archive record 'archive/data.pkl'") &&
+          Catch::Contains(" claims ") && Catch::Contains("remain in the record"));
+}
+
+namespace {
+// The crafted archive with its 19-byte config's numbers in the pickle
+// changed: `storage` = the storage's element count, `view` = the tensor's
+// size (each BININT1 19 -> 127 when true), trailer resealed.
+std::string patched(bool storage, bool view) {
+  std::string sealed = crafted();
+  std::string payload = sealed.substr(0, sealed.size() - 24);
+  const std::string n19 = "K\x13t";  // BININT1 19, TUPLE
+  const size_t first = payload.find(n19);  // ('storage', ..., 19)
+  REQUIRE(first != std::string::npos);
+  const size_t second = payload.find(n19, first + 1);  // size (19,)
+  REQUIRE(second != std::string::npos);
+  REQUIRE(payload.find(n19, second + 1) == std::string::npos);
+  if (storage) payload[first + 1] = '\x7f';
+  if (view) payload[second + 1] = '\x7f';
+  return payload + ember::checkpoint_trailer(payload);
+}
+}  // namespace
+
+TEST_CASE(
+    "parse_checkpoint: storages and views larger than their bytes are refused",
+    "[checkpoint]") {
+  REQUIRE(crafted().size() == patched(false, false).size());
+  REQUIRE(ember::parse_checkpoint(patched(false, false), "c.pt").config_toml ==
+          "[train]\nepochs = 1\n");
+  // The storage claims 127 bytes over a 19-byte record (LibTorch 1.13 gave
+  // the tensor 127 bytes of a 19-byte allocation).
+  CHECK_THROWS_WITH(
+      ember::parse_checkpoint(patched(true, true), "c.pt"),
+      Catch::Contains("claims 127 elements of 1 bytes, its record holds 19 "
+                      "bytes"));
+  // The tensor's size runs past its (honest) storage.
+  CHECK_THROWS_WITH(
+      ember::parse_checkpoint(patched(false, true), "c.pt"),
+      Catch::StartsWith(
+          "checkpoint c.pt: 'config' reaches past its storage (19 bytes)"));
 }

@@ -131,21 +131,24 @@ class Tokenizer {
       Disallowed on_disallowed = Disallowed::kRaise,
       unsigned num_threads = 0) const;
 
-  /// Encodes a whole stream without holding it in memory: reads `in` in
-  /// chunks of about `chunk_bytes`, cuts each at the last next_safe_split
-  /// boundary (the rest carries over), encodes it with encode_parallel and
-  /// hands its ids to `sink`. The concatenated ids equal encode() of the whole
-  /// stream. Errors carry offsets into the whole stream: Utf8Error on invalid
-  /// UTF-8, DisallowedSpecialError as encode(); `sink` has then seen the ids
-  /// of the chunks before. Throws Error on a read error. Returns the number
-  /// of bytes read.
+  /// Encodes a whole stream without holding it in memory: cuts it into
+  /// pieces of about `chunk_bytes`, each ending at a next_safe_split boundary
+  /// (a piece grows until it has one), encodes them on `num_threads` threads
+  /// (0 = all cores) and hands each piece's ids to `sink` in stream order.
+  /// One thread reads and calls `sink` while the workers encode the pieces
+  /// after it, with no barrier between pieces; at most 2 x threads + 2 pieces
+  /// are in flight. The concatenated ids equal encode() of the whole stream.
+  /// Errors carry offsets into the whole stream: Utf8Error on invalid UTF-8,
+  /// DisallowedSpecialError as encode(); `sink` has then seen the ids of the
+  /// pieces before. Throws Error on a read error. Returns the number of bytes
+  /// read.
   uint64_t encode_stream(
       std::FILE* in,
       const std::function<void(const std::vector<TokenId>&)>& sink,
       const AllowedSpecial& allowed = AllowedSpecial::none(),
       Disallowed on_disallowed = Disallowed::kRaise,
       unsigned num_threads = 0,
-      size_t chunk_bytes = size_t{4} << 20) const;
+      size_t chunk_bytes = size_t{1} << 20) const;
 
   /// Concatenated bytes of `ids`. Throws TokenizerError on an id outside
   /// [0, vocab_size()), naming the id and its index.

@@ -1,0 +1,41 @@
+// A bounds check of a LibTorch archive (the zip that torch::serialize and
+// TorchScript write) before LibTorch reads it. LibTorch 1.13 trusts the
+// lengths inside: a pickle string length allocates that much before reading
+// (4 GiB from a 100-byte file), and a tensor storage gets the element count
+// the pickle states, not the size of the record behind it (a heap overflow
+// on first use). Both were found by fuzz/checkpoint_fuzz.cpp. Plain C++17,
+// no LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace ember {
+
+/// One record of the archive, as the central directory describes it.
+struct ArchiveRecord {
+  uint64_t data_offset = 0;  // first byte of its (stored or deflated) data
+  uint64_t stored_size = 0;  // bytes in the file
+  uint64_t size = 0;         // bytes once read (inflated)
+  bool deflated = false;
+};
+
+/// The records of a zip archive by name. Throws ember::Error ("archive: ...")
+/// when the end record, the central directory or a local header is missing
+/// or lies outside `zip`, a record uses a method other than stored or
+/// deflate, a stored record's two sizes differ, or a deflated one claims more
+/// than deflate can expand to (1032:1). Zip64 sizes and offsets are read.
+std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip);
+
+/// Checks what LibTorch would trust: the zip structure (list_zip_records),
+/// then each pickle (`<dir>/<name>.pkl`, which must be stored): every opcode
+/// known and complete, every length within the record, and every tensor
+/// storage it names (persistent id ('storage', torch.<T>Storage, key,
+/// location, numel)) backed by a record `<dir>/<name>/<key>` of at least
+/// numel x sizeof(T) bytes. Throws ember::Error naming the record, the byte
+/// offset within it and what is wrong.
+void check_torch_archive(std::string_view zip);
+
+}  // namespace ember
