@@ -195,6 +195,17 @@ class PickleScan {
     if (stack_.empty()) fail(at, "memoizes an empty stack");
     return stack_.back();
   }
+  // LibTorch's memo is a vector grown to the key: a key of 4e9 allocated
+  // 64 GB (fuzz/checkpoint_fuzz.cpp). Picklers number their puts 0, 1, 2...
+  void put(size_t at, uint64_t key) {
+    if (key > memo_.size()) {
+      fail(at, fmt::format(
+                   "memo key {} skips ahead (expected at most {})",
+                   key,
+                   memo_.size()));
+    }
+    memo_[key] = top(at);
+  }
   void get(size_t at, uint64_t key) {
     const auto it = memo_.find(key);
     if (it == memo_.end()) fail(at, fmt::format("memo {} was never put", key));
@@ -323,8 +334,8 @@ class PickleScan {
       case 0x83: take(at, 2, "EXT2"); push(opaque()); break;
       case 0x84: take(at, 4, "EXT4"); push(opaque()); break;
       // memo
-      case 'q': memo_[uint(at, 1, "BINPUT")] = top(at); break;
-      case 'r': memo_[uint(at, 4, "LONG_BINPUT")] = top(at); break;
+      case 'q': put(at, uint(at, 1, "BINPUT")); break;
+      case 'r': put(at, uint(at, 4, "LONG_BINPUT")); break;
       case 0x94: memo_[memo_.size()] = top(at); break;  // MEMOIZE
       case 'h': get(at, uint(at, 1, "BINGET")); break;
       case 'j': get(at, uint(at, 4, "LONG_BINGET")); break;

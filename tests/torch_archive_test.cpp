@@ -202,6 +202,12 @@ TEST_CASE("check_torch_archive: pickle lengths and storage sizes", "[archive]") 
   CHECK_THROWS_WITH(
       ember::check_torch_archive(make_zip({{"archive/data.pkl", "\x80\x02h\x05."}})),
       "archive record 'archive/data.pkl': byte 2: memo 5 was never put");
+  // LibTorch grows its memo to the key: 2^28 keys of 16 bytes.
+  CHECK_THROWS_WITH(
+      ember::check_torch_archive(make_zip(
+          {{"archive/data.pkl", std::string("\x80\x02Nr\0\0\0\x10.", 9)}})),
+      "archive record 'archive/data.pkl': byte 3: memo key 268435456 skips "
+      "ahead (expected at most 0)");
   CHECK_THROWS_WITH(
       ember::check_torch_archive(make_zip({{"archive/data.pkl", "0."}})),
       "archive record 'archive/data.pkl': byte 0: pops an empty stack");
