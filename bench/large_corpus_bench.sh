@@ -13,7 +13,7 @@
 #      (bench/window_bench).
 #   bash bench/large_corpus_bench.sh [build-dir]     (after building)
 # Environment: EMBER_BENCH_DIR (default ../shared/data/bench), BIG_MB (1000),
-# TRAIN_STEPS (300).
+# TRAIN_STEPS (300), TOKENIZE_ONLY (1 = only part 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -69,6 +69,11 @@ for input in "$bench_dir/code.txt" "$bench_dir/mixed.txt" "$tmp/big.txt"; do
   [[ "$input" == "$tmp/big.txt" ]] && mv "$tmp/out.bin" "$tmp/big.bin"
 done
 rm -f "$tmp/big.txt" "$tmp/concat.txt"
+if [[ "${TOKENIZE_ONLY:-0}" == 1 ]]; then
+  echo
+  echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 
 # Training: peak memory over the 1 GB token file, sampled every 20 ms.
 # A small model (emb 16, batch 4 x 64), so that the data path is a visible

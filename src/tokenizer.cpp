@@ -768,6 +768,13 @@ class PieceCache {
     put(s);
     ++used_;
   }
+  // Forgets every entry (their keys point into text about to go away) and
+  // keeps the memory for the next text.
+  void clear() {
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    ids_.clear();
+    used_ = 0;
+  }
 
  private:
   struct Slot {
@@ -1239,28 +1246,6 @@ uint64_t Tokenizer::encode_stream(
     num_threads = std::max(1u, std::thread::hardware_concurrency());
   chunk_bytes = std::max<size_t>(chunk_bytes, 1);
 
-  // Reading: the stream is cut into pieces of about chunk_bytes, each at a
-  // next_safe_split boundary (a piece without one grows until it has one
-  // or the stream ends). Only this thread reads.
-  std::string buffer;     // read, not yet cut
-  uint64_t base = 0;      // stream offset of buffer[0]
-  size_t searched = 0;    // buffer[0, searched) holds no boundary past the target
-  bool eof = false;
-  auto read_more = [&](size_t n) {
-    const size_t have = buffer.size();
-    buffer.resize(have + n);
-    const size_t got = std::fread(buffer.data() + have, 1, n, in);
-    buffer.resize(have + got);
-    if (got < n) {
-      if (std::ferror(in)) {
-        throw Error(fmt::format(
-            "encode_stream: read error at byte {}: {}",
-            base + buffer.size(),
-            std::strerror(errno)));
-      }
-      eof = true;
-    }
-  };
   struct Piece {
     std::string text;
     uint64_t base = 0;  // stream offset of text[0]
@@ -1268,35 +1253,65 @@ uint64_t Tokenizer::encode_stream(
     std::exception_ptr error;
     bool done = false;
   };
-  // Fills `piece` with the next piece; false at the end of the stream.
-  auto cut_next = [&](Piece& piece) {
-    for (;;) {
-      if (!eof && buffer.size() < 2 * chunk_bytes) {
-        read_more(2 * chunk_bytes - buffer.size());
-        continue;
+  // Reading (this thread only): each piece is the carry of the one before
+  // plus about chunk_bytes read straight into it, cut at its last
+  // next_safe_split boundary; what follows the cut (usually part of a word)
+  // is the next piece's carry. A piece without a boundary reads on until it
+  // has one or the stream ends.
+  std::string carry;
+  uint64_t base = 0;  // stream offset of the next piece
+  bool eof = false;
+  auto read_into = [&](std::string& text, size_t n) {
+    const size_t have = text.size();
+    text.resize(have + n);
+    const size_t got = std::fread(text.data() + have, 1, n, in);
+    text.resize(have + got);
+    if (got < n) {
+      if (std::ferror(in)) {
+        throw Error(fmt::format(
+            "encode_stream: read error at byte {}: {}",
+            base + text.size(),
+            std::strerror(errno)));
       }
-      if (buffer.empty()) return false;
-      size_t cut = buffer.size();
-      if (buffer.size() > chunk_bytes) {
-        cut = next_safe_split(buffer, std::max(chunk_bytes, searched));
-      }
-      if (cut >= buffer.size() && !eof) {
-        searched = buffer.size();
-        read_more(chunk_bytes);
-        continue;
-      }
-      cut = std::min(cut, buffer.size());
-      piece.text.assign(buffer, 0, cut);
-      piece.base = base;
-      buffer.erase(0, cut);
-      base += cut;
-      searched = 0;
-      return true;
+      eof = true;
     }
   };
-  // Encoding one piece; errors carry stream offsets. The piece's own cache:
-  // its keys point into the piece's text.
-  auto encode_piece = [&](Piece& piece) {
+  // Fills `piece` with the next piece; false at the end of the stream.
+  auto cut_next = [&](Piece& piece) {
+    piece.text.assign(carry);  // into the piece's (reused) buffer
+    carry.clear();
+    size_t searched = 0;  // text[0, searched) holds no boundary
+    for (;;) {
+      if (!eof) read_into(piece.text, chunk_bytes);
+      const std::string_view text = piece.text;
+      if (eof) break;
+      // The last boundary (as next_safe_split: a space after an ASCII byte
+      // that is not whitespace), among the bytes not searched before.
+      size_t cut = 0;
+      for (size_t i = text.size(); i-- > std::max<size_t>(searched, 1);) {
+        if (text[i] != ' ') continue;
+        const auto before = static_cast<uint8_t>(text[i - 1]);
+        if (before < 0x80 && before != ' ' &&
+            !(before >= 0x09 && before <= 0x0D)) {
+          cut = i;
+          break;
+        }
+      }
+      if (cut > 0) {
+        carry.assign(text.substr(cut));
+        piece.text.resize(cut);
+        break;
+      }
+      searched = text.size();
+    }
+    if (piece.text.empty()) return false;
+    piece.base = base;
+    base += piece.text.size();
+    return true;
+  };
+  // Encoding one piece; errors carry stream offsets. The cache is the
+  // calling thread's, cleared for each piece (its keys point into the text).
+  auto encode_piece = [&](Piece& piece, PieceCache& cache) {
     try {
       const std::string& text = piece.text;
       if (const auto bad = find_invalid_utf8(text)) {
@@ -1320,7 +1335,7 @@ uint64_t Tokenizer::encode_stream(
         }
         throw_disallowed(*tables_, index, piece.base + e.offset());
       }
-      PieceCache cache;
+      cache.clear();
       piece.ids.reserve(text.size() / 2 + 16);
       encode_with_specials(
           *tables_, text, allowed, Disallowed::kAsText, cache, piece.ids);
@@ -1337,8 +1352,9 @@ uint64_t Tokenizer::encode_stream(
 
   if (num_threads == 1) {
     Piece piece;
+    PieceCache cache;
     while (cut_next(piece)) {
-      encode_piece(piece);
+      encode_piece(piece, cache);
       emit(piece);
       piece.ids.clear();
     }
@@ -1351,18 +1367,20 @@ uint64_t Tokenizer::encode_stream(
   // holds up only the sink, never the other workers.
   const size_t window = 2 * size_t{num_threads} + 2;
   std::deque<Piece> pieces;  // in stream order; front = next to emit
+  std::vector<Piece> spare;  // emitted, their buffers kept for reuse
   size_t next_job = 0;       // pieces[next_job] is the next to encode
   bool stop = false;
   std::mutex mu;
   std::condition_variable work_ready, piece_done;
   auto worker = [&] {
+    PieceCache cache;
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
       work_ready.wait(lock, [&] { return stop || next_job < pieces.size(); });
       if (stop) return;
       Piece& piece = pieces[next_job++];  // deque: stable under push_back
       lock.unlock();
-      encode_piece(piece);
+      encode_piece(piece, cache);
       lock.lock();
       piece.done = true;
       piece_done.notify_all();
@@ -1387,7 +1405,16 @@ uint64_t Tokenizer::encode_stream(
           std::lock_guard<std::mutex> lock(mu);
           if (pieces.size() >= window) break;
         }
+        // A piece emitted before keeps its buffers: no fresh pages (and
+        // page faults) for every megabyte.
         Piece piece;
+        if (!spare.empty()) {
+          piece = std::move(spare.back());
+          spare.pop_back();
+          piece.ids.clear();
+          piece.error = nullptr;
+          piece.done = false;
+        }
         more = cut_next(piece);
         if (!more) break;
         {
@@ -1406,6 +1433,7 @@ uint64_t Tokenizer::encode_stream(
         --next_job;
       }
       emit(front);
+      spare.push_back(std::move(front));
     }
   } catch (...) {
     finish();
