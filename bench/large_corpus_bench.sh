@@ -60,6 +60,11 @@ for input in "$bench_dir/code.txt" "$bench_dir/mixed.txt" "$tmp/big.txt"; do
   [[ "$name" == big.txt ]] && name="(code+mixed) x$(( $(stat -c %s "$tmp/big.txt") / $(stat -c %s "$tmp/concat.txt") ))"
   t1=""
   for threads in 1 "$cores"; do
+    # Every run starts alike: no earlier output to free, no dirty pages of the
+    # run before still being written back (the kernel throttles writers while
+    # it catches up: seconds of noise on a 780 MB output).
+    rm -f "$tmp/out.bin"
+    sync
     time_run "$tmp/r" "$ember" tokenize --input "$input" --format bin16 --output "$tmp/out.bin" --threads "$threads"
     read -r s kb <"$tmp/r"
     [[ -z "$t1" ]] && t1="$s"

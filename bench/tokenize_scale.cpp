@@ -14,6 +14,7 @@
 
 #include <fmt/core.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
@@ -30,6 +31,11 @@ int main(int argc, char** argv) {
   fmt::print("|---:|---:|---:|---:|---:|---:|\n");
   for (int a = 2; a < argc; ++a) {
     const auto threads = static_cast<unsigned>(std::stoul(argv[a]));
+    // Every run starts alike: no previous output to free, no dirty pages of
+    // the run before still being written back (the kernel throttles writers
+    // while it catches up, which showed up as seconds of noise).
+    std::remove("/tmp/tokenize_scale.bin");
+    sync();
     std::FILE* in = std::fopen(input.c_str(), "rb");
     if (in == nullptr) return 1;
     ember::TokenFileWriter out("/tmp/tokenize_scale.bin", 16);
