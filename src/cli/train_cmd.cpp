@@ -22,6 +22,7 @@
 
 #include <ember/build_config.hpp>
 #include <ember/config.hpp>
+#include <ember/distributed.hpp>
 #include <ember/error.hpp>
 #include <ember/generate.hpp>
 #include <ember/nn/registry.hpp>
@@ -85,12 +86,15 @@ void run_train(const TrainArgs& args) {
   // Checked before any work: both need LibTorch, so config.cpp cannot.
   check_input_embedding(config.model.pos_encoding);
   const auto device = resolve_device(config.train.device);
-  fmt::print(
-      "# ember train: resolved config ({}; device {})\n{}\n",
-      config_path,
-      device.str(),
-      to_toml(config));
-  std::fflush(stdout);
+  // Under torchrun only rank 0 prints (as it alone writes logs and files).
+  if (dist::LaunchEnv::from_env().rank == 0) {
+    fmt::print(
+        "# ember train: resolved config ({}; device {})\n{}\n",
+        config_path,
+        device.str(),
+        to_toml(config));
+    std::fflush(stdout);
+  }
   install_stop_handlers();
   if (std::getenv("EMBER_NO_HEAP_TUNING") == nullptr)
     keep_large_blocks_in_heap();

@@ -30,6 +30,13 @@ done
 for p in "${pids[@]}"; do wait "$p" || { cat "$w"/rank*.log; exit 1; }; done
 grep -q "distributed: 2 ranks, backend gloo, global batch 4" "$w/rank0.log"
 grep "all-reduce wait" "$w/rank0.log"
+# Only rank 0 prints (the resolved config, progress, the summary).
+grep -q "resolved config" "$w/rank0.log"
+if [[ -s "$w/rank1.log" ]]; then
+  echo "FAIL: rank 1 printed:"
+  head -5 "$w/rank1.log"
+  exit 1
+fi
 
 python3 - "$w/one/metrics.jsonl" "$w/two/metrics.jsonl" <<'PY'
 import json, sys
