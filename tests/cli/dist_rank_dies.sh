@@ -3,10 +3,7 @@
 # rank 1 exits right after joining; rank 0's next all-reduce must throw
 # (dist_worker exits 3) well inside the 20 s collective timeout + margin.
 set -euo pipefail
-# Needs the Gloo backend (a LibTorch without Gloo's headers builds without it).
-"$1" --version | grep -q 'backends:.*gloo' ||
-  { echo "skipped: no Gloo in this build: $("$1" --version)"; exit 77; }
-worker="$(dirname "$1")/tests/ember_dist_worker"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
 port=$((20000 + RANDOM % 20000))
 RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$worker" die-rank1 &
 start=$(date +%s)

@@ -6,32 +6,24 @@
 # weights the table stays dense (the output head touches every row) and 2
 # ranks x b still match 1 process x 2b within 1e-5.
 set -euo pipefail
-# Needs the Gloo backend (a LibTorch without Gloo's headers builds without it).
-"$1" --version | grep -q 'backends:.*gloo' ||
-  { echo "skipped: no Gloo in this build: $("$1" --version)"; exit 77; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
 ember="$1"
 src="$2"
-worker="$(dirname "$ember")/tests/ember_dist_worker"
 cd "$src"
 w="$(mktemp -d)"
 trap 'rm -rf "$w"' EXIT
 common=(--config configs/debug.toml --set model.drop_rate=0.0 --set train.max_steps=12
         --set train.eval_freq=4 --set run.checkpoint_every=0)
 
-two_ranks() {  # name, extra args...
-  local name="$1" port=$((20000 + RANDOM % 20000)) pids=() r p
+train2() {  # name, extra args...: 2 ranks x batch 2
+  local name="$1"
   shift
-  for r in 0 1; do
-    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
-      timeout 120 "$ember" train "${common[@]}" --set data.batch_size=2 \
-      --set run.dir="$w/$name" "$@" >"$w/$name.rank$r.log" 2>&1 &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p" || { cat "$w/$name".rank*.log; exit 1; }; done
+  two_ranks 120 "$w/$name" "$ember" train "${common[@]}" --set data.batch_size=2 \
+    --set run.dir="$w/$name" "$@"
 }
 
-two_ranks rows
-two_ranks whole --set train.dist_sparse_embedding=false
+train2 rows
+train2 whole --set train.dist_sparse_embedding=false
 grep -q "(1 tensor, row-sparse)" "$w/rows.rank0.log"
 if grep -q "row-sparse" "$w/whole.rank0.log"; then
   echo "dist_sparse_embedding=false still reduced by rows"; exit 1
@@ -49,7 +41,7 @@ PY
 "$worker" compare "$w/rows/checkpoint.pt" "$w/whole/checkpoint.pt" 0
 
 tied=(--set model.tie_weights=true --set model.pos_encoding=sinusoidal)
-two_ranks tied "${tied[@]}"
+train2 tied "${tied[@]}"
 if grep -q "row-sparse" "$w/tied.rank0.log"; then
   echo "a tied table was reduced by rows"; exit 1
 fi

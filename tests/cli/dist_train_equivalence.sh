@@ -5,12 +5,9 @@
 # weights (within 1e-5). Shuffle stays on: every rank draws the same order
 # and takes its half of each global batch.
 set -euo pipefail
-# Needs the Gloo backend (a LibTorch without Gloo's headers builds without it).
-"$1" --version | grep -q 'backends:.*gloo' ||
-  { echo "skipped: no Gloo in this build: $("$1" --version)"; exit 77; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
 ember="$1"
 src="$2"
-worker="$(dirname "$ember")/tests/ember_dist_worker"
 cd "$src"
 w="$(mktemp -d)"
 trap 'rm -rf "$w"' EXIT
@@ -19,22 +16,15 @@ common=(--config configs/debug.toml --set model.drop_rate=0.0 --set train.max_st
 
 "$ember" train "${common[@]}" --set data.batch_size=4 --set run.dir="$w/one" >"$w/one.log"
 
-port=$((20000 + RANDOM % 20000))
-pids=()
-for r in 0 1; do
-  RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
-    timeout 120 "$ember" train "${common[@]}" --set data.batch_size=2 \
-    --set run.dir="$w/two" >"$w/rank$r.log" 2>&1 &
-  pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p" || { cat "$w"/rank*.log; exit 1; }; done
-grep -q "distributed: 2 ranks, backend gloo, global batch 4" "$w/rank0.log"
-grep "all-reduce wait" "$w/rank0.log"
+two_ranks 120 "$w/two" "$ember" train "${common[@]}" --set data.batch_size=2 \
+  --set run.dir="$w/two"
+grep -q "distributed: 2 ranks, backend gloo, global batch 4" "$w/two.rank0.log"
+grep "all-reduce wait" "$w/two.rank0.log"
 # Only rank 0 prints (the resolved config, progress, the summary).
-grep -q "resolved config" "$w/rank0.log"
-if [[ -s "$w/rank1.log" ]]; then
+grep -q "resolved config" "$w/two.rank0.log"
+if [[ -s "$w/two.rank1.log" ]]; then
   echo "FAIL: rank 1 printed:"
-  head -5 "$w/rank1.log"
+  head -5 "$w/two.rank1.log"
   exit 1
 fi
 

@@ -3,9 +3,7 @@
 # one-line error within the collective timeout (train.dist_timeout_s = 20),
 # instead of hanging.
 set -euo pipefail
-# Needs the Gloo backend (a LibTorch without Gloo's headers builds without it).
-"$1" --version | grep -q 'backends:.*gloo' ||
-  { echo "skipped: no Gloo in this build: $("$1" --version)"; exit 77; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
 ember="$1"
 src="$2"
 cd "$src"
