@@ -1046,15 +1046,16 @@ std::optional<SpecialMatch> find_special(
   return best;
 }
 
-void check_utf8(std::string_view text) {
+// `base`: the stream offset of text[0], for the message and offset().
+void check_utf8(std::string_view text, uint64_t base = 0) {
   if (const auto bad = find_invalid_utf8(text)) {
     throw Utf8Error(
         fmt::format(
             "encode: invalid utf-8 at byte {} (got 0x{:02x}); hint: use "
             "encode_bytes for arbitrary bytes",
-            *bad,
+            base + *bad,
             static_cast<unsigned>(static_cast<uint8_t>(text[*bad]))),
-        *bad);
+        static_cast<size_t>(base + *bad));
   }
 }
 
@@ -1075,12 +1076,16 @@ void check_utf8(std::string_view text) {
       static_cast<size_t>(pos));
 }
 
+// `base`: the stream offset of text[0], for the message and offset().
 void raise_if_disallowed(
-    const Tables& t, std::string_view text, const AllowedSpecial& allowed) {
+    const Tables& t,
+    std::string_view text,
+    const AllowedSpecial& allowed,
+    uint64_t base = 0) {
   const auto bad = find_special(t, text, 0, [&](const std::string& name) {
     return !allowed.allows(name);
   });
-  if (bad) throw_disallowed(t, bad->index, bad->pos);
+  if (bad) throw_disallowed(t, bad->index, base + bad->pos);
 }
 
 // tiktoken's encode: disallowed specials raise (core.py), allowed ones cut
@@ -1109,6 +1114,12 @@ void encode_with_specials(
   }
 }
 
+// The byte before a U+0020 at which a split is safe: ASCII, not whitespace.
+bool splits_before_space(char before) {
+  const auto b = static_cast<uint8_t>(before);
+  return b < 0x80 && b != ' ' && !(b >= 0x09 && b <= 0x0D);
+}
+
 }  // namespace
 
 size_t next_safe_split(std::string_view text, size_t from) {
@@ -1119,10 +1130,7 @@ size_t next_safe_split(std::string_view text, size_t from) {
         static_cast<const char*>(std::memchr(text.data() + i, ' ', n - i));
     if (hit == nullptr) return n;
     i = static_cast<size_t>(hit - text.data());
-    if (i == 0) continue;
-    const auto prev = static_cast<uint8_t>(text[i - 1]);
-    const bool ascii_space = prev == ' ' || (prev >= 0x09 && prev <= 0x0D);
-    if (prev < 0x80 && !ascii_space) return i;
+    if (i > 0 && splits_before_space(text[i - 1])) return i;
   }
   return n;
 }
@@ -1285,14 +1293,11 @@ uint64_t Tokenizer::encode_stream(
       if (!eof) read_into(piece.text, chunk_bytes);
       const std::string_view text = piece.text;
       if (eof) break;
-      // The last boundary (as next_safe_split: a space after an ASCII byte
-      // that is not whitespace), among the bytes not searched before.
+      // The last next_safe_split boundary among the bytes not searched
+      // before.
       size_t cut = 0;
       for (size_t i = text.size(); i-- > std::max<size_t>(searched, 1);) {
-        if (text[i] != ' ') continue;
-        const auto before = static_cast<uint8_t>(text[i - 1]);
-        if (before < 0x80 && before != ' ' &&
-            !(before >= 0x09 && before <= 0x0D)) {
+        if (text[i] == ' ' && splits_before_space(text[i - 1])) {
           cut = i;
           break;
         }
@@ -1314,26 +1319,9 @@ uint64_t Tokenizer::encode_stream(
   auto encode_piece = [&](Piece& piece, PieceCache& cache) {
     try {
       const std::string& text = piece.text;
-      if (const auto bad = find_invalid_utf8(text)) {
-        throw Utf8Error(
-            fmt::format(
-                "encode: invalid utf-8 at byte {} (got 0x{:02x}); hint: use "
-                "encode_bytes for arbitrary bytes",
-                piece.base + *bad,
-                static_cast<unsigned>(static_cast<uint8_t>(text[*bad]))),
-            static_cast<size_t>(piece.base + *bad));
-      }
-      try {
-        if (on_disallowed == Disallowed::kRaise) {
-          raise_if_disallowed(*tables_, text, allowed);
-        }
-      } catch (const DisallowedSpecialError& e) {
-        size_t index = 0;
-        while (index + 1 < tables_->specials.size() &&
-               tables_->specials[index].first != e.token()) {
-          ++index;
-        }
-        throw_disallowed(*tables_, index, piece.base + e.offset());
+      check_utf8(text, piece.base);
+      if (on_disallowed == Disallowed::kRaise) {
+        raise_if_disallowed(*tables_, text, allowed, piece.base);
       }
       cache.clear();
       piece.ids.reserve(text.size() / 2 + 16);
@@ -1343,8 +1331,7 @@ uint64_t Tokenizer::encode_stream(
       piece.error = std::current_exception();
     }
   };
-  // Hands a finished piece to the sink (or throws its error); true if the
-  // stream goes on.
+  // Hands a finished piece to the sink, or throws its error.
   auto emit = [&](Piece& piece) {
     if (piece.error) std::rethrow_exception(piece.error);
     sink(piece.ids);
