@@ -345,20 +345,21 @@ class PickleScan {
   }
 };
 
+bool is_ident_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || ch == '_';
+}
+
 bool is_ident(std::string_view s) {
-  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
-  return std::all_of(s.begin(), s.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch >= '0' && ch <= '9') || ch == '_';
-  });
+  return !s.empty() && !(s[0] >= '0' && s[0] <= '9') &&
+         std::all_of(s.begin(), s.end(), is_ident_char);
 }
 
 // An attribute name in quotes: identifier characters and dots.
 bool is_quoted_name(std::string_view s) {
   if (s.size() < 3 || s.front() != '"' || s.back() != '"') return false;
   return std::all_of(s.begin() + 1, s.end() - 1, [](char ch) {
-    return ch == '.' || is_ident(std::string_view(&ch, 1)) ||
-           (ch >= '0' && ch <= '9');
+    return ch == '.' || is_ident_char(ch);
   });
 }
 
