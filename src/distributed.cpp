@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -17,6 +18,7 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 // Gloo: LibTorch defines USE_C10D_GLOO when it was built with Gloo, but not
 // every LibTorch ships Gloo's own headers (Debian's needs libgloo-dev).
 #if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
@@ -60,6 +62,8 @@ template <typename F>
 auto collective(const char* what, F&& f) -> decltype(f()) {
   try {
     return f();
+  } catch (const Error&) {
+    throw;  // ours, already says what and where
   } catch (const c10::Error& e) {
     throw Error(fmt::format(
         "distributed {}: {}; hint: another rank probably exited or stopped "
@@ -117,6 +121,7 @@ struct ProcessGroup::Impl {
   int size = 1;
   c10::intrusive_ptr<c10d::Store> store;
   c10::Device device{c10::kCPU};
+  std::chrono::milliseconds timeout{0};
 #ifdef EMBER_WITH_GLOO
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 #endif
@@ -145,6 +150,7 @@ ProcessGroup::ProcessGroup(
   impl_->backend = backend;
   impl_->rank = env.rank;
   impl_->size = env.world_size;
+  impl_->timeout = timeout;
   c10d::TCPStoreOptions opts;
   opts.port = env.master_port;
   opts.isServer = env.rank == 0 && !env.agent_store;
@@ -219,6 +225,9 @@ int ProcessGroup::size() const {
 const std::string& ProcessGroup::backend() const {
   return impl_->backend;
 }
+std::chrono::milliseconds ProcessGroup::timeout() const {
+  return impl_->timeout;
+}
 
 void ProcessGroup::bind_device(const c10::Device& device) {
   impl_->device = device;
@@ -239,6 +248,68 @@ void on_device(at::Tensor& t, const c10::Device& device, Op&& op) {
 }
 }  // namespace
 
+namespace {
+// A launched collective. Gloo's wait() blocks until the result is there (or
+// its own timeout fails it); NCCL's only makes the current CUDA stream wait,
+// and a collective whose peer died may never finish without async error
+// handling, so for NCCL wait() first polls for completion with a deadline.
+class PendingWork : public ProcessGroup::Pending {
+ public:
+  PendingWork(
+      c10::intrusive_ptr<c10d::Work> work,
+      const char* what,
+      std::chrono::milliseconds timeout,
+      bool poll)
+      : work_(std::move(work)), what_(what), timeout_(timeout), poll_(poll) {}
+  void wait() override {
+    if (poll_) wait_any({this}, timeout_, what_);
+    collective(what_, [&] { work_->wait(); });
+  }
+  bool done() override {
+    return work_->isCompleted();
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+  const char* what_;
+  std::chrono::milliseconds timeout_;
+  bool poll_;
+};
+}  // namespace
+
+size_t wait_any(
+    const std::vector<ProcessGroup::Pending*>& pending,
+    std::chrono::milliseconds timeout,
+    const char* what) {
+  if (std::all_of(pending.begin(), pending.end(), [](const auto* p) {
+        return p == nullptr;
+      })) {
+    throw std::invalid_argument("wait_any: nothing to wait for");
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  for (;;) {
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (pending[i] != nullptr && pending[i]->done()) return i;
+    }
+    if (Clock::now() - start >= timeout) {
+      const auto n =
+          std::count_if(pending.begin(), pending.end(), [](const auto* p) {
+            return p != nullptr;
+          });
+      throw Error(fmt::format(
+          "distributed {}: {} within {} s; hint: another rank probably "
+          "exited or stopped answering, see its log (the limit is "
+          "train.dist_timeout_s)",
+          what,
+          n == 1 ? std::string("the collective did not finish")
+                 : fmt::format("none of {} collectives finished", n),
+          std::chrono::duration<double>(timeout).count()));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
   const bool nccl = impl_->backend == "nccl";
   collective("broadcast", [&] {
@@ -248,8 +319,12 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
       on_device(
           t, nccl ? impl_->device : c10::Device(c10::kCPU), [&](at::Tensor& x) {
             std::vector<at::Tensor> one{x};
-            impl_->run([&](auto& pg) { return pg.broadcast(one, opts); })
-                ->wait();
+            PendingWork(
+                impl_->run([&](auto& pg) { return pg.broadcast(one, opts); }),
+                "broadcast",
+                impl_->timeout,
+                nccl)
+                .wait();
           });
     }
   });
@@ -263,7 +338,12 @@ void ProcessGroup::allreduce_sum(at::Tensor& tensor) {
         nccl ? impl_->device : c10::Device(c10::kCPU),
         [&](at::Tensor& x) {
           std::vector<at::Tensor> one{x};
-          impl_->run([&](auto& pg) { return pg.allreduce(one); })->wait();
+          PendingWork(
+              impl_->run([&](auto& pg) { return pg.allreduce(one); }),
+              "all-reduce",
+              impl_->timeout,
+              nccl)
+              .wait();
         });
   });
 }
@@ -274,35 +354,30 @@ double ProcessGroup::allreduce_sum(double value) {
   return t.item<double>();
 }
 
-namespace {
-class PendingWork : public ProcessGroup::Pending {
- public:
-  explicit PendingWork(c10::intrusive_ptr<c10d::Work> work)
-      : work_(std::move(work)) {}
-  void wait() override {
-    collective("all-reduce", [&] { work_->wait(); });
-  }
-  bool done() override {
-    return work_->isCompleted();
-  }
-
- private:
-  c10::intrusive_ptr<c10d::Work> work_;
-};
-}  // namespace
-
 std::unique_ptr<ProcessGroup::Pending> ProcessGroup::allreduce_sum_async(
     at::Tensor& tensor) {
   return collective("all-reduce", [&] {
     std::vector<at::Tensor> one{tensor};
     return std::make_unique<PendingWork>(
-        impl_->run([&](auto& pg) { return pg.allreduce(one); }));
+        impl_->run([&](auto& pg) { return pg.allreduce(one); }),
+        "all-reduce",
+        impl_->timeout,
+        impl_->backend == "nccl");
   });
 }
 
 void ProcessGroup::barrier() {
   // A tiny all-reduce: works on every backend without device hints.
   allreduce_sum(0.0);
+}
+
+void ProcessGroup::shutdown() {
+#if defined(EMBER_WITH_NCCL) && \
+    (TORCH_VERSION_MAJOR > 2 || \
+     (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+  // torch.distributed.destroy_process_group() does the same.
+  if (impl_->nccl) collective("shutdown", [&] { impl_->nccl->shutdown(); });
+#endif
 }
 
 // --- GradientReducer ---------------------------------------------------------
@@ -657,25 +732,15 @@ void GradientReducer::finish(const OnReduced& on_reduced) {
   if (!on_reduced) {
     for (auto& b : impl_->buckets) take(b, Clock::now());
   } else {
-    // Whichever bucket completes first: polled, as c10d's Work offers no
-    // wait-for-any. Time between polls counts as blocked.
-    size_t left = impl_->buckets.size();
-    auto wait_start = Clock::now();
-    while (left > 0) {
-      Impl::Bucket* next = nullptr;
-      for (auto& b : impl_->buckets) {
-        if (b.pending && b.pending->done()) {
-          next = &b;
-          break;
-        }
-      }
-      if (next == nullptr) {
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-        continue;
-      }
-      take(*next, wait_start);
-      wait_start = Clock::now();
-      --left;
+    // Whichever bucket completes first (polled; time between polls counts
+    // as blocked), each within the group's timeout.
+    std::vector<ProcessGroup::Pending*> pending;
+    for (auto& b : impl_->buckets) pending.push_back(b.pending.get());
+    for (size_t left = pending.size(); left > 0; --left) {
+      const auto wait_start = Clock::now();
+      const size_t i = wait_any(pending, impl_->group->timeout());
+      pending[i] = nullptr;
+      take(impl_->buckets[i], wait_start);
     }
   }
   impl_->last_wait_s = blocked_s;

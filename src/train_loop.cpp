@@ -21,6 +21,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/ops/empty.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/GradMode.h>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -304,6 +305,14 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     if (pick_gpu) {
       device = resolve_device(fmt::format("cuda:{}", launch.local_rank));
     }
+  }
+  // The training device is the current one for this thread, as
+  // torch.cuda.set_device() makes it in a PyTorch script: what LibTorch and
+  // NCCL create without naming a device (a CUDA context, communicators,
+  // streams) lands on this rank's GPU, not on GPU 0 for every rank.
+  c10::OptionalDeviceGuard device_guard;
+  if (device.is_cuda()) device_guard.reset_device(device);
+  if (launch.launched) {
     std::string backend = cfg.train.backend;
     if (backend == "auto") backend = device.is_cuda() ? "nccl" : "gloo";
     if (backend == "nccl" && !device.is_cuda()) {
@@ -912,6 +921,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         result.interrupted = true;
         result.step = step;
         result.evals = evals;
+        if (group) group->shutdown();
         return result;
       }
     }
@@ -970,6 +980,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
   result.step = step;
   result.evals = evals;
+  if (group) group->shutdown();
   return result;
 }
 

@@ -61,6 +61,8 @@ class ProcessGroup {
   int rank() const;
   int size() const;
   const std::string& backend() const;
+  /// How long a collective may wait for the other ranks.
+  std::chrono::milliseconds timeout() const;
 
   /// The device this rank trains on. NCCL reduces CUDA tensors only: with a
   /// CUDA device bound, CPU tensors given to broadcast/allreduce_sum (losses,
@@ -77,6 +79,9 @@ class ProcessGroup {
   class Pending {
    public:
     virtual ~Pending() = default;
+    /// Blocks until the result is in the tensor (for NCCL: until the GPU
+    /// finished it, not only queued the wait), at most timeout(); throws
+    /// ember::Error when the collective failed or timed out.
     virtual void wait() = 0;
     /// True once the collective has finished (or failed: wait() then
     /// throws); never blocks.
@@ -85,10 +90,28 @@ class ProcessGroup {
   std::unique_ptr<Pending> allreduce_sum_async(at::Tensor& tensor);
   void barrier();
 
+  /// Ends the group after a successful run: waits for queued collectives
+  /// and releases the backend's connections (NCCL's communicators; without
+  /// it LibTorch 2.4+ warns at exit). Not needed after an error: the
+  /// destructor then lets go without waiting.
+  void shutdown();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Waits until one of `pending` is done() and returns its index; null
+/// entries are skipped. Polls, as c10d's Work offers no wait-for-any. When
+/// none is done within `timeout` it throws ember::Error ("distributed
+/// `what`: ... did not finish within N s; hint: ..."), so that a backend
+/// whose collective can hang on a dead peer (NCCL without async error
+/// handling) still ends the run. Throws std::invalid_argument when every
+/// entry is null.
+size_t wait_any(
+    const std::vector<ProcessGroup::Pending*>& pending,
+    std::chrono::milliseconds timeout,
+    const char* what = "all-reduce");
 
 /// Averages gradients across ranks after backward(), DDP-style: parameters
 /// are packed into buckets of about `bucket_bytes` (in reverse registration
@@ -144,8 +167,9 @@ class GradientReducer {
   /// still on the wire: an optimizer step per bucket overlaps the remaining
   /// communication (as torch's DDP optimizer-overlap hooks do). Throws
   /// ember::Error when a row-sparse parameter's expect_rows() was not called
-  /// this step, or when a parameter got two gradients (two backward passes)
-  /// before finish().
+  /// this step, when a parameter got two gradients (two backward passes)
+  /// before finish(), or when a bucket's all-reduce failed or did not finish
+  /// within the group's timeout.
   void finish(const OnReduced& on_reduced = nullptr);
   /// Seconds spent blocked in communication during the last finish() (time
   /// in on_reduced not included).
