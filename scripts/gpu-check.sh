@@ -17,7 +17,9 @@
 #                 first Python (python3 on PATH, then /usr/bin/python3) whose
 #                 torch sees a GPU (torch.utils.cmake_prefix_path)
 #   CMAKE_PREFIX_PATH  where CMake also looks for fmt, CLI11, toml++, ... (for
-#                 machines without the Debian packages of scripts/setup.sh)
+#                 machines without the Debian packages of scripts/setup.sh);
+#                 default: .gpudeps/root/usr when scripts/gpu-deps.sh made it
+#                 (then also on LD_LIBRARY_PATH)
 #   OUT           when set, the log is written to $OUT/gpu-check.log
 #   BUILD         build folder (default build-cuda)
 #   STAGES        stages to run (default: all of the above)
@@ -49,6 +51,11 @@ stage() { # stage NAME FUNCTION: runs FUNCTION when NAME is selected
   fi
 }
 say "log: $log"
+if [[ -z "${CMAKE_PREFIX_PATH:-}" && -d "$root/.gpudeps/root/usr" ]]; then
+  export CMAKE_PREFIX_PATH="$root/.gpudeps/root/usr"
+  export LD_LIBRARY_PATH="$root/.gpudeps/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  say "libraries from .gpudeps (scripts/gpu-deps.sh)"
+fi
 command -v nvidia-smi >/dev/null && nvidia-smi -L || say "nvidia-smi not found"
 
 # --- a CUDA LibTorch and a Python that has it ------------------------------------------
