@@ -27,7 +27,8 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 build="${BUILD:-build-cuda}"
-logdir="${OUT:-$root/$build}"
+[[ "$build" == /* ]] || build="$root/$build"
+logdir="${OUT:-$build}"
 mkdir -p "$logdir"
 log="$logdir/gpu-check.log"
 exec > >(tee "$log") 2>&1

@@ -9,17 +9,14 @@ trials="${EMBER_KILL_TRIALS:-20}"
 ((trials >= 5)) || trials=5
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.max_steps=30
   --set run.checkpoint_every=2)
-t0=$(date +%s%N)
-"$ember" train "${cfg[@]}" --set run.dir="$w/ref" >/dev/null 2>&1
-ref_ms=$((($(date +%s%N) - t0) / 1000000))
-RANDOM=$$
+reference_run "$w/ref" "${cfg[@]}"
 resumed=0
 for ((i = 0; i < trials; i++)); do
   d="$w/t$i"
   "$ember" train "${cfg[@]}" --set run.dir="$d" >/dev/null 2>&1 &
   pid=$!
   # A random moment within the run (its start-up included).
-  sleep "$(awk -v r=$RANDOM -v ms="$ref_ms" 'BEGIN { printf "%.3f", r / 32768 * ms / 1000 }')"
+  sleep "$(random_moment)"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   if [[ -f "$d/checkpoint.pt" ]]; then

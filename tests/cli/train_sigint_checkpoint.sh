@@ -12,10 +12,7 @@ trials="${EMBER_SIGINT_TRIALS:-8}"
 ((trials >= 2)) || trials=2
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.max_steps=12
   --set run.checkpoint_every=1)
-t0=$(date +%s%N)
-"$ember" train "${cfg[@]}" --set run.dir="$w/ref" >/dev/null 2>&1
-ref_ms=$((($(date +%s%N) - t0) / 1000000))
-RANDOM=$$
+reference_run "$w/ref" "${cfg[@]}"
 during_write=0
 for ((i = 0; i < trials; i++)); do
   d="$w/t$i"
@@ -35,7 +32,7 @@ for ((i = 0; i < trials; i++)); do
       sleep 0.005
     done
     sleep 0.02
-    sleep "$(awk -v r=$RANDOM -v ms="$ref_ms" 'BEGIN { printf "%.3f", r / 32768 * ms / 1000 }')"
+    sleep "$(random_moment)"
   fi
   # A storm of SIGINTs: the first asks for a stop, the rest land during the
   # final save (and whatever else runs until the exit).
