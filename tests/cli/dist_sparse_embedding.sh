@@ -5,13 +5,8 @@
 # weights, tolerance 0: on 2 ranks each sum is a + b either way). With tied
 # weights the table stays dense (the output head touches every row) and 2
 # ranks x b still match 1 process x 2b within 1e-5.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
 common=(--config configs/debug.toml --set model.drop_rate=0.0 --set train.max_steps=12
         --set train.eval_freq=4 --set run.checkpoint_every=0)
 

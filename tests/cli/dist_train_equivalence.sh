@@ -4,13 +4,8 @@
 # every evaluation (within 1e-5), the same tokens_seen, and the same final
 # weights (within 1e-5). Shuffle stays on: every rank draws the same order
 # and takes its half of each global batch.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
-trap 'rm -rf "$w"' EXIT
 common=(--config configs/debug.toml --set model.drop_rate=0.0 --set train.max_steps=24
         --set train.eval_freq=4 --set run.checkpoint_every=0)
 

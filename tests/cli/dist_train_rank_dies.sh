@@ -2,12 +2,8 @@
 # A rank that dies mid-run (kill -9) or stops answering (SIGSTOP) makes the
 # other exit non-zero with a clear one-line error within the collective
 # timeout (train.dist_timeout_s), instead of hanging.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
-ember="$1"
-src="$2"
-cd "$src"
-w="$(mktemp -d)"
 trap 'kill -CONT $(jobs -p) 2>/dev/null || true; kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$w"' EXIT
 
 # rank_fails SIGNAL TIMEOUT_S MAX_S: starts 2 ranks, sends SIGNAL to rank 1
