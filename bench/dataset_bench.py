@@ -6,29 +6,14 @@ Prints one JSON line.  /usr/bin/python3 bench/dataset_bench.py --stride 1"""
 import argparse
 import json
 import os
+import sys
 import time
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-
-class GPTDatasetV1(Dataset):
-    """The book's class, from token ids (tokenizing is not measured)."""
-
-    def __init__(self, token_ids, max_length, stride):
-        self.input_ids = []
-        self.target_ids = []
-        for i in range(0, len(token_ids) - max_length, stride):
-            input_chunk = token_ids[i:i + max_length]
-            target_chunk = token_ids[i + 1: i + max_length + 1]
-            self.input_ids.append(torch.tensor(input_chunk))
-            self.target_ids.append(torch.tensor(target_chunk))
-
-    def __len__(self):
-        return len(self.input_ids)
-
-    def __getitem__(self, idx):
-        return self.input_ids[idx], self.target_ids[idx]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from book_dataset import GPTDatasetV1  # noqa: E402
 
 
 def rss_bytes():

@@ -26,7 +26,9 @@ import os
 import sys
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
+
+from book_dataset import GPTDatasetV1
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "golden")
@@ -45,25 +47,6 @@ def f32(x):
 
 def sha(t):
     return hashlib.sha256(t.detach().contiguous().numpy().tobytes()).hexdigest()
-
-
-class GPTDatasetV1(Dataset):
-    """The book's GPTDatasetV1 (ch02), taking token ids instead of text."""
-
-    def __init__(self, token_ids, max_length, stride):
-        self.input_ids = []
-        self.target_ids = []
-        for i in range(0, len(token_ids) - max_length, stride):
-            input_chunk = token_ids[i:i + max_length]
-            target_chunk = token_ids[i + 1: i + max_length + 1]
-            self.input_ids.append(torch.tensor(input_chunk))
-            self.target_ids.append(torch.tensor(target_chunk))
-
-    def __len__(self):
-        return len(self.input_ids)
-
-    def __getitem__(self, idx):
-        return self.input_ids[idx], self.target_ids[idx]
 
 
 class IndexedGPTDatasetV1(GPTDatasetV1):

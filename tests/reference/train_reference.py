@@ -25,7 +25,9 @@ try:
     import tomllib
     import torch
     import torch.nn as nn
-    from torch.utils.data import DataLoader, Dataset
+    from torch.utils.data import DataLoader
+
+    from book_dataset import GPTDatasetV1
 except ImportError as e:  # skip, do not fail, where torch is absent
     print(f"train_reference.py: skipped: {e}", file=sys.stderr)
     sys.exit(77)
@@ -47,21 +49,6 @@ def encode_parts(parts):
     out = subprocess.run(["node", "-e", ENCODE_JS], input=json.dumps(parts).encode(),
                          capture_output=True, env=env, check=True)
     return json.loads(out.stdout)
-
-
-class GPTDatasetV1(Dataset):
-    def __init__(self, token_ids, max_length, stride):
-        self.input_ids = []
-        self.target_ids = []
-        for i in range(0, len(token_ids) - max_length, stride):
-            self.input_ids.append(torch.tensor(token_ids[i:i + max_length]))
-            self.target_ids.append(torch.tensor(token_ids[i + 1:i + max_length + 1]))
-
-    def __len__(self):
-        return len(self.input_ids)
-
-    def __getitem__(self, idx):
-        return self.input_ids[idx], self.target_ids[idx]
 
 
 def sinusoidal_table(context_length, emb_dim):
