@@ -42,21 +42,18 @@ MappedTokenFile::MappedTokenFile(const std::string& path, bool verify_checksum)
   if (verify_checksum) {
     // In blocks, each dropped from this process's resident set once read
     // (the page cache keeps it), so the pass leaves RSS where it was.
-    uint64_t sum = 0xcbf29ce484222325ull;
+    PayloadChecksum sum(header_.version);
     constexpr uint64_t kBlock = uint64_t{16} << 20;
     for (uint64_t at = 0; at < expected; at += kBlock) {
       const uint64_t n = std::min(kBlock, expected - at);
-      sum = fnv1a64(payload_ + at, static_cast<size_t>(n), sum);
+      sum.update(payload_ + at, static_cast<size_t>(n));
       drop_pages(kTokenFileHeaderSize + at, n);
     }
-    if (sum != header_.checksum) {
+    try {
+      check_payload_checksum(header_, sum.digest(), path);
+    } catch (...) {
       ::munmap(map_, map_size_);
-      throw TokenizerError(fmt::format(
-          "token file {}: checksum mismatch (got {:016x}, expected {:016x}); "
-          "hint: the file is corrupt",
-          path,
-          sum,
-          header_.checksum));
+      throw;
     }
   }
   ::madvise(map_, map_size_, MADV_RANDOM);

@@ -120,6 +120,33 @@ uint64_t fnv1a64(const void* data, size_t n, uint64_t state) {
   return state;
 }
 
+PayloadChecksum::PayloadChecksum(uint32_t version)
+    : version_(version), fnv_(fnv1a64(nullptr, 0)) {}
+
+void PayloadChecksum::update(const void* data, size_t n) {
+  if (version_ == 1) {
+    fnv_ = fnv1a64(data, n, fnv_);
+  } else {
+    xxh_.update(data, n);
+  }
+}
+
+uint64_t PayloadChecksum::digest() const {
+  return version_ == 1 ? fnv_ : xxh_.digest();
+}
+
+void check_payload_checksum(
+    const TokenFileHeader& h, uint64_t got, std::string_view what) {
+  if (got != h.checksum) {
+    throw TokenizerError(fmt::format(
+        "token file {}: checksum mismatch (got {:016x}, expected {:016x}); "
+        "hint: the file is corrupt",
+        what,
+        got,
+        h.checksum));
+  }
+}
+
 uint32_t token_width_for(size_t vocab_size) {
   return vocab_size <= 65536 ? 16 : 32;
 }
@@ -128,8 +155,7 @@ TokenFileWriter::TokenFileWriter(
     std::string path, uint32_t width_bits, std::string vocab_name)
     : path_(std::move(path)),
       width_bits_(width_bits),
-      vocab_name_(std::move(vocab_name)),
-      checksum_(fnv1a64(nullptr, 0)) {
+      vocab_name_(std::move(vocab_name)) {
   check_width(width_bits_, path_);
   check_vocab_name(vocab_name_, path_);
   tmp_path_ = fmt::format("{}.tmp.{}", path_, ::getpid());
@@ -161,7 +187,7 @@ void TokenFileWriter::append(const TokenId* ids, size_t n) {
   }
   buffer_.clear();
   pack_ids(ids, n, width_bits_, num_tokens_, path_, buffer_);
-  checksum_ = fnv1a64(buffer_.data(), buffer_.size(), checksum_);
+  checksum_.update(buffer_.data(), buffer_.size());
   write_raw(buffer_.data(), buffer_.size());
   num_tokens_ += n;
 }
@@ -173,7 +199,7 @@ void TokenFileWriter::finish() {
   TokenFileHeader h;
   h.width_bits = width_bits_;
   h.num_tokens = num_tokens_;
-  h.checksum = checksum_;
+  h.checksum = checksum_.digest();
   h.vocab_name = vocab_name_;
   const auto bytes = header_bytes(h);
   if (std::fseek(file_, 0, SEEK_SET) != 0) {
@@ -203,7 +229,7 @@ std::string encode_token_file(
   TokenFileHeader h;
   h.width_bits = width_bits;
   h.num_tokens = ids.size();
-  h.checksum = fnv1a64(payload.data(), payload.size());
+  h.checksum = xxh64(payload.data(), payload.size());
   h.vocab_name = std::string(vocab_name);
   const auto head = header_bytes(h);
   std::string out;
@@ -234,11 +260,12 @@ TokenFileHeader parse_token_file_header(
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   TokenFileHeader h;
   h.version = get_u32(p + 8);
-  if (h.version != kTokenFileVersion) {
+  if (h.version < kTokenFileOldestVersion || h.version > kTokenFileVersion) {
     throw TokenizerError(fmt::format(
-        "token file {}: unsupported format version {} (expected {})",
+        "token file {}: unsupported format version {} (expected {} to {})",
         what,
         h.version,
+        kTokenFileOldestVersion,
         kTokenFileVersion));
   }
   h.width_bits = get_u32(p + 12);
@@ -297,15 +324,9 @@ std::vector<TokenId> decode_token_file(
   check_size(h, bytes.size(), what);
   const auto* payload = reinterpret_cast<const unsigned char*>(bytes.data()) +
                         kTokenFileHeaderSize;
-  const uint64_t sum = fnv1a64(payload, bytes.size() - kTokenFileHeaderSize);
-  if (sum != h.checksum) {
-    throw TokenizerError(fmt::format(
-        "token file {}: checksum mismatch (got {:016x}, expected {:016x}); "
-        "hint: the file is corrupt",
-        what,
-        sum,
-        h.checksum));
-  }
+  PayloadChecksum sum(h.version);
+  sum.update(payload, bytes.size() - kTokenFileHeaderSize);
+  check_payload_checksum(h, sum.digest(), what);
   return unpack_ids(payload, h.num_tokens, h.width_bits);
 }
 

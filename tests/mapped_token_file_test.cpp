@@ -4,11 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
 #include <ember/error.hpp>
-#include "temp_dir.hpp"
+#include <ember/io.hpp>
 #include <ember/mapped_token_file.hpp>
 #include <ember/token_file.hpp>
 
@@ -35,8 +36,7 @@ TEST_CASE(
     const ember::MappedTokenFile m(path);
     REQUIRE(m.size() == ids.size());
     REQUIRE(m.header().width_bits == width);
-    for (size_t i = 0; i < ids.size(); ++i)
-      REQUIRE(m.at(i) == ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) REQUIRE(m.at(i) == ids[i]);
     std::vector<int64_t> out(10);
     m.copy_to(990, 10, out.data());
     for (size_t k = 0; k < 10; ++k)
@@ -68,4 +68,23 @@ TEST_CASE(
   REQUIRE_THROWS_WITH(
       ember::MappedTokenFile(path, false),
       Catch::Contains("does not match the header"));
+}
+
+TEST_CASE(
+    "MappedTokenFile: a version 1 file (FNV-1a 64) maps and verifies",
+    "[tokenizer]") {
+  TempDir tmp("mapped_test");
+  const std::string path = tmp.file("v1.bin");
+  std::string v1 = ember::encode_token_file({9, 8, 50256}, 16, "gpt2");
+  v1[8] = 1;  // version 1: same layout, FNV-1a 64 checksum
+  const uint64_t sum = ember::fnv1a64(v1.data() + 64, v1.size() - 64);
+  for (int i = 0; i < 8; ++i) v1[24 + i] = static_cast<char>(sum >> (8 * i));
+  ember::write_file_atomic(path, v1);
+  const ember::MappedTokenFile m(path);
+  REQUIRE(m.size() == 3);
+  CHECK(m.header().version == 1);
+  v1[65] = static_cast<char>(v1[65] ^ 1);
+  ember::write_file_atomic(path, v1);
+  REQUIRE_THROWS_WITH(
+      ember::MappedTokenFile(path), Catch::Contains("checksum mismatch"));
 }

@@ -1,15 +1,16 @@
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <ember_test_paths.hpp>
 #include <unistd.h>
 
 #include <ember/error.hpp>
-#include "temp_dir.hpp"
 #include <ember/io.hpp>
 #include <ember/token_file.hpp>
 #include <ember/tokenizer.hpp>
@@ -55,7 +56,7 @@ TEST_CASE(
     CHECK_FALSE(std::filesystem::exists(path));  // appears on finish()
     w.finish();
     const auto h = ember::read_token_file_header(path);
-    CHECK(h.version == 1);
+    CHECK(h.version == ember::kTokenFileVersion);
     CHECK(h.width_bits == width);
     CHECK(h.num_tokens == ids.size());
     CHECK(h.vocab_name == "gpt2");
@@ -72,13 +73,13 @@ TEST_CASE("Token file: the layout is the documented one", "[tokenizer]") {
       ember::encode_token_file({1, 258, 50256}, 16, "gpt2");
   REQUIRE(bytes.size() == 64 + 6);
   CHECK(bytes.substr(0, 8) == "EMBERTOK");
-  CHECK(bytes.substr(8, 4) == std::string("\x01\x00\x00\x00", 4));   // version
+  CHECK(bytes.substr(8, 4) == std::string("\x02\x00\x00\x00", 4));   // version
   CHECK(bytes.substr(12, 4) == std::string("\x10\x00\x00\x00", 4));  // 16 bits
   CHECK(bytes.substr(16, 8) == std::string("\x03\0\0\0\0\0\0\0", 8));  // count
   CHECK(bytes.substr(32, 5) == std::string("gpt2\0", 5));
   const std::string payload("\x01\x00\x02\x01\x50\xc4", 6);  // little-endian
   CHECK(bytes.substr(64) == payload);
-  const uint64_t sum = ember::fnv1a64(payload.data(), payload.size());
+  const uint64_t sum = ember::xxh64(payload.data(), payload.size());
   std::string sum_le;
   for (int i = 0; i < 8; ++i) sum_le += static_cast<char>(sum >> (8 * i));
   CHECK(bytes.substr(24, 8) == sum_le);
@@ -114,7 +115,8 @@ TEST_CASE(
   write(wrong_version);
   REQUIRE_THROWS_WITH(
       ember::read_token_file(path),
-      "token file " + path + ": unsupported format version 9 (expected 1)");
+      "token file " + path +
+          ": unsupported format version 9 (expected 1 to 2)");
 
   write(good.substr(0, good.size() - 1));
   REQUIRE_THROWS_WITH(
@@ -245,4 +247,59 @@ TEST_CASE(
     joined.insert(joined.end(), expected[k].begin(), expected[k].end());
   }
   CHECK(tokenize_with_cli(corpora, 2, tmp.file("all.bin")) == joined);
+}
+
+// A version-1 file: the layout of version 2 with FNV-1a 64 as the checksum.
+static std::string version1_file(const std::string& v2) {
+  std::string v1 = v2;
+  v1[8] = 1;
+  const uint64_t sum = ember::fnv1a64(v1.data() + 64, v1.size() - 64);
+  for (int i = 0; i < 8; ++i) v1[24 + i] = static_cast<char>(sum >> (8 * i));
+  return v1;
+}
+
+TEST_CASE(
+    "Token file: version 1 files (FNV-1a 64) are still read", "[tokenizer]") {
+  TempDir tmp("token_file_test");
+  const std::vector<ember::TokenId> ids = {5, 0, 50256, 65535, 7};
+  const std::string path = tmp.file("v1.bin");
+  const std::string v1 =
+      version1_file(ember::encode_token_file(ids, 16, "gpt2"));
+  ember::write_file_atomic(path, v1);
+  CHECK(ember::read_token_file_header(path).version == 1);
+  CHECK(ember::read_token_file(path) == ids);
+  // Its checksum is FNV's: an XXH64 value in a version-1 header is refused.
+  std::string v1_wrong_sum = v1;
+  v1_wrong_sum[8] = 1;
+  const uint64_t xsum = ember::xxh64(v1.data() + 64, v1.size() - 64);
+  for (int i = 0; i < 8; ++i)
+    v1_wrong_sum[24 + i] = static_cast<char>(xsum >> (8 * i));
+  ember::write_file_atomic(path, v1_wrong_sum);
+  REQUIRE_THROWS_WITH(
+      ember::read_token_file(path),
+      Catch::StartsWith("token file " + path + ": checksum mismatch (got "));
+}
+
+TEST_CASE(
+    "PayloadChecksum: pieces of any size give the one-call value",
+    "[tokenizer]") {
+  std::string data(1000, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>(i * 31 + 7);
+  for (uint32_t version : {1u, 2u}) {
+    ember::PayloadChecksum whole(version);
+    whole.update(data.data(), data.size());
+    ember::PayloadChecksum pieces(version);
+    size_t at = 0;
+    for (size_t step = 1; at < data.size(); step = step * 3 % 41 + 1) {
+      const size_t n = std::min(step, data.size() - at);
+      pieces.update(data.data() + at, n);
+      at += n;
+    }
+    CHECK(pieces.digest() == whole.digest());
+    CHECK(
+        whole.digest() == (version == 1
+                               ? ember::fnv1a64(data.data(), data.size())
+                               : ember::xxh64(data.data(), data.size())));
+  }
 }

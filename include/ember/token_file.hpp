@@ -11,13 +11,16 @@
 #include <vector>
 
 #include <ember/tokenizer.hpp>
+#include <ember/xxh64.hpp>
 
 namespace ember {
 
 /// The file's first 8 bytes.
 inline constexpr char kTokenFileMagic[9] = "EMBERTOK";
-/// The format version this code writes and reads.
-inline constexpr uint32_t kTokenFileVersion = 1;
+/// The format version this code writes: 2 (XXH64 checksum). It also reads
+/// version 1 (FNV-1a 64 checksum, otherwise the same layout).
+inline constexpr uint32_t kTokenFileVersion = 2;
+inline constexpr uint32_t kTokenFileOldestVersion = 1;
 /// Header size in bytes; the payload starts here (8-byte aligned for mmap).
 inline constexpr size_t kTokenFileHeaderSize = 64;
 /// Longest vocabulary name the header holds.
@@ -28,7 +31,7 @@ struct TokenFileHeader {
   uint32_t version = kTokenFileVersion;
   uint32_t width_bits = 16;  // 16 or 32
   uint64_t num_tokens = 0;
-  uint64_t checksum = 0;   // FNV-1a 64 of the payload bytes
+  uint64_t checksum = 0;   // of the payload bytes (PayloadChecksum)
   std::string vocab_name;  // e.g. "gpt2"
 };
 
@@ -36,6 +39,25 @@ struct TokenFileHeader {
 /// the FNV offset basis). fnv1a64("a", 1) == 0xaf63dc4c8601ec8c.
 uint64_t fnv1a64(
     const void* data, size_t n, uint64_t state = 0xcbf29ce484222325ull);
+
+/// The payload checksum of a token file of format `version`: FNV-1a 64 for
+/// version 1, XXH64 (seed 0) for version 2; fed in pieces of any size.
+class PayloadChecksum {
+ public:
+  explicit PayloadChecksum(uint32_t version = kTokenFileVersion);
+  void update(const void* data, size_t n);
+  uint64_t digest() const;
+
+ private:
+  uint32_t version_;
+  uint64_t fnv_;
+  Xxh64 xxh_;
+};
+
+/// Throws TokenizerError ("token file <what>: checksum mismatch (got ...,
+/// expected ...); hint: the file is corrupt") unless `got` is the header's.
+void check_payload_checksum(
+    const TokenFileHeader& h, uint64_t got, std::string_view what);
 
 /// The smallest width (16 or 32) that holds every id of a vocabulary of
 /// `vocab_size` ids: 16 for GPT-2.
@@ -74,7 +96,7 @@ class TokenFileWriter {
   std::string vocab_name_;
   std::FILE* file_ = nullptr;
   uint64_t num_tokens_ = 0;
-  uint64_t checksum_;
+  PayloadChecksum checksum_;
   std::vector<unsigned char> buffer_;
 };
 
