@@ -17,21 +17,24 @@ inline uint64_t rotl(uint64_t x, int r) {
 
 // Little-endian loads (the spec reads lanes as little-endian words); memcpy
 // compiles to one load.
-inline uint64_t load64(const unsigned char* p) {
-  uint64_t v;
+template <typename T>
+inline T load_le(const unsigned char* p) {
+  T v;
   std::memcpy(&v, p, sizeof v);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
+  if constexpr (sizeof(T) == 8) {
+    v = __builtin_bswap64(v);
+  } else {
+    v = __builtin_bswap32(v);
+  }
 #endif
   return v;
 }
+inline uint64_t load64(const unsigned char* p) {
+  return load_le<uint64_t>(p);
+}
 inline uint64_t load32(const unsigned char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap32(v);
-#endif
-  return v;
+  return load_le<uint32_t>(p);
 }
 
 inline uint64_t round(uint64_t acc, uint64_t lane) {
