@@ -32,18 +32,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool token_file = bytes.compare(0, 8, ember::kTokenFileMagic) == 0;
   if (fix_checksum && token_file &&
       bytes.size() >= ember::kTokenFileHeaderSize) {
-    // the algorithm of the version the header names (a bad version is
-    // refused before the checksum is looked at)
-    uint32_t version = 0;
-    for (int i = 3; i >= 0; --i)
-      version = (version << 8) | static_cast<unsigned char>(bytes[8 + i]);
-    ember::PayloadChecksum checksum(version);
-    checksum.update(
-        bytes.data() + ember::kTokenFileHeaderSize,
-        bytes.size() - ember::kTokenFileHeaderSize);
-    const uint64_t sum = checksum.digest();
-    for (int i = 0; i < 8; ++i)
-      bytes[24 + i] = static_cast<char>(sum >> (8 * i));
+    // With the algorithm of the header's version; a header the parser
+    // refuses is refused before the checksum is looked at, so it stays.
+    try {
+      const auto h = ember::parse_token_file_header(bytes, "fuzz");
+      ember::PayloadChecksum checksum(h.version);
+      checksum.update(
+          bytes.data() + ember::kTokenFileHeaderSize,
+          bytes.size() - ember::kTokenFileHeaderSize);
+      const uint64_t sum = checksum.digest();
+      for (int i = 0; i < 8; ++i)
+        bytes[24 + i] = static_cast<char>(sum >> (8 * i));
+    } catch (const ember::TokenizerError&) {
+    }
   }
   std::vector<ember::TokenId> ids;
   try {

@@ -259,8 +259,11 @@ class PendingWork : public ProcessGroup::Pending {
       c10::intrusive_ptr<c10d::Work> work,
       const char* what,
       std::chrono::milliseconds timeout,
-      bool poll)
-      : work_(std::move(work)), what_(what), timeout_(timeout), poll_(poll) {}
+      const std::string& backend)
+      : work_(std::move(work)),
+        what_(what),
+        timeout_(timeout),
+        poll_(backend == "nccl") {}
   void wait() override {
     if (poll_) wait_any({this}, timeout_, what_);
     collective(what_, [&] { work_->wait(); });
@@ -323,7 +326,7 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
                 impl_->run([&](auto& pg) { return pg.broadcast(one, opts); }),
                 "broadcast",
                 impl_->timeout,
-                nccl)
+                impl_->backend)
                 .wait();
           });
     }
@@ -342,7 +345,7 @@ void ProcessGroup::allreduce_sum(at::Tensor& tensor) {
               impl_->run([&](auto& pg) { return pg.allreduce(one); }),
               "all-reduce",
               impl_->timeout,
-              nccl)
+              impl_->backend)
               .wait();
         });
   });
@@ -362,7 +365,7 @@ std::unique_ptr<ProcessGroup::Pending> ProcessGroup::allreduce_sum_async(
         impl_->run([&](auto& pg) { return pg.allreduce(one); }),
         "all-reduce",
         impl_->timeout,
-        impl_->backend == "nccl");
+        impl_->backend);
   });
 }
 

@@ -229,7 +229,9 @@ std::string encode_token_file(
   TokenFileHeader h;
   h.width_bits = width_bits;
   h.num_tokens = ids.size();
-  h.checksum = xxh64(payload.data(), payload.size());
+  PayloadChecksum sum;
+  sum.update(payload.data(), payload.size());
+  h.checksum = sum.digest();
   h.vocab_name = std::string(vocab_name);
   const auto head = header_bytes(h);
   std::string out;

@@ -90,10 +90,10 @@ class ProcessGroup {
   std::unique_ptr<Pending> allreduce_sum_async(at::Tensor& tensor);
   void barrier();
 
-  /// Ends the group after a successful run: waits for queued collectives
-  /// and releases the backend's connections (NCCL's communicators; without
-  /// it LibTorch 2.4+ warns at exit). Not needed after an error: the
-  /// destructor then lets go without waiting.
+  /// Ends the group after a successful run, as destroy_process_group() does:
+  /// for NCCL on LibTorch 2.4+ it shuts the communicators down (without it
+  /// LibTorch warns at exit); for Gloo there is nothing to do. Not needed
+  /// after an error: the destructor then lets go.
   void shutdown();
 
  private:
