@@ -12,8 +12,8 @@
 
 #include <fmt/core.h>
 
-#include <ember/token_file.hpp>
-#include <ember/xxh64.hpp>
+#include <ember/text/token_file.hpp>
+#include <ember/text/xxh64.hpp>
 
 namespace {
 

@@ -22,7 +22,7 @@
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
-#include <ember/io.hpp>
+#include <ember/util/io.hpp>
 
 namespace {
 

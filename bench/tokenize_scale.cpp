@@ -16,8 +16,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <ember/token_file.hpp>
-#include <ember/tokenizer.hpp>
+#include <ember/text/token_file.hpp>
+#include <ember/text/tokenizer.hpp>
 
 int main(int argc, char** argv) {
   if (argc < 3) {

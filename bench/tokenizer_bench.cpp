@@ -20,8 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <time.h>
 
-#include <ember/io.hpp>
-#include <ember/tokenizer.hpp>
+#include <ember/util/io.hpp>
+#include <ember/text/tokenizer.hpp>
 
 namespace {
 

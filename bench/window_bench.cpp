@@ -19,7 +19,7 @@
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
-#include <ember/mapped_token_file.hpp>
+#include <ember/text/mapped_token_file.hpp>
 
 namespace {
 

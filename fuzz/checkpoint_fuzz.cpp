@@ -14,9 +14,9 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
-#include <ember/checkpoint.hpp>
-#include <ember/config.hpp>
-#include <ember/error.hpp>
+#include <ember/checkpoint/checkpoint.hpp>
+#include <ember/config/config.hpp>
+#include <ember/util/error.hpp>
 
 namespace {
 

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include <ember/config.hpp>
-#include <ember/error.hpp>
+#include <ember/config/config.hpp>
+#include <ember/util/error.hpp>
 
 namespace {
 

@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include <ember/error.hpp>
-#include <ember/id_text.hpp>
-#include <ember/token_file.hpp>
-#include <ember/tokenizer.hpp>
+#include <ember/util/error.hpp>
+#include <ember/text/id_text.hpp>
+#include <ember/text/token_file.hpp>
+#include <ember/text/tokenizer.hpp>
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include <ember/tokenizer.hpp>
+#include <ember/text/tokenizer.hpp>
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <ATen/ops/from_blob.h>
 #include <ember_test_paths.hpp>
 
-#include <ember/io.hpp>
+#include <ember/util/io.hpp>
 
 namespace ember::test {
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include <ember/io.hpp>
+#include <ember/util/io.hpp>
 
 namespace ember::test {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "commands.hpp"
+#include "app.hpp"
 #include <ATen/ops/tensor.h>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -20,12 +20,12 @@
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
-#include <ember/error.hpp>
-#include <ember/io.hpp>
-#include <ember/memory_budget.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
+#include <ember/util/memory_budget.hpp>
 #include <ember/nn/gpt_embedding.hpp>
-#include <ember/token_file.hpp>
-#include <ember/tokenizer.hpp>
+#include <ember/text/token_file.hpp>
+#include <ember/text/tokenizer.hpp>
 
 namespace ember::cli {
 namespace {
@@ -196,9 +196,7 @@ void run_embed(const EmbedArgs& a) {
 void add_data_commands(CLI::App& app) {
   auto batches_args = std::make_shared<BatchesArgs>();
   CLI::App* batches = app.add_subcommand(
-      "batches",
-      "tokenize a text (<|endoftext|> allowed), or memory-map a token file, "
-      "and print the book's (input, target) batches as JSON lines");
+      "batches", torch_command_summary("batches"));
   batches
       ->add_option(
           "--input",
@@ -242,9 +240,7 @@ void add_data_commands(CLI::App& app) {
 
   auto embed_args = std::make_shared<EmbedArgs>();
   CLI::App* embed = app.add_subcommand(
-      "embed",
-      "build Embedding(vocab_size, dim) under torch::manual_seed(seed) and "
-      "print its weight and the lookup of --ids as JSON");
+      "embed", torch_command_summary("embed"));
   embed->add_option("--vocab-size", embed_args->vocab_size, "rows (V)")
       ->required()
       ->check(CLI::Range(int64_t{1}, INT64_MAX));

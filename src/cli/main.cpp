@@ -1,63 +1,79 @@
-// ember: the driver. Parses the command line and dispatches to a subcommand;
-// every error surfaces here as one line on stderr and an exit status
-// (1 = runtime error, 2 = usage or configuration error), never a backtrace.
+// ember: the command users run. Parses the command line for the torch-free
+// commands (tokenize, decode, --help, --version) and runs them without
+// loading LibTorch (~0.8 s of start-up on Debian's build); a command that
+// needs LibTorch is handed to `ember-torch` beside this binary with execv
+// (same pid, arguments, environment and signals). Every error surfaces as one
+// line on stderr and an exit status (1 = runtime error, 2 = usage or
+// configuration error), never a backtrace.
+#include <cerrno>
+#include <climits>
+#include <cstring>
 #include <exception>
+#include <string>
+#include <string_view>
 
-#include "commands.hpp"
+#include "app.hpp"
+#include "version.hpp"
 #include <CLI/CLI.hpp>
-#include <c10/util/Exception.h>
 #include <fmt/core.h>
-#include <fmt/ranges.h>
-#include <torch/version.h>
+#include <unistd.h>
 
-#include <ember/build_config.hpp>
-#include <ember/distributed.hpp>
-#include <ember/error.hpp>
+namespace {
+
+// The subcommand named on the command line: the first argument that is not
+// an option (global options come before it). Empty when there is none.
+std::string_view subcommand_of(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] != '-') return argv[i];
+  }
+  return {};
+}
+
+bool is_torch_command(std::string_view name) {
+  for (const auto& c : ember::cli::kTorchCommands) {
+    if (name == c.name) return true;
+  }
+  return false;
+}
+
+// The folder of this executable (ember-torch is built beside it).
+std::string own_folder() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Replaces this process with ember-torch; returns only on failure.
+int exec_torch(char** argv) {
+  const std::string path = own_folder() + "/ember-torch";
+  ::execv(path.c_str(), argv);
+  fmt::print(
+      stderr,
+      "ember: error: cannot run {} ({}); hint: it is built beside ember: "
+      "rebuild with cmake --build, or reinstall\n",
+      path,
+      std::strerror(errno));
+  return ember::cli::kExitError;
+}
+
+std::string describe(const std::exception& e) {
+  return e.what();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "ember: GPT-2 tokenization, sliding-window data and embedding training "
-      "on LibTorch"};
-  // What this build can do, for bug reports and for tests that need a
-  // feature: "ember 0.1.0 (LibTorch 1.13.1; distributed backends: gloo)".
-  const auto backends = ember::dist::available_backends();
-  app.set_version_flag(
-      "--version",
-      fmt::format(
-          "ember {} (LibTorch {}.{}.{}; distributed backends: {})",
-          ember::build::kVersion,
-          TORCH_VERSION_MAJOR,
-          TORCH_VERSION_MINOR,
-          TORCH_VERSION_PATCH,
-          backends.empty() ? std::string("none")
-                           : fmt::format("{}", fmt::join(backends, " "))));
-  app.require_subcommand(1);
+  if (is_torch_command(subcommand_of(argc, argv))) return exec_torch(argv);
+  CLI::App app;
+  ember::cli::configure_app(app, ember::cli::version_line());
   ember::cli::add_tokenize_commands(app);
-  ember::cli::add_data_commands(app);
-  ember::cli::add_train_commands(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; everything else is a usage error, reported
-    // on one line like every other error.
-    if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(
-        stderr,
-        "ember: error: {}; hint: run with --help for usage\n",
-        e.what());
-    return ember::cli::kExitUsage;
-  } catch (const ember::cli::ExitStatus& e) {
-    return e.status;
-  } catch (const ember::ConfigError& e) {
-    fmt::print(stderr, "ember: error: {}\n", e.what());
-    return ember::cli::kExitUsage;
-  } catch (const c10::Error& e) {
-    // what() carries a C++ backtrace; msg() is the message alone.
-    fmt::print(stderr, "ember: error: {}\n", e.msg());
-    return ember::cli::kExitError;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "ember: error: {}\n", e.what());
-    return ember::cli::kExitError;
+  // The LibTorch commands, for the --help listing only (never reached: they
+  // were handed to ember-torch above).
+  for (const auto& c : ember::cli::kTorchCommands) {
+    app.add_subcommand(c.name, c.summary)->allow_extras();
   }
-  return 0;
+  return ember::cli::run_app(app, argc, argv, describe);
 }

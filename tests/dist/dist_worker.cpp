@@ -22,9 +22,9 @@
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 
-#include <ember/checkpoint.hpp>
-#include <ember/distributed.hpp>
-#include <ember/error.hpp>
+#include <ember/checkpoint/checkpoint.hpp>
+#include <ember/dist/process_group.hpp>
+#include <ember/util/error.hpp>
 
 namespace {
 

@@ -1,0 +1,198 @@
+// Data-parallel training on PyTorch's own distributed engine, c10d: a TCP
+// rendezvous store, Gloo on CPU, NCCL on CUDA. Mirrors torch.distributed's
+// env:// init (torch/distributed/rendezvous.py) and DDP's bucketed gradient
+// all-reduce (torch/csrc/distributed/c10d/reducer.cpp), much simplified: one
+// process per device, fixed bucket order, no unused-parameter detection.
+// The c10d headers stay inside process_group.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include <ember/dist/backends.hpp>
+
+namespace ember::dist {
+
+/// torchrun's environment contract: RANK, WORLD_SIZE, LOCAL_RANK,
+/// MASTER_ADDR, MASTER_PORT (and TORCHELASTIC_USE_AGENT_STORE when the
+/// launcher already serves the store).
+struct LaunchEnv {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  uint16_t master_port = 29500;
+  bool agent_store = false;  // torchrun's agent hosts the TCPStore
+
+  /// True when started by a launcher with WORLD_SIZE set (even to 1).
+  bool launched = false;
+
+  /// Reads the environment. Without WORLD_SIZE: a single process, launched =
+  /// false. Malformed or inconsistent values (RANK >= WORLD_SIZE, a
+  /// non-numeric port) throw ember::ConfigError naming the variable.
+  static LaunchEnv from_env();
+};
+
+/// A process group over all ranks. Collective calls block until every rank
+/// has joined; a rank that died or stopped answering makes them throw
+/// ember::Error within `timeout` instead of hanging.
+class ProcessGroup {
+ public:
+  /// Joins the group: rank 0 (or the torchrun agent) serves the TCPStore at
+  /// MASTER_ADDR:MASTER_PORT, every rank connects, then the backend
+  /// ("gloo" or "nccl") forms its connections.
+  ProcessGroup(
+      const LaunchEnv& env,
+      const std::string& backend,
+      std::chrono::milliseconds timeout);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const;
+  int size() const;
+  const std::string& backend() const;
+  /// How long a collective may wait for the other ranks.
+  std::chrono::milliseconds timeout() const;
+
+  /// The device this rank trains on. NCCL reduces CUDA tensors only: with a
+  /// CUDA device bound, CPU tensors given to broadcast/allreduce_sum (losses,
+  /// the stop flag) travel through a copy on that device. Default: the CPU.
+  void bind_device(const c10::Device& device);
+
+  /// Copies root's tensors into every rank's tensors, in place.
+  void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
+  /// Sums the tensor across ranks, in place.
+  void allreduce_sum(at::Tensor& tensor);
+  /// Sum of `value` over ranks (a double on every rank).
+  double allreduce_sum(double value);
+  /// Starts an asynchronous in-place sum; wait() blocks until it is done.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    /// Blocks until the result is in the tensor (for NCCL: until the GPU
+    /// finished it, not only queued the wait), at most timeout(); throws
+    /// ember::Error when the collective failed or timed out.
+    virtual void wait() = 0;
+    /// True once the collective has finished (or failed: wait() then
+    /// throws); never blocks.
+    virtual bool done() = 0;
+  };
+  std::unique_ptr<Pending> allreduce_sum_async(at::Tensor& tensor);
+  void barrier();
+
+  /// Ends the group after a successful run, as destroy_process_group() does:
+  /// for NCCL on LibTorch 2.4+ it shuts the communicators down (without it
+  /// LibTorch warns at exit); for Gloo there is nothing to do. Not needed
+  /// after an error: the destructor then lets go.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Waits until one of `pending` is done() and returns its index; null
+/// entries are skipped. Polls, as c10d's Work offers no wait-for-any. When
+/// none is done within `timeout` it throws ember::Error ("distributed
+/// `what`: ... did not finish within N s; hint: ..."), so that a backend
+/// whose collective can hang on a dead peer (NCCL without async error
+/// handling) still ends the run. Throws std::invalid_argument when every
+/// entry is null.
+size_t wait_any(
+    const std::vector<ProcessGroup::Pending*>& pending,
+    std::chrono::milliseconds timeout,
+    const char* what = "all-reduce");
+
+/// Averages gradients across ranks after backward(), DDP-style: parameters
+/// are packed into buckets of about `bucket_bytes` (in reverse registration
+/// order, roughly the order backward produces them); a hook after each
+/// parameter's gradient accumulation marks it ready and, once a bucket's
+/// parameters are all ready, launches the bucket's asynchronous all-reduce
+/// while backward goes on (buckets always start in bucket order, so that
+/// every rank issues the same collectives in the same order). A bucket of one
+/// tensor is reduced in its .grad() in place. finish() waits for the buckets
+/// and leaves in each .grad() its average over ranks: what it held before
+/// backward (nothing, or the last average: equal on every rank) plus the mean
+/// of the ranks' gradients from this backward.
+///
+/// Row-sparse parameters (an embedding table (V, D) whose gradient is
+/// non-zero only in the rows its ids looked up) get a bucket of their own and
+/// send only rows: before backward each rank names its ids (expect_rows()),
+/// the ranks sum a (V) mask of touched rows, and the table's all-reduce then
+/// carries the union's rows only. The other rows are zero on every rank, so
+/// their average is zero; the union's rows are summed by the same all-reduce
+/// (on 2 ranks the same bits as the dense path; with more, the order in which
+/// a row's values are added may differ, within float rounding).
+class GradientReducer {
+ public:
+  /// `row_sparse` lists parameters of `params` (2-D) to reduce by rows; a
+  /// tensor that is also used densely (a tied output head) must not be in it.
+  /// Throws ember::Error for a row-sparse tensor not in `params` or not 2-D.
+  GradientReducer(
+      ProcessGroup& group,
+      std::vector<at::Tensor> params,
+      size_t bucket_bytes = size_t{4} << 20,
+      std::vector<at::Tensor> row_sparse = {});
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  /// For a row-sparse `param`: the row ids (kLong, any shape, may be empty)
+  /// whose gradient may be non-zero on this rank in the coming backward.
+  /// Every rank calls it once per step for each row-sparse parameter, before
+  /// backward (it starts the mask all-reduce, which overlaps the forward).
+  /// Throws ember::Error for another tensor or a second call before finish().
+  void expect_rows(const at::Tensor& param, const at::Tensor& ids);
+
+  /// Called with a bucket's parameters as soon as their .grad() holds the
+  /// average (for each bucket once per finish(), in the order the buckets'
+  /// all-reduces complete).
+  using OnReduced = std::function<void(const std::vector<at::Tensor>&)>;
+
+  /// Waits for every bucket, divides by the world size, and sets each
+  /// parameter's grad. Buckets whose hooks never fired (a parameter without
+  /// gradient this step) are reduced here, with the grads as they are (zeros
+  /// where undefined). With `on_reduced`, the buckets are taken as their
+  /// all-reduces complete, and on_reduced runs for each while the others are
+  /// still on the wire: an optimizer step per bucket overlaps the remaining
+  /// communication (as torch's DDP optimizer-overlap hooks do). Throws
+  /// ember::Error when a row-sparse parameter's expect_rows() was not called
+  /// this step, when a parameter got two gradients (two backward passes)
+  /// before finish(), or when a bucket's all-reduce failed or did not finish
+  /// within the group's timeout.
+  void finish(const OnReduced& on_reduced = nullptr);
+  /// Seconds spent blocked in communication during the last finish() (time
+  /// in on_reduced not included).
+  double last_wait_s() const;
+  size_t num_buckets() const;
+
+  /// Where the wait comes from: per-bucket averages over the finish() calls
+  /// so far, buckets in the order backward fills them.
+  struct BucketStats {
+    size_t num_params = 0;
+    bool row_sparse = false;
+    double mbytes = 0;    // all-reduced per step (row-sparse: union's rows)
+    double ready_ms = 0;  // launched, after the step's first gradient
+    double wait_ms = 0;   // blocked in finish() on this bucket
+  };
+  struct Stats {
+    int64_t steps = 0;
+    double backward_ms = 0;  // first gradient to finish()
+    std::vector<BucketStats> buckets;
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ember::dist

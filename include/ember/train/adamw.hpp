@@ -1,0 +1,71 @@
+// AdamW with PyTorch 1.13's update (torch/optim/adamw.py _single_tensor_adamw,
+// defaults betas (0.9, 0.999), eps 1e-8, no amsgrad): the same arithmetic,
+// element by element, fused into one pass over each float32 CPU tensor
+// instead of nine (bandwidth: the (V, D) tables dominate). Other tensors
+// (CUDA) take PyTorch's tensor-op path. zero_grad() drops the gradients
+// (set_to_none), which changes no value.
+// Leaves out: amsgrad, maximize, parameter groups.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <torch/types.h>  // torch::Tensor
+
+#include <ember/checkpoint/checkpoint.hpp>
+
+namespace ember {
+
+struct AdamWOptions {
+  double lr = 1e-3;
+  double weight_decay = 1e-2;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+};
+
+class AdamW {
+ public:
+  /// `params`: named leaf tensors with requires_grad
+  /// (Module::named_parameters).
+  AdamW(NamedTensors params, AdamWOptions options);
+
+  /// Drops every gradient (like zero_grad(set_to_none=True)).
+  void zero_grad();
+  /// One update of every parameter that has a gradient.
+  void step();
+
+  /// The same update in parts, so that it can start on some parameters while
+  /// the gradients of others are still being reduced: begin_step() once, then
+  /// update() for each parameter (any order, each at most once). Together
+  /// they compute exactly what step() does.
+  void begin_step();
+  /// Updates one parameter (given as in `params`) if it has a gradient;
+  /// throws ember::Error for a tensor the optimizer does not hold.
+  void update(const at::Tensor& param);
+
+  /// exp_avg.<name>, exp_avg_sq.<name> and "step" (int64 scalar), for a
+  /// checkpoint.
+  NamedTensors state() const;
+  /// Restores state(); throws ember::Error when a name or shape differs.
+  void load_state(const NamedTensors& state);
+
+  int64_t num_steps() const {
+    return step_;
+  }
+
+ private:
+  NamedTensors params_;
+  std::vector<torch::Tensor> exp_avg_, exp_avg_sq_;
+  AdamWOptions options_;
+  int64_t step_ = 0;
+  // Set by begin_step() for the step under way.
+  double step_size_ = 0;
+  double bias_correction2_sqrt_ = 1;
+
+  void update(size_t k);
+};
+
+}  // namespace ember

@@ -1,0 +1,60 @@
+// The training loop: the book's train_model_simple (ch05 gpt_train.py) with
+// the exact sequence of random draws of its PyTorch program, so a run
+// matches tests/reference/train_reference.py loss for loss; plus what a real
+// front end needs: metrics.jsonl, an SVG loss plot, atomic checkpoints,
+// resume, graceful stop on a signal and a stop on a non-finite loss.
+// Leaves out: learning-rate schedules, gradient clipping, mixed precision.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include <ember/config/config.hpp>
+#include <ember/train/metrics.hpp>
+
+namespace ember {
+
+/// "auto" -> CUDA when this LibTorch has it and a GPU is present, else CPU;
+/// "cpu"; "cuda" / "cuda:N". Throws ConfigError naming why CUDA is unusable:
+///   "train.device: cuda requested but this LibTorch build has no CUDA
+///    support; hint: use device = "cpu" or "auto""
+c10::Device resolve_device(const std::string& device);
+
+/// Threads for intra-op parallelism: `threads`, or all cores when 0.
+int64_t resolve_threads(int64_t threads);
+
+struct TrainOptions {
+  /// Continue from run.dir/checkpoint.pt instead of starting over.
+  bool resume = false;
+  /// Set (to a signal number) by the driver's SIGINT/SIGTERM handler: the
+  /// loop finishes the current step, saves a checkpoint and returns.
+  const std::atomic<int>* stop = nullptr;
+  /// Log lines go here; a progress bar too when `progress` is true.
+  std::FILE* log = stdout;
+  bool progress = false;
+};
+
+struct TrainResult {
+  bool interrupted = false;
+  int64_t step = 0;
+  std::vector<EvalRecord> evals;  ///< the whole run's, resumed ones included
+};
+
+/// Trains per `config` (already validated). Writes run.dir/config.toml,
+/// metrics.jsonl, loss.svg and checkpoint.pt. Throws ConfigError on a data
+/// set that cannot fill a batch or ids >= vocab_size; ember::Error on I/O,
+/// a corrupt or mismatched checkpoint, or a non-finite loss ("step 12:
+/// training loss is nan; stopped, the last good checkpoint (step 10) is kept
+/// in runs/x/checkpoint.pt").
+TrainResult train(const Config& config, const TrainOptions& options = {});
+
+/// Keys that may differ between a checkpoint's config and the config of the
+/// run resuming it (how long to run, where, how often to save).
+const std::vector<std::string>& resumable_keys();
+
+}  // namespace ember

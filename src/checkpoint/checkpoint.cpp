@@ -1,0 +1,340 @@
+#include "ember/checkpoint/checkpoint.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/scalar_tensor.h>
+#include <c10/util/Exception.h>
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <unistd.h>
+
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
+#include <ember/checkpoint/torch_archive.hpp>
+
+namespace ember {
+namespace {
+
+constexpr char kMagic[9] = "EMBERCK1";
+constexpr size_t kTrailer = 24;  // magic (8), payload size (8), hash (8)
+constexpr int64_t kFormat = 1;
+
+// A fast 64-bit hash (multiply-xorshift over 8-byte words): catches
+// truncation and flipped bytes; not a cryptographic check.
+struct Hasher {
+  uint64_t h = 0x9E3779B97F4A7C15ULL;
+  uint64_t tail = 0;
+  size_t tail_len = 0;
+  void word(uint64_t w) {
+    h ^= w + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+  }
+  void update(const unsigned char* p, size_t n) {
+    while (n > 0 && tail_len != 0) {
+      tail |= static_cast<uint64_t>(*p++) << (8 * tail_len);
+      --n;
+      if (++tail_len == 8) {
+        word(tail);
+        tail = 0;
+        tail_len = 0;
+      }
+    }
+    while (n >= 8) {
+      uint64_t w = 0;
+      std::memcpy(&w, p, 8);
+      word(w);
+      p += 8;
+      n -= 8;
+    }
+    while (n > 0) {
+      tail |= static_cast<uint64_t>(*p++) << (8 * tail_len++);
+      --n;
+    }
+  }
+  uint64_t finish() const {
+    Hasher copy = *this;
+    copy.word(copy.tail ^ (static_cast<uint64_t>(copy.tail_len) << 56));
+    return copy.h;
+  }
+};
+
+torch::Tensor int_tensor(int64_t v) {
+  // Not scalar_tensor(double): sampler seeds use all 63 bits.
+  auto t = at::empty({}, at::kLong);
+  *t.data_ptr<int64_t>() = v;
+  return t;
+}
+
+torch::Tensor bytes_tensor(const std::string& s) {
+  auto t = at::empty({static_cast<int64_t>(s.size())}, at::kByte);
+  if (!s.empty()) std::memcpy(t.data_ptr(), s.data(), s.size());
+  return t;
+}
+
+std::string make_trailer(uint64_t size, const Hasher& hasher) {
+  std::string trailer(kTrailer, '\0');
+  const uint64_t hash = hasher.finish();
+  std::memcpy(trailer.data(), kMagic, 8);
+  std::memcpy(trailer.data() + 8, &size, 8);
+  std::memcpy(trailer.data() + 16, &hash, 8);
+  return trailer;
+}
+
+std::string fail_text(int err) {
+  return err == ENOSPC ? "no space left on device" : std::strerror(err);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Checkpoint& c) {
+  torch::serialize::OutputArchive ar;
+  ar.write("format", int_tensor(kFormat));
+  ar.write("config", bytes_tensor(c.config_toml));
+  ar.write("step", int_tensor(c.step));
+  ar.write("epoch", int_tensor(c.epoch));
+  ar.write("position", int_tensor(c.position));
+  ar.write("sampler_seed", int_tensor(c.sampler_seed));
+  ar.write("tokens_seen", int_tensor(c.tokens_seen));
+  ar.write("elapsed_s", at::scalar_tensor(c.elapsed_s, at::kDouble));
+  ar.write("cpu_rng", c.cpu_rng.cpu());
+  if (c.cuda_rng.defined()) ar.write("cuda_rng", c.cuda_rng.cpu());
+  std::string names;
+  for (const auto& [name, t] : c.model) {
+    ar.write("model." + name, t.detach().cpu());
+    names += name + "\n";
+  }
+  ar.write("model_names", bytes_tensor(names));
+  names.clear();
+  for (const auto& [name, t] : c.optimizer) {
+    ar.write("optim." + name, t.detach().cpu());
+    names += name + "\n";
+  }
+  ar.write("optim_names", bytes_tensor(names));
+
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error(fmt::format(
+        "checkpoint {}: cannot write ({})", path, fail_text(errno)));
+  }
+  Hasher hasher;
+  uint64_t size = 0;
+  int err = 0;
+  auto put = [&](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    size_t left = n;
+    while (left > 0 && err == 0) {
+      const ssize_t w = ::write(fd, p, left);
+      if (w < 0) {
+        if (errno != EINTR) err = errno;
+        continue;
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+  };
+  try {
+    ar.save_to([&](const void* data, size_t n) -> size_t {
+      hasher.update(static_cast<const unsigned char*>(data), n);
+      size += n;
+      put(data, n);
+      return n;
+    });
+  } catch (const c10::Error& e) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error(
+        fmt::format("checkpoint {}: cannot serialize ({})", path, e.msg()));
+  }
+  const std::string trailer = make_trailer(size, hasher);
+  put(trailer.data(), trailer.size());
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    throw Error(fmt::format(
+        "checkpoint {}: cannot write ({}); the previous checkpoint, if any, is "
+        "unchanged",
+        path,
+        fail_text(err)));
+  }
+  // Make the rename itself durable.
+  const auto dir = std::filesystem::path(path).parent_path();
+  const int dfd = ::open(
+      dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+std::string checkpoint_trailer(std::string_view payload) {
+  Hasher hasher;
+  hasher.update(
+      reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+  return make_trailer(payload.size(), hasher);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  std::string data;
+  try {
+    data = read_file(path);
+  } catch (const Error& e) {
+    throw Error(fmt::format("checkpoint {}", e.what()));
+  }
+  return parse_checkpoint(data, path);
+}
+
+Checkpoint parse_checkpoint(std::string_view data, const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return Error(fmt::format(
+        "checkpoint {}: {}; hint: the file was cut short or altered, resume "
+        "from another run or start over",
+        path,
+        why));
+  };
+  if (data.size() < kTrailer ||
+      std::memcmp(data.data() + data.size() - kTrailer, kMagic, 8) != 0) {
+    throw bad("not a complete ember checkpoint (no trailer)");
+  }
+  uint64_t size = 0;
+  uint64_t hash = 0;
+  std::memcpy(&size, data.data() + data.size() - kTrailer + 8, 8);
+  std::memcpy(&hash, data.data() + data.size() - kTrailer + 16, 8);
+  if (size != data.size() - kTrailer) {
+    throw bad(fmt::format(
+        "size mismatch (got {} bytes, expected {})",
+        data.size() - kTrailer,
+        size));
+  }
+  Hasher hasher;
+  hasher.update(reinterpret_cast<const unsigned char*>(data.data()), size);
+  if (hasher.finish() != hash) throw bad("checksum mismatch");
+
+  // A tensor's elements must lie inside its storage: LibTorch 1.13 takes the
+  // sizes, strides and offset a pickle gives without checking them.
+  auto check_view = [&](const torch::Tensor& t, const std::string& key) {
+    if (!t.defined()) return;
+    if (t.layout() != at::kStrided || !t.has_storage()) {
+      throw bad(fmt::format("'{}' is not a dense tensor", key));
+    }
+    if (t.numel() == 0) return;
+    uint64_t last = 0;  // largest element index reached, in the storage
+    bool overflow = t.storage_offset() < 0;
+    if (!overflow) last = static_cast<uint64_t>(t.storage_offset());
+    for (int64_t d = 0; d < t.dim() && !overflow; ++d) {
+      uint64_t reach = 0;
+      overflow = t.stride(d) < 0 ||
+                 __builtin_mul_overflow(
+                     static_cast<uint64_t>(t.size(d) - 1),
+                     static_cast<uint64_t>(t.stride(d)),
+                     &reach) ||
+                 __builtin_add_overflow(last, reach, &last);
+    }
+    uint64_t end_bytes = 0;
+    overflow = overflow || __builtin_add_overflow(last, 1, &last) ||
+               __builtin_mul_overflow(
+                   last, static_cast<uint64_t>(t.element_size()), &end_bytes);
+    if (overflow || end_bytes > t.storage().nbytes()) {
+      throw bad(fmt::format(
+          "'{}' reaches past its storage ({} bytes)", key, t.storage().nbytes()));
+    }
+  };
+  // LibTorch trusts the lengths in the archive (an allocation of whatever a
+  // pickle claims, storages larger than their records): check them first.
+  try {
+    check_torch_archive(data.substr(0, size));
+  } catch (const Error& e) {
+    throw bad(e.what());
+  }
+  Checkpoint c;
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(data.data(), size);
+    auto get = [&](const std::string& key) {
+      torch::Tensor t;
+      ar.read(key, t);
+      check_view(t, key);
+      return t;
+    };
+    auto get_int = [&](const std::string& key) {
+      return get(key).item<int64_t>();
+    };
+    auto get_str = [&](const std::string& key) {
+      auto t = get(key);
+      if (t.scalar_type() != at::kByte || t.dim() != 1) {
+        throw bad(fmt::format("'{}' is not a byte string", key));
+      }
+      t = t.contiguous();
+      if (t.numel() == 0) return std::string();
+      return std::string(
+          static_cast<const char*>(t.data_ptr()),
+          static_cast<size_t>(t.numel()));
+    };
+    if (get_int("format") != kFormat) throw bad("unknown format version");
+    c.config_toml = get_str("config");
+    c.step = get_int("step");
+    c.epoch = get_int("epoch");
+    c.position = get_int("position");
+    c.sampler_seed = get_int("sampler_seed");
+    c.tokens_seen = get_int("tokens_seen");
+    c.elapsed_s = get("elapsed_s").item<double>();
+    if (c.step < 0 || c.epoch < 0 || c.position < 0 || c.tokens_seen < 0 ||
+        c.sampler_seed < -1 || !(c.elapsed_s >= 0)) {
+      throw bad(fmt::format(
+          "training state out of range (step {}, epoch {}, position {}, "
+          "sampler_seed {}, tokens_seen {}, elapsed_s {})",
+          c.step,
+          c.epoch,
+          c.position,
+          c.sampler_seed,
+          c.tokens_seen,
+          c.elapsed_s));
+    }
+    c.cpu_rng = get("cpu_rng");
+    torch::Tensor cuda;
+    if (ar.try_read("cuda_rng", cuda)) {
+      check_view(cuda, "cuda_rng");
+      c.cuda_rng = cuda;
+    }
+    auto read_group = [&](const std::string& prefix, NamedTensors& out) {
+      const std::string names = get_str(prefix + "_names");
+      // Each name ends with '\n' (save_checkpoint writes it so); a list
+      // without one once looped forever on its last name.
+      if (!names.empty() && names.back() != '\n') {
+        throw bad(fmt::format("{}_names does not end with a newline", prefix));
+      }
+      size_t start = 0;
+      while (start < names.size()) {
+        const size_t nl = names.find('\n', start);
+        const std::string name = names.substr(start, nl - start);
+        out.emplace_back(
+            name, get((prefix == "model" ? "model." : "optim.") + name));
+        start = nl + 1;
+      }
+    };
+    read_group("model", c.model);
+    read_group("optim", c.optimizer);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw bad(fmt::format("unreadable archive ({})", e.msg()));
+  } catch (const std::exception& e) {
+    // LibTorch's reader also throws plain std exceptions on a damaged
+    // archive (std::out_of_range from the unpickler: found by
+    // fuzz/checkpoint_fuzz.cpp).
+    throw bad(fmt::format("unreadable archive ({})", e.what()));
+  }
+  return c;
+}
+
+}  // namespace ember

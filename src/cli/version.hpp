@@ -1,0 +1,31 @@
+// The version line of both executables, from headers only (LibTorch's
+// version macros and compile definitions), so that `ember --version` needs
+// no LibTorch at run time. Include in exactly one file per executable.
+#pragma once
+
+#include <string>
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <torch/version.h>
+
+#include <ember/dist/backends.hpp>
+#include <ember/util/build_config.hpp>
+
+namespace ember::cli {
+
+/// "ember 0.1.0 (LibTorch 1.13.1; distributed backends: gloo)": what this
+/// build can do, for bug reports and for tests that need a feature.
+inline std::string version_line() {
+  const auto backends = dist::available_backends();
+  return fmt::format(
+      "ember {} (LibTorch {}.{}.{}; distributed backends: {})",
+      build::kVersion,
+      TORCH_VERSION_MAJOR,
+      TORCH_VERSION_MINOR,
+      TORCH_VERSION_PATCH,
+      backends.empty() ? std::string("none")
+                       : fmt::format("{}", fmt::join(backends, " ")));
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,105 @@
+#include "ember/generate/generate.hpp"
+
+#include <filesystem>
+#include <limits>
+#include <map>
+
+#include <ATen/ops/argmax.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/full_like.h>
+#include <ATen/ops/multinomial.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/topk.h>
+#include <ATen/ops/where.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+#include <fmt/core.h>
+
+#include <ember/checkpoint/checkpoint.hpp>
+#include <ember/util/error.hpp>
+
+namespace ember {
+
+torch::Tensor generate(
+    EmbeddingLM& model,
+    torch::Tensor idx,
+    int64_t max_new_tokens,
+    int64_t context_size,
+    double temperature,
+    int64_t top_k,
+    std::optional<int64_t> eos_id) {
+  TORCH_CHECK(
+      idx.dim() == 2,
+      "generate: idx must be (B, T) (got rank ",
+      idx.dim(),
+      ")");
+  TORCH_CHECK_VALUE(
+      temperature >= 0,
+      "generate: temperature must be >= 0 (got ",
+      temperature,
+      ")");
+  TORCH_CHECK_VALUE(
+      top_k >= 0, "generate: top_k must be >= 0 (got ", top_k, ")");
+  c10::NoGradGuard no_grad;
+  model->eval();
+  for (int64_t i = 0; i < max_new_tokens; ++i) {
+    const int64_t t = idx.size(1);
+    // (B, T) -> last context_size columns
+    auto idx_cond =
+        t > context_size ? idx.narrow(1, t - context_size, context_size) : idx;
+    // (B, T, V) -> (B, V)
+    auto logits = model(idx_cond).select(1, -1);
+    if (top_k > 0) {
+      const int64_t k = std::min<int64_t>(top_k, logits.size(-1));
+      auto top = std::get<0>(at::topk(logits, k));
+      auto min_val = top.narrow(1, k - 1, 1);  // (B, 1)
+      logits = at::where(
+          logits < min_val,
+          at::full_like(logits, -std::numeric_limits<double>::infinity()),
+          logits);
+    }
+    torch::Tensor next;
+    if (temperature > 0) {
+      auto probs = at::softmax(logits / temperature, -1);
+      next = at::multinomial(probs, 1);  // (B, 1)
+    } else {
+      next = at::argmax(logits, -1, /*keepdim=*/true);  // (B, 1)
+    }
+    if (eos_id && idx.size(0) == 1 && next.item<int64_t>() == *eos_id) break;
+    idx = at::cat({idx, next}, 1);
+  }
+  return idx;
+}
+
+TrainedModel load_run(const std::string& run_dir) {
+  const std::string path =
+      (std::filesystem::path(run_dir) / "checkpoint.pt").string();
+  Checkpoint ckpt = load_checkpoint(path);
+  TrainedModel out;
+  out.config = parse_config(ckpt.config_toml, path + " (its config)");
+  out.step = ckpt.step;
+  const auto& m = out.config.model;
+  out.model =
+      EmbeddingLM(EmbeddingLMOptions(m.vocab_size, m.context_length, m.emb_dim)
+                      .drop_rate(m.drop_rate)
+                      .n_layers(m.n_layers)
+                      .tie_weights(m.tie_weights)
+                      .pos_encoding(m.pos_encoding));
+  std::map<std::string, torch::Tensor> saved(
+      ckpt.model.begin(), ckpt.model.end());
+  c10::NoGradGuard no_grad;
+  auto load = [&](const std::string& name, torch::Tensor& t) {
+    auto it = saved.find(name);
+    if (it == saved.end() || it->second.sizes() != t.sizes()) {
+      throw Error(fmt::format(
+          "checkpoint {}: '{}' is missing or has the wrong shape", path, name));
+    }
+    t.copy_(it->second);
+  };
+  for (auto& item : out.model->named_parameters())
+    load(item.key(), item.value());
+  for (auto& item : out.model->named_buffers()) load(item.key(), item.value());
+  return out;
+}
+
+}  // namespace ember

@@ -1,0 +1,144 @@
+#include "ember/train/adamw.hpp"
+
+#include <cmath>
+#include <map>
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/scalar_tensor.h>
+#include <ATen/ops/zeros_like.h>
+#include <c10/core/GradMode.h>
+#include <fmt/core.h>
+
+#include <ember/util/error.hpp>
+
+namespace ember {
+
+AdamW::AdamW(NamedTensors params, AdamWOptions options)
+    : params_(std::move(params)), options_(options) {
+  for (const auto& entry : params_) {
+    exp_avg_.push_back(
+        at::zeros_like(entry.second, at::MemoryFormat::Contiguous));
+    exp_avg_sq_.push_back(
+        at::zeros_like(entry.second, at::MemoryFormat::Contiguous));
+  }
+}
+
+void AdamW::zero_grad() {
+  for (auto& entry : params_) entry.second.mutable_grad() = at::Tensor();
+}
+
+void AdamW::step() {
+  begin_step();
+  for (size_t k = 0; k < params_.size(); ++k) update(k);
+}
+
+void AdamW::begin_step() {
+  ++step_;
+  const double bias_correction1 =
+      1.0 - std::pow(options_.beta1, static_cast<double>(step_));
+  const double bias_correction2 =
+      1.0 - std::pow(options_.beta2, static_cast<double>(step_));
+  step_size_ = options_.lr / bias_correction1;
+  bias_correction2_sqrt_ = std::sqrt(bias_correction2);
+}
+
+void AdamW::update(const at::Tensor& param) {
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (params_[k].second.unsafeGetTensorImpl() ==
+        param.unsafeGetTensorImpl()) {
+      update(k);
+      return;
+    }
+  }
+  throw Error("AdamW::update: a tensor this optimizer does not hold");
+}
+
+void AdamW::update(size_t k) {
+  c10::NoGradGuard no_grad;
+  const double lr = options_.lr;
+  const double beta1 = options_.beta1;
+  const double beta2 = options_.beta2;
+  const double step_size = step_size_;
+  const double bias_correction2_sqrt = bias_correction2_sqrt_;
+  auto& param = params_[k].second;
+  const auto& grad = param.grad();
+  if (!grad.defined()) return;
+  auto& exp_avg = exp_avg_[k];
+  auto& exp_avg_sq = exp_avg_sq_[k];
+  const bool fused = param.device().is_cpu() &&
+                     param.scalar_type() == at::kFloat &&
+                     param.is_contiguous() && grad.is_contiguous() &&
+                     grad.scalar_type() == at::kFloat && !grad.is_sparse();
+  if (!fused) {
+    // PyTorch's _single_tensor_adamw, op for op.
+    param.mul_(1 - lr * options_.weight_decay);
+    exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+    auto denom =
+        (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(options_.eps);
+    param.addcdiv_(exp_avg, denom, -step_size);
+    return;
+  }
+  // The same operations per element, in float as PyTorch's CPU kernels
+  // compute them (scalars rounded to float first).
+  const auto decay = static_cast<float>(1 - lr * options_.weight_decay);
+  const auto b1 = static_cast<float>(beta1);
+  const auto one_minus_b1 = static_cast<float>(1 - beta1);
+  const auto b2 = static_cast<float>(beta2);
+  const auto one_minus_b2 = static_cast<float>(1 - beta2);
+  const auto bc2_sqrt = static_cast<float>(bias_correction2_sqrt);
+  const auto eps = static_cast<float>(options_.eps);
+  const auto neg_step = static_cast<float>(-step_size);
+  float* p = param.data_ptr<float>();
+  const float* g = grad.data_ptr<float>();
+  float* m = exp_avg.data_ptr<float>();
+  float* v = exp_avg_sq.data_ptr<float>();
+  at::parallel_for(
+      0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const float gi = g[i];
+          const float mi = m[i] * b1 + one_minus_b1 * gi;
+          const float vi = v[i] * b2 + one_minus_b2 * gi * gi;
+          const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+          p[i] = p[i] * decay + neg_step * (mi / denom);
+          m[i] = mi;
+          v[i] = vi;
+        }
+      });
+}
+
+NamedTensors AdamW::state() const {
+  NamedTensors out;
+  out.emplace_back(
+      "step", at::scalar_tensor(static_cast<double>(step_), at::kLong));
+  for (size_t k = 0; k < params_.size(); ++k) {
+    out.emplace_back("exp_avg." + params_[k].first, exp_avg_[k]);
+    out.emplace_back("exp_avg_sq." + params_[k].first, exp_avg_sq_[k]);
+  }
+  return out;
+}
+
+void AdamW::load_state(const NamedTensors& state) {
+  std::map<std::string, at::Tensor> by_name(state.begin(), state.end());
+  auto take = [&](const std::string& name, at::Tensor& into) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      throw Error(fmt::format("optimizer state: missing '{}'", name));
+    }
+    if (it->second.sizes() != into.sizes()) {
+      throw Error(
+          fmt::format("optimizer state: '{}' has the wrong shape", name));
+    }
+    c10::NoGradGuard no_grad;
+    into.copy_(it->second);
+  };
+  auto it = by_name.find("step");
+  if (it == by_name.end()) throw Error("optimizer state: missing 'step'");
+  step_ = it->second.item<int64_t>();
+  for (size_t k = 0; k < params_.size(); ++k) {
+    take("exp_avg." + params_[k].first, exp_avg_[k]);
+    take("exp_avg_sq." + params_[k].first, exp_avg_sq_[k]);
+  }
+}
+
+}  // namespace ember

@@ -1,0 +1,200 @@
+#include "ember/train/metrics.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <ember/util/error.hpp>
+
+namespace ember {
+
+std::string metrics_json(const EvalRecord& r) {
+  return fmt::format(
+      "{{\"step\":{},\"epoch\":{},\"train_loss\":{:.17g},\"val_loss\":{:.17g},"
+      "\"tokens_seen\":{},\"elapsed_s\":{:.3f},\"tokens_per_s\":{:.1f}}}",
+      r.step,
+      r.epoch,
+      r.train_loss,
+      r.val_loss,
+      r.tokens_seen,
+      r.elapsed_s,
+      r.tokens_per_s);
+}
+
+std::vector<EvalRecord> parse_metrics(std::string_view jsonl) {
+  std::vector<EvalRecord> out;
+  size_t start = 0;
+  int line_no = 0;
+  while (start < jsonl.size()) {
+    size_t nl = jsonl.find('\n', start);
+    if (nl == std::string_view::npos) nl = jsonl.size();
+    const std::string line(jsonl.substr(start, nl - start));
+    start = nl + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      const auto j = nlohmann::json::parse(line);
+      EvalRecord r;
+      r.step = j.at("step").get<int64_t>();
+      r.epoch = j.at("epoch").get<int64_t>();
+      r.train_loss = j.at("train_loss").get<double>();
+      r.val_loss = j.at("val_loss").get<double>();
+      r.tokens_seen = j.at("tokens_seen").get<int64_t>();
+      r.elapsed_s = j.at("elapsed_s").get<double>();
+      r.tokens_per_s = j.at("tokens_per_s").get<double>();
+      out.push_back(r);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format(
+          "metrics.jsonl:{}: malformed line ({})", line_no, e.what()));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// "Nice" tick step for a range: 1, 2 or 5 times a power of ten.
+double tick_step(double span, int target) {
+  if (!(span > 0)) return 1;
+  const double raw = span / target;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  const double f = raw / mag;
+  return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+std::string number(double v) {
+  if (std::fabs(v) >= 1e6) return fmt::format("{:.3g}M", v / 1e6);
+  if (std::fabs(v) >= 1e4) return fmt::format("{:.4g}k", v / 1e3);
+  return fmt::format("{:g}", v);
+}
+
+}  // namespace
+
+std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
+  constexpr double kW = 720, kH = 440, kL = 70, kR = 20, kT = 60, kB = 60;
+  const double pw = kW - kL - kR;
+  const double ph = kH - kT - kB;
+  std::string s = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      kW,
+      kH,
+      kW,
+      kH);
+  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
+  double tok_per_step = 0;
+  if (!records.empty()) {
+    x_min = static_cast<double>(records.front().step);
+    x_max = static_cast<double>(records.back().step);
+    if (x_max <= x_min) x_max = x_min + 1;
+    y_min = 1e300;
+    y_max = -1e300;
+    for (const auto& r : records) {
+      for (double v : {r.train_loss, r.val_loss}) {
+        if (!std::isfinite(v)) continue;
+        y_min = std::min(y_min, v);
+        y_max = std::max(y_max, v);
+      }
+    }
+    if (y_min > y_max) y_min = 0, y_max = 1;
+    if (y_max - y_min < 1e-9) y_max = y_min + 1;
+    const double pad = 0.05 * (y_max - y_min);
+    y_min -= pad;
+    y_max += pad;
+    const auto& last = records.back();
+    if (last.step > 0) {
+      tok_per_step = static_cast<double>(last.tokens_seen) /
+                     static_cast<double>(last.step);
+    }
+  }
+  auto px = [&](double x) { return kL + (x - x_min) / (x_max - x_min) * pw; };
+  auto py = [&](double y) { return kT + (y_max - y) / (y_max - y_min) * ph; };
+  // Frame, grid and ticks.
+  s += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"#444\"/>\n",
+      kL,
+      kT,
+      pw,
+      ph);
+  const double ys = tick_step(y_max - y_min, 6);
+  for (double y = std::ceil(y_min / ys) * ys; y <= y_max; y += ys) {
+    s += fmt::format(
+        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" "
+        "stroke=\"#ddd\"/><text x=\"{3}\" y=\"{4:.1f}\" "
+        "text-anchor=\"end\">{5}</text>\n",
+        kL,
+        kL + pw,
+        py(y),
+        kL - 6,
+        py(y) + 4,
+        number(y));
+  }
+  const double xs = std::max(1.0, tick_step(x_max - x_min, 8));
+  for (double x = std::ceil(x_min / xs) * xs; x <= x_max + 1e-9; x += xs) {
+    s += fmt::format(
+        "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" "
+        "stroke=\"#ddd\"/><text x=\"{0:.1f}\" y=\"{3}\" "
+        "text-anchor=\"middle\">{4}</text>\n",
+        px(x),
+        kT,
+        kT + ph,
+        kT + ph + 16,
+        number(x));
+    if (tok_per_step > 0) {
+      s += fmt::format(
+          "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" "
+          "fill=\"#555\">{}</text>\n",
+          px(x),
+          kT - 8,
+          number(x * tok_per_step));
+    }
+  }
+  s += fmt::format(
+      "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">step (optimizer "
+      "steps)</text>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
+      "fill=\"#555\">tokens seen</text>\n<text x=\"16\" y=\"{}\" "
+      "text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">loss</text>\n",
+      kL + pw / 2,
+      kH - 14,
+      kL + pw / 2,
+      20,
+      kT + ph / 2,
+      kT + ph / 2);
+  // The two curves.
+  const char* colors[2] = {"#1f77b4", "#ff7f0e"};
+  const char* names[2] = {"training loss", "validation loss"};
+  for (int k = 0; k < 2; ++k) {
+    std::string pts;
+    for (const auto& r : records) {
+      const double v = k == 0 ? r.train_loss : r.val_loss;
+      if (!std::isfinite(v)) continue;
+      pts +=
+          fmt::format("{:.1f},{:.1f} ", px(static_cast<double>(r.step)), py(v));
+    }
+    s += fmt::format(
+        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} "
+        "points=\"{}\"/>\n",
+        colors[k],
+        k == 1 ? " stroke-dasharray=\"6 3\"" : "",
+        pts);
+    s += fmt::format(
+        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" "
+        "stroke-width=\"2\"{4}/><text x=\"{5}\" y=\"{6}\">{7}</text>\n",
+        kL + pw - 150,
+        kL + pw - 120,
+        kT + 18 + 18 * k,
+        colors[k],
+        k == 1 ? " stroke-dasharray=\"6 3\"" : "",
+        kL + pw - 114,
+        kT + 22 + 18 * k,
+        names[k]);
+  }
+  s += "</svg>\n";
+  return s;
+}
+
+}  // namespace ember

@@ -1,0 +1,218 @@
+// Config: defaults, precedence (--set > file > defaults), and the exact
+// one-line message of every validation error.
+#include <catch2/catch.hpp>
+#include <ember_test_paths.hpp>
+
+#include <ember/config/config.hpp>
+#include <ember/util/error.hpp>
+
+using ember::Config;
+using ember::ConfigError;
+using ember::parse_config;
+
+TEST_CASE("Config: defaults are the book's chapter-5 settings", "[config]") {
+  const Config c = parse_config("", "empty.toml");
+  CHECK(c.data.batch_size == 2);
+  CHECK(c.data.max_length == 256);
+  CHECK(c.data.stride == 256);
+  CHECK(c.data.train_ratio == 0.9);
+  CHECK(c.model.context_length == 256);
+  CHECK(c.model.emb_dim == 256);
+  CHECK(c.model.drop_rate == 0.1);
+  CHECK(c.train.lr == 4e-4);
+  CHECK(c.train.weight_decay == 0.1);
+  CHECK(c.train.epochs == 10);
+  CHECK(c.train.eval_freq == 5);
+  CHECK(c.train.eval_iter == 5);
+  CHECK(c.train.seed == 123);
+}
+
+TEST_CASE(
+    "Config: configs/verdict.toml equals the defaults but the data path",
+    "[config]") {
+  Config c = ember::load_config(EMBER_SOURCE_DIR "/configs/verdict.toml");
+  Config d;
+  d.data.path = c.data.path;
+  CHECK(ember::differing_keys(c, d).empty());
+}
+
+TEST_CASE(
+    "Config: --set beats the file, which beats the defaults", "[config]") {
+  const Config c = parse_config(
+      "[train]\nepochs = 3\nlr = 1\n[data]\nshuffle = false\n",
+      "f.toml",
+      {"train.epochs=7",
+       "model.pos_encoding=sinusoidal",
+       "train.device=\"cpu\""});
+  CHECK(c.train.epochs == 7);
+  CHECK(c.train.lr == 1.0);  // an integer is accepted for a float key
+  CHECK_FALSE(c.data.shuffle);
+  CHECK(c.model.pos_encoding == "sinusoidal");
+  CHECK(c.train.device == "cpu");
+  CHECK(c.train.eval_iter == 5);
+}
+
+TEST_CASE("Config: to_toml round-trips every key", "[config]") {
+  Config c;
+  c.train.lr = 0.1 + 0.2;  // not exactly representable in short decimal
+  c.data.path = "a \"quoted\" path\\x";
+  c.train.seed = 9007199254740993;  // > 2^53
+  const Config back = parse_config(ember::to_toml(c), "round.toml");
+  CHECK(ember::differing_keys(c, back).empty());
+  CHECK(back.train.lr == c.train.lr);
+  CHECK(ember::config_keys().size() == 31);
+}
+
+TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
+  CHECK(parse_config("", "c.toml").train.backend == "auto");
+  CHECK(parse_config("", "c.toml").train.dist_timeout_s == 120);
+  CHECK(parse_config("", "c.toml").train.dist_sparse_embedding);
+  CHECK_FALSE(parse_config("[train]\ndist_sparse_embedding = false\n", "c.toml")
+                  .train.dist_sparse_embedding);
+  CHECK(
+      parse_config("[train]\nbackend = \"gloo\"\n", "c.toml").train.backend ==
+      "gloo");
+  CHECK_THROWS_MATCHES(
+      parse_config("[train]\nbackend = \"mpi\"\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml: train.backend is not a backend (got 'mpi', expected auto, "
+          "gloo or nccl)"));
+  CHECK_THROWS_AS(
+      parse_config("[train]\ndist_timeout_s = 0\n", "c.toml"), ConfigError);
+}
+
+TEST_CASE("Config: validation errors are one exact line", "[config]") {
+  using Catch::Matchers::Equals;
+  CHECK_THROWS_MATCHES(
+      parse_config("[data]\nbatchsize = 2\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml:2:1: unknown key 'data.batchsize'; hint: did you mean "
+          "'data.batch_size'?"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[trian]\nlr = 1\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message("c.toml:1:2: unknown section '[trian]'; hint: "
+                               "did you mean '[train]'?"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[data]\nbatch_size = \"two\"\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml:2:1: data.batch_size has the wrong type (got string, "
+          "expected integer)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[data]\nmax_length = 2.5\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml:2:1: data.max_length has the wrong type (got float, "
+          "expected integer)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[data]\nbatch_size = 0\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml:2:1: data.batch_size out of range (got 0, expected 1 to "
+          "65536)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[train]\nepochs = -3\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml:2:1: train.epochs out of range (got -3, expected 1 to "
+          "1048576)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[data]\nmax_length = 512\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml: data.max_length exceeds model.context_length (got 512, "
+          "expected <= 256)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[model]\nn_layers = 2\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml:2:1: model.n_layers out of range (got 2, expected 0; "
+          "transformer blocks are not implemented yet)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[train]\ndevice = \"gpu\"\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml: train.device is not a device (got 'gpu', expected auto, "
+          "cpu, cuda or cuda:N)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("", "c.toml", {"data.batch_size=abc"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set data.batch_size=abc: data.batch_size has the wrong type "
+          "(got 'abc', expected integer)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("", "c.toml", {"train.eval_iter=99999999999999999999"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set train.eval_iter=99999999999999999999: train.eval_iter out of "
+          "range (got 99999999999999999999, expected 1 to 1048576)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("", "c.toml", {"model.embdim=3"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set model.embdim=3: unknown key 'model.embdim'; hint: did you "
+          "mean 'model.emb_dim'?"));
+  CHECK_THROWS_MATCHES(
+      parse_config("", "c.toml", {"train.epochs"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set train.epochs: expected section.key=value (e.g. "
+          "train.epochs=2)"));
+  // Not UTF-8: refused (to_toml would write a config.toml --resume refuses);
+  // the message shows what precedes the bad byte, cut before the 'é'.
+  CHECK_THROWS_MATCHES(
+      parse_config("", "c.toml", {"run.dir=x y&\xff"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set run.dir=x y&...: invalid UTF-8 at byte 12 of the item; "
+          "config values are UTF-8 text"));
+  CHECK_THROWS_MATCHES(
+      parse_config(
+          "", "c.toml", {"run.dir=" + std::string(31, 'a') + "\xc3\xa9\xc3"}),
+      ConfigError,
+      Catch::Matchers::Message(
+          "--set run.dir=" + std::string(31, 'a') +
+          "...: invalid UTF-8 at byte 41 of the item; config values are "
+          "UTF-8 text"));
+}
+
+TEST_CASE(
+    "Config: TOML syntax errors and duplicate keys name line and column",
+    "[config]") {
+  try {
+    parse_config("[data]\nbatch_size = = 2\n", "s.toml");
+    FAIL("no throw");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::StartsWith("s.toml:2:"));
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("toml syntax error"));
+  }
+  try {
+    parse_config("[data]\nstride = 2\nstride = 3\n", "d.toml");
+    FAIL("no throw");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::StartsWith("d.toml:3:"));
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("stride"));
+  }
+}
+
+TEST_CASE("Config: data.path is resolved or refused", "[config]") {
+  CHECK_THROWS_MATCHES(
+      ember::resolve_data_path("nope.txt", "/nonexistent-dir"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "data.path: no such file 'nope.txt' (looked in the current "
+          "directory and in /nonexistent-dir); hint: run scripts/setup.sh to "
+          "fetch the-verdict.txt"));
+  CHECK_THROWS_MATCHES(
+      ember::resolve_data_path(EMBER_SOURCE_DIR "/configs"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "data.path: '" EMBER_SOURCE_DIR
+          "/configs' is a directory, expected a text or token file"));
+  CHECK(
+      ember::resolve_data_path("verdict.toml", EMBER_SOURCE_DIR "/configs") ==
+      EMBER_SOURCE_DIR "/configs/verdict.toml");
+}

@@ -1,0 +1,46 @@
+// metrics.jsonl lines and the SVG loss plot.
+#include <catch2/catch.hpp>
+
+#include <ember/util/error.hpp>
+#include <ember/train/metrics.hpp>
+
+TEST_CASE("Metrics: a line round-trips through parse_metrics", "[metrics]") {
+  ember::EvalRecord r{6, 1, 10.123456789012345, 9.87654321, 3072, 1.5, 2048.0};
+  const std::string line = ember::metrics_json(r);
+  CHECK(
+      line ==
+      "{\"step\":6,\"epoch\":1,\"train_loss\":10.123456789012344,"
+      "\"val_loss\":9.8765432099999995,\"tokens_seen\":3072,\"elapsed_s\":1."
+      "500,\"tokens_per_s\":2048.0}");
+  const auto back = ember::parse_metrics(line + "\n\n" + line + "\n");
+  REQUIRE(back.size() == 2);
+  CHECK(back[1].step == 6);
+  CHECK(back[1].train_loss == r.train_loss);  // 17 digits: exact
+  CHECK(back[1].val_loss == r.val_loss);
+  CHECK(back[1].tokens_seen == 3072);
+  CHECK_THROWS_AS(
+      ember::parse_metrics(line + "\n{\"step\":1}\n"), ember::Error);
+}
+
+TEST_CASE("Metrics: the plot has both curves and both axes", "[metrics]") {
+  std::vector<ember::EvalRecord> rows;
+  for (int64_t s = 1; s <= 21; s += 5) {
+    rows.push_back(
+        {s, 1, 10.0 - 0.1 * static_cast<double>(s), 10.5, s * 512, 1, 1});
+  }
+  const std::string svg = ember::loss_plot_svg(rows);
+  CHECK(svg.rfind("<svg", 0) == 0);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  size_t lines = 0;
+  for (size_t p = svg.find("<polyline"); p != std::string::npos;
+       p = svg.find("<polyline", p + 1)) {
+    ++lines;
+  }
+  CHECK(lines == 2);
+  CHECK(svg.find("tokens seen") != std::string::npos);
+  CHECK(svg.find(">10.24k<") != std::string::npos);  // tokens at step 20
+  CHECK(svg.find("validation loss") != std::string::npos);
+  // Empty and single-point inputs still give a valid document.
+  CHECK(ember::loss_plot_svg({}).find("</svg>") != std::string::npos);
+  CHECK(ember::loss_plot_svg({rows[0]}).find("</svg>") != std::string::npos);
+}
