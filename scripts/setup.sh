@@ -42,7 +42,7 @@ packages=(
   libtorch-dev libopenblas0-openmp libgloo-dev python3-torch
   libfmt-dev catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libutf8proc-dev libbenchmark-dev zlib1g-dev
-  clang libclang-rt-14-dev llvm
+  clang libclang-rt-14-dev llvm universal-ctags
 )
 missing=()
 for p in "${packages[@]}"; do

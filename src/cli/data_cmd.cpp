@@ -20,12 +20,12 @@
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
-#include <ember/util/error.hpp>
-#include <ember/util/io.hpp>
-#include <ember/util/memory_budget.hpp>
 #include <ember/nn/gpt_embedding.hpp>
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenizer.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
+#include <ember/util/memory_budget.hpp>
 
 namespace ember::cli {
 namespace {
@@ -195,8 +195,8 @@ void run_embed(const EmbedArgs& a) {
 
 void add_data_commands(CLI::App& app) {
   auto batches_args = std::make_shared<BatchesArgs>();
-  CLI::App* batches = app.add_subcommand(
-      "batches", torch_command_summary("batches"));
+  CLI::App* batches =
+      app.add_subcommand("batches", torch_command_summary("batches"));
   batches
       ->add_option(
           "--input",
@@ -239,8 +239,7 @@ void add_data_commands(CLI::App& app) {
   batches->callback([batches_args] { run_batches(*batches_args); });
 
   auto embed_args = std::make_shared<EmbedArgs>();
-  CLI::App* embed = app.add_subcommand(
-      "embed", torch_command_summary("embed"));
+  CLI::App* embed = app.add_subcommand("embed", torch_command_summary("embed"));
   embed->add_option("--vocab-size", embed_args->vocab_size, "rows (V)")
       ->required()
       ->check(CLI::Range(int64_t{1}, INT64_MAX));

@@ -6,7 +6,6 @@
 // line on stderr and an exit status (1 = runtime error, 2 = usage or
 // configuration error), never a backtrace.
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -15,6 +14,7 @@
 #include "app.hpp"
 #include "version.hpp"
 #include <CLI/CLI.hpp>
+#include <climits>
 #include <fmt/core.h>
 #include <unistd.h>
 

@@ -32,11 +32,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ember/util/error.hpp>
 #include <ember/text/id_text.hpp>
-#include <ember/util/io.hpp>
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenizer.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
 
 namespace ember::cli {
 namespace {

@@ -20,14 +20,14 @@
 #include <malloc.h>
 #endif
 
-#include <ember/util/build_config.hpp>
 #include <ember/config/config.hpp>
 #include <ember/dist/process_group.hpp>
-#include <ember/util/error.hpp>
 #include <ember/generate/generate.hpp>
 #include <ember/nn/registry.hpp>
 #include <ember/text/tokenizer.hpp>
 #include <ember/train/trainer.hpp>
+#include <ember/util/build_config.hpp>
+#include <ember/util/error.hpp>
 
 namespace ember::cli {
 namespace {
@@ -168,8 +168,7 @@ void run_generate(const GenerateArgs& args) {
 
 void add_train_commands(CLI::App& app) {
   auto train_args = std::make_shared<TrainArgs>();
-  auto* train_cmd = app.add_subcommand(
-      "train", torch_command_summary("train"));
+  auto* train_cmd = app.add_subcommand("train", torch_command_summary("train"));
   train_cmd->add_option(
       "--config",
       train_args->config,
@@ -188,8 +187,8 @@ void add_train_commands(CLI::App& app) {
   train_cmd->callback([train_args] { run_train(*train_args); });
 
   auto gen_args = std::make_shared<GenerateArgs>();
-  auto* gen_cmd = app.add_subcommand(
-      "generate", torch_command_summary("generate"));
+  auto* gen_cmd =
+      app.add_subcommand("generate", torch_command_summary("generate"));
   gen_cmd
       ->add_option("--run", gen_args->run, "Run folder holding checkpoint.pt")
       ->required();
