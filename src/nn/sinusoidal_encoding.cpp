@@ -57,8 +57,7 @@ torch::Tensor SinusoidalEncodingImpl::forward(const torch::Tensor& ids) {
   return tok_emb(ids) + pe.narrow(0, 0, t);
 }
 
-// Registered exactly as a user's own module would be (README.md, "Extending
-// ember").
+// Registered exactly as a user's own module would be (docs/extending.md).
 EMBER_REGISTER_INPUT_EMBEDDING(sinusoidal, [](const InputEmbeddingSpec& s) {
   return torch::nn::AnyModule(SinusoidalEncoding(
       SinusoidalEncodingOptions(s.vocab_size, s.context_length, s.emb_dim)));

@@ -8,7 +8,8 @@
 # killed. Tokenizing also runs under `ulimit -v` with little address space to
 # spare. Limits are set relative to what the LibTorch-linked binary already
 # takes at start (measured here: ~350 MB VmData, ~860 MB VmSize), which no
-# limit can go under. Set EMBER_MEMTEST_MB to change the corpus size.
+# limit can go under; the torch-free front that tokenizes takes ~21 MB
+# VmData and ~27 MB VmSize. Set EMBER_MEMTEST_MB to change the corpus size.
 #   bash memory_limit.sh <ember> <source-dir>
 set -euo pipefail
 ember="$1"
@@ -24,14 +25,30 @@ trap 'rm -rf "$w"' EXIT
 avail_kb="$(df -Pk "$w" | awk 'NR == 2 {print $4}')"
 ((avail_kb > mb * 1024 * 2)) || { echo "skipped: need $((mb * 2)) MB free in $w"; exit 77; }
 
-# The baseline: what an idle ember (LibTorch loaded) takes, in KB.
+# The baselines, in KB: what an idle `ember tokenize` takes (the torch-free
+# front, waiting on its stdin) and what an idle LibTorch command takes
+# (ember-torch, here `batches` blocked opening a FIFO nobody writes yet).
+# Tokenizing is limited relative to the first, training and batches relative
+# to the second.
+vm_of() { # PATTERN -> "VmData VmSize" of the newest process matching it
+  local p
+  p="$(pgrep -n -f "$1" || true)"
+  [[ -n "$p" ]] && awk '/^VmData:/ {d = $2} /^VmSize:/ {s = $2} END {print d, s}' "/proc/$p/status"
+}
 sleep 3 | "$ember" tokenize --input - >/dev/null &
 sleep 1.5
-pid="$(pgrep -n -f "^$ember tokenize --input -$" || true)"
-[[ -n "$pid" ]] || fail "could not find the idle ember process"
-base_data="$(awk '/^VmData:/ {print $2}' "/proc/$pid/status")"
-base_size="$(awk '/^VmSize:/ {print $2}' "/proc/$pid/status")"
+read -r base_data base_size < <(vm_of "^$ember tokenize --input -$") || true
 wait
+mkfifo "$w/fifo"
+"$ember" batches --input "$w/fifo" --batch-size 1 --max-length 1 --stride 1 >/dev/null 2>&1 &
+torch_pid=$!
+sleep 1.5
+read -r torch_data torch_size < <(vm_of "^$ember batches --input $w/fifo") || true
+kill "$torch_pid"
+wait "$torch_pid" || true
+rm -f "$w/fifo"
+[[ -n "${base_size:-}" ]] || fail "could not find the idle 'ember tokenize' process"
+[[ -n "${torch_size:-}" ]] || fail "could not find the idle 'ember batches' process"
 # A sanitizer build reserves terabytes of address space at start (ASan's
 # shadow memory), which no ulimit can bound: this test needs a plain build.
 if ((base_size > 1024 * 1024 * 1024)); then
@@ -42,6 +59,7 @@ fi
 # alone takes a 128 MiB buffer at the first matrix product).
 limit_d=$((base_data + 384 * 1024))
 limit_v=$((base_size + 256 * 1024))
+torch_limit_d=$((torch_data + 384 * 1024))
 
 # The corpus: one 326-byte paragraph (76 tokens, ending in a newline, so the
 # ids of N copies are N times its ids) repeated to about $mb MB.
@@ -49,9 +67,11 @@ p='I HAD always thought Jack Gisburn rather a cheap genius--though a good fellow
 n=$((mb * 1000000 / (${#p} + 1)))
 (yes "$p" || true) | head -n "$n" >"$w/corpus.txt"
 size=$(stat -c %s "$w/corpus.txt")
-echo "corpus $((size / 1000000)) MB; baseline VmData $((base_data / 1024)) MB, VmSize $((base_size / 1024)) MB;" \
-  "ulimit -d $((limit_d / 1024)) MB (+384), ulimit -v $((limit_v / 1024)) MB (+256)"
-((limit_d * 1024 < size)) || fail "the data limit is not below the corpus size"
+echo "corpus $((size / 1000000)) MB; baseline VmData $((base_data / 1024)) MB, VmSize $((base_size / 1024)) MB" \
+  "(with LibTorch $((torch_data / 1024)) MB, $((torch_size / 1024)) MB);" \
+  "ulimit -d $((limit_d / 1024)) MB (+384), ulimit -v $((limit_v / 1024)) MB (+256)," \
+  "ulimit -d $((torch_limit_d / 1024)) MB (+384) with LibTorch"
+((torch_limit_d * 1024 < size)) || fail "the data limit is not below the corpus size"
 
 # 1. Tokenize under each limit: the whole corpus, every token.
 (ulimit -d "$limit_d" && "$ember" tokenize --input "$w/corpus.txt" --format bin16 --output "$w/corpus.bin") ||
@@ -67,17 +87,17 @@ rm -f "$w/v.bin"
 # not loaded). What grows with the corpus is the shuffled order, 8 bytes per
 # window: stride 256 keeps it at 7 MB here; stride 1 is refused up front.
 cd "$src"
-(ulimit -d "$limit_d" && "$ember" train --config configs/debug.toml --set data.path="$w/corpus.bin" \
+(ulimit -d "$torch_limit_d" && "$ember" train --config configs/debug.toml --set data.path="$w/corpus.bin" \
   --set data.stride=256 --set run.dir="$w/run" --set train.max_steps=10 --set train.eval_freq=5 \
   >"$w/train.log" 2>&1) ||
   fail "train over the token file under ulimit -d: $(tail -3 "$w/train.log")"
 grep -q "^data: training on $((76 * n * 9 / 10)) tokens" "$w/train.log" || fail "no data line: $(cat "$w/train.log")"
 grep -q '^done: 10 steps' "$w/train.log" || fail "training did not finish: $(tail -3 "$w/train.log")"
-(ulimit -d "$limit_d" && "$ember" batches --input "$w/corpus.bin" --batch-size 4 --max-length 64 --stride 64 \
+(ulimit -d "$torch_limit_d" && "$ember" batches --input "$w/corpus.bin" --batch-size 4 --max-length 64 --stride 64 \
   --shuffle --limit 3 >"$w/batches") || fail "batches over the token file under ulimit -d"
 [[ $(wc -l <"$w/batches") == 3 ]] || fail "batches: $(wc -l <"$w/batches") lines"
 set +e
-(ulimit -d "$limit_d" && "$ember" train --config configs/debug.toml --set data.path="$w/corpus.bin" \
+(ulimit -d "$torch_limit_d" && "$ember" train --config configs/debug.toml --set data.path="$w/corpus.bin" \
   --set data.stride=1 --set run.dir="$w/run1" >/dev/null 2>"$w/err")
 status=$?
 set -e
@@ -92,7 +112,7 @@ refused() {
   local start status
   start=$(date +%s)
   set +e
-  (ulimit -d "$limit_d" && "$@" >/dev/null 2>"$w/err")
+  (ulimit -d "$torch_limit_d" && "$@" >/dev/null 2>"$w/err")
   status=$?
   set -e
   [[ $status == 1 ]] || fail "$what: exit $status (expected 1): $(cat "$w/err")"

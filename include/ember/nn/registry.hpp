@@ -1,7 +1,7 @@
 // The extension point for input embeddings: `model.pos_encoding = "<name>"`
 // in the config selects a module registered under that name here, so a user
 // adds a positional encoding in their own .cpp without touching the driver
-// (README.md, "Extending ember" walks through "sinusoidal"). Ships "learned"
+// (docs/extending.md walks through "sinusoidal"). Ships "learned"
 // (GPTEmbedding) and "sinusoidal" (SinusoidalEncoding).
 // Leaves out: registries for blocks and heads (added with transformer blocks).
 #pragma once

@@ -1,7 +1,7 @@
 // Token embedding plus the original Transformer's fixed sinusoidal positional
 // encoding (Vaswani et al. 2017, section 3.5): PE[pos, 2i] = sin(pos /
 // 10000^(2i/D)), PE[pos, 2i+1] = cos(pos / 10000^(2i/D)). The worked example
-// of README.md, "Extending ember", selected with model.pos_encoding = "sinusoidal".
+// of docs/extending.md, selected with model.pos_encoding = "sinusoidal".
 // Leaves out the paper's sqrt(D) scaling of the token embedding, so it is a
 // drop-in for GPTEmbedding. Dimensions: B batch, T sequence, D emb_dim.
 #pragma once

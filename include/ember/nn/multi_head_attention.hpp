@@ -1,0 +1,74 @@
+// The book's MultiHeadAttention (ch03, the final version; ch04 gpt.py):
+// W_query, W_key, W_value = Linear(d_in, d_out, bias=qkv_bias), out_proj =
+// Linear(d_out, d_out), Dropout on the attention weights, scores scaled by
+// 1/sqrt(head_dim), a causal mask from the registered buffer `mask` (the
+// upper triangle of a (context_length, context_length) matrix of ones),
+// heads split with view/transpose and merged back as the book does.
+// Leaves out: a KV cache (generation), fused or flash attention.
+// Dimensions: B batch, T tokens, D d_out, H heads, h = D / H head_dim.
+#pragma once
+
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+namespace ember {
+
+/// MultiHeadAttentionOptions(768, 768, 1024, 12).dropout(0.1).qkv_bias(true)
+struct MultiHeadAttentionOptions {
+  MultiHeadAttentionOptions(
+      // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the book's order
+      int64_t d_in,
+      int64_t d_out,
+      int64_t context_length,
+      int64_t num_heads)
+      : d_in_(d_in),
+        d_out_(d_out),
+        context_length_(context_length),
+        num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, d_in);
+  TORCH_ARG(int64_t, d_out);
+  /// The longest T forward accepts (the mask's size).
+  TORCH_ARG(int64_t, context_length);
+  TORCH_ARG(int64_t, num_heads);
+  /// Dropout probability on the attention weights.
+  TORCH_ARG(double, dropout) = 0.0;
+  /// Bias in W_query, W_key, W_value (GPT-2's pretrained weights have one).
+  TORCH_ARG(bool, qkv_bias) = false;
+};
+
+///   torch::manual_seed(123);
+///   MultiHeadAttention att(MultiHeadAttentionOptions(768, 768, 1024, 12));
+///   att(x) // (2, 4, 768) -> (2, 4, 768), token t attends to tokens <= t
+class MultiHeadAttentionImpl : public torch::nn::Module {
+ public:
+  /// Throws c10::ValueError when d_out % num_heads != 0 or a size is < 1.
+  explicit MultiHeadAttentionImpl(MultiHeadAttentionOptions options);
+
+  /// (B, T, d_in) -> (B, T, d_out). Throws c10::Error on a rank other than
+  /// 3, a last dimension other than d_in, or T > context_length.
+  torch::Tensor forward(const torch::Tensor& x);
+
+  const MultiHeadAttentionOptions& options() const {
+    return options_;
+  }
+
+  torch::nn::Linear W_query{nullptr};  // NOLINT(readability-identifier-naming)
+  torch::nn::Linear W_key{nullptr};    // NOLINT(readability-identifier-naming)
+  torch::nn::Linear W_value{nullptr};  // NOLINT(readability-identifier-naming)
+  torch::nn::Linear out_proj{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::Tensor mask;  ///< (C, C) float, 1 above the diagonal
+
+ private:
+  MultiHeadAttentionOptions options_;
+};
+
+TORCH_MODULE(MultiHeadAttention);
+
+}  // namespace ember
