@@ -32,10 +32,10 @@ refused() {
   "$ember" train "$@" >/dev/null 2>"$w/err"
   local st=$?
   set -e
-  kill -0 "$holder" 2>/dev/null || { echo "inconclusive: the first run ended too early"; exit 1; }
   [[ $st == 1 ]] || { echo "expected exit 1, got $st: $*"; cat "$w/err"; exit 1; }
   local want="ember: error: run.dir $dir: in use by another ember run (pid $holder); hint: wait for it to finish, or choose another run.dir"
   [[ "$(cat "$w/err")" == "$want" ]] || { echo "expected '$want', got:"; cat "$w/err"; exit 1; }
+  kill -0 "$holder" 2>/dev/null || { echo "the first run ended before the refusal was checked"; exit 1; }
 }
 
 # finished PID DIR: the first run exits 0, whole, and nothing was moved.
