@@ -7,7 +7,9 @@
 #   bash train_run_lock.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 pid=""
-trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$w"' EXIT
+# On a failure, the first run still going is ended (pid is cleared once it
+# has been waited for).
+trap 'if [[ -n $pid ]]; then kill -9 "$pid" 2>/dev/null || true; fi; wait || true; rm -rf "$w"' EXIT
 # Long enough that the second command meets the first still running (checked).
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.epochs=3
   --set train.max_steps=200 --set run.checkpoint_every=2)
@@ -42,6 +44,7 @@ refused() {
 finished() {
   local st=0
   wait "$1" || st=$?
+  pid=""
   [[ $st == 0 ]] || { echo "the first run failed ($st):"; cat "$w/first.log"; exit 1; }
   [[ ! -e "$2.1" ]] || { echo "$2 was moved aside"; exit 1; }
   python3 tests/cli/compare_metrics.py "$w/ref/metrics.jsonl" "$2/metrics.jsonl" 0 >/dev/null ||
@@ -75,6 +78,7 @@ pid=$!
 wait_for "$d/checkpoint.pt" "$pid"
 kill -9 "$pid" 2>/dev/null || { echo "inconclusive: the run ended before the kill"; exit 1; }
 wait "$pid" 2>/dev/null || true
+pid=""
 "$ember" train --resume "$d" >"$w/log" 2>&1 || { echo "resume after kill -9 failed:"; cat "$w/log"; exit 1; }
 grep -q "resuming $d at step" "$w/log" || { cat "$w/log"; exit 1; }
 python3 tests/cli/compare_metrics.py "$w/ref/metrics.jsonl" "$d/metrics.jsonl" 1e-6 >/dev/null ||
