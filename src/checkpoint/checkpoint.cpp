@@ -14,9 +14,9 @@
 #include <torch/serialize/output-archive.h>
 #include <unistd.h>
 
+#include <ember/checkpoint/torch_archive.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
-#include <ember/checkpoint/torch_archive.hpp>
 
 namespace ember {
 namespace {
@@ -89,6 +89,172 @@ std::string make_trailer(uint64_t size, const Hasher& hasher) {
 
 std::string fail_text(int err) {
   return err == ENOSPC ? "no space left on device" : std::strerror(err);
+}
+
+// A checkpoint that cannot be used as it is.
+Error corrupt(const std::string& path, const std::string& why) {
+  return Error(fmt::format(
+      "checkpoint {}: {}; hint: the file was cut short or altered, resume "
+      "from another run or start over",
+      path,
+      why));
+}
+
+// The trailer's magic, payload size and hash; returns the payload size.
+uint64_t check_trailer(std::string_view data, const std::string& path) {
+  if (data.size() < kTrailer ||
+      std::memcmp(data.data() + data.size() - kTrailer, kMagic, 8) != 0) {
+    throw corrupt(path, "not a complete ember checkpoint (no trailer)");
+  }
+  uint64_t size = 0;
+  uint64_t hash = 0;
+  std::memcpy(&size, data.data() + data.size() - kTrailer + 8, 8);
+  std::memcpy(&hash, data.data() + data.size() - kTrailer + 16, 8);
+  if (size != data.size() - kTrailer) {
+    throw corrupt(
+        path,
+        fmt::format(
+            "size mismatch (got {} bytes, expected {})",
+            data.size() - kTrailer,
+            size));
+  }
+  Hasher hasher;
+  hasher.update(reinterpret_cast<const unsigned char*>(data.data()), size);
+  if (hasher.finish() != hash) throw corrupt(path, "checksum mismatch");
+  return size;
+}
+
+// A tensor's elements must lie inside its storage: LibTorch 1.13 takes the
+// sizes, strides and offset a pickle gives without checking them.
+void check_view(
+    const torch::Tensor& t, const std::string& key, const std::string& path) {
+  if (!t.defined()) return;
+  if (t.layout() != at::kStrided || !t.has_storage()) {
+    throw corrupt(path, fmt::format("'{}' is not a dense tensor", key));
+  }
+  if (t.numel() == 0) return;
+  uint64_t last = 0;  // largest element index reached, in the storage
+  bool overflow = t.storage_offset() < 0;
+  if (!overflow) last = static_cast<uint64_t>(t.storage_offset());
+  for (int64_t d = 0; d < t.dim() && !overflow; ++d) {
+    uint64_t reach = 0;
+    overflow = t.stride(d) < 0 ||
+               __builtin_mul_overflow(
+                   static_cast<uint64_t>(t.size(d) - 1),
+                   static_cast<uint64_t>(t.stride(d)),
+                   &reach) ||
+               __builtin_add_overflow(last, reach, &last);
+  }
+  uint64_t end_bytes = 0;
+  overflow = overflow || __builtin_add_overflow(last, 1, &last) ||
+             __builtin_mul_overflow(
+                 last, static_cast<uint64_t>(t.element_size()), &end_bytes);
+  if (overflow || end_bytes > t.storage().nbytes()) {
+    throw corrupt(
+        path,
+        fmt::format(
+            "'{}' reaches past its storage ({} bytes)",
+            key,
+            t.storage().nbytes()));
+  }
+}
+
+// Typed reads of a loaded archive, each tensor checked by check_view.
+class ArchiveReader {
+ public:
+  ArchiveReader(std::string_view payload, const std::string& path)
+      : path_(path) {
+    ar_.load_from(payload.data(), payload.size());
+  }
+  torch::Tensor get(const std::string& key) {
+    torch::Tensor t;
+    ar_.read(key, t);
+    check_view(t, key, path_);
+    return t;
+  }
+  int64_t get_int(const std::string& key) {
+    return get(key).item<int64_t>();
+  }
+  std::string get_str(const std::string& key) {
+    auto t = get(key);
+    if (t.scalar_type() != at::kByte || t.dim() != 1) {
+      throw corrupt(path_, fmt::format("'{}' is not a byte string", key));
+    }
+    t = t.contiguous();
+    if (t.numel() == 0) return std::string();
+    return std::string(
+        static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()));
+  }
+  /// The tensor under `key`, or an undefined one when there is none.
+  torch::Tensor get_optional(const std::string& key) {
+    torch::Tensor t;
+    if (!ar_.try_read(key, t)) return {};
+    check_view(t, key, path_);
+    return t;
+  }
+  /// The tensors listed in `<prefix>_names`, as "<prefix>.<name>".
+  void read_group(const std::string& prefix, NamedTensors& out) {
+    const std::string names = get_str(prefix + "_names");
+    // Each name ends with '\n' (save_checkpoint writes it so); a list
+    // without one once looped forever on its last name.
+    if (!names.empty() && names.back() != '\n') {
+      throw corrupt(
+          path_, fmt::format("{}_names does not end with a newline", prefix));
+    }
+    size_t start = 0;
+    while (start < names.size()) {
+      const size_t nl = names.find('\n', start);
+      const std::string name = names.substr(start, nl - start);
+      out.emplace_back(
+          name, get((prefix == "model" ? "model." : "optim.") + name));
+      start = nl + 1;
+    }
+  }
+
+ private:
+  torch::serialize::InputArchive ar_;
+  const std::string& path_;
+};
+
+// The step, position and counters, checked for range.
+void read_training_state(
+    ArchiveReader& in, Checkpoint& c, const std::string& path) {
+  c.step = in.get_int("step");
+  c.epoch = in.get_int("epoch");
+  c.position = in.get_int("position");
+  c.sampler_seed = in.get_int("sampler_seed");
+  c.tokens_seen = in.get_int("tokens_seen");
+  c.elapsed_s = in.get("elapsed_s").item<double>();
+  if (c.step < 0 || c.epoch < 0 || c.position < 0 || c.tokens_seen < 0 ||
+      c.sampler_seed < -1 || !(c.elapsed_s >= 0)) {
+    throw corrupt(
+        path,
+        fmt::format(
+            "training state out of range (step {}, epoch {}, position {}, "
+            "sampler_seed {}, tokens_seen {}, elapsed_s {})",
+            c.step,
+            c.epoch,
+            c.position,
+            c.sampler_seed,
+            c.tokens_seen,
+            c.elapsed_s));
+  }
+}
+
+// Everything save_checkpoint wrote, in the order it wrote it.
+Checkpoint read_checkpoint(std::string_view payload, const std::string& path) {
+  ArchiveReader in(payload, path);
+  if (in.get_int("format") != kFormat) {
+    throw corrupt(path, "unknown format version");
+  }
+  Checkpoint c;
+  c.config_toml = in.get_str("config");
+  read_training_state(in, c, path);
+  c.cpu_rng = in.get("cpu_rng");
+  c.cuda_rng = in.get_optional("cuda_rng");
+  in.read_group("model", c.model);
+  in.read_group("optim", c.optimizer);
+  return c;
 }
 
 }  // namespace
@@ -195,146 +361,27 @@ Checkpoint load_checkpoint(const std::string& path) {
 }
 
 Checkpoint parse_checkpoint(std::string_view data, const std::string& path) {
-  auto bad = [&](const std::string& why) {
-    return Error(fmt::format(
-        "checkpoint {}: {}; hint: the file was cut short or altered, resume "
-        "from another run or start over",
-        path,
-        why));
-  };
-  if (data.size() < kTrailer ||
-      std::memcmp(data.data() + data.size() - kTrailer, kMagic, 8) != 0) {
-    throw bad("not a complete ember checkpoint (no trailer)");
-  }
-  uint64_t size = 0;
-  uint64_t hash = 0;
-  std::memcpy(&size, data.data() + data.size() - kTrailer + 8, 8);
-  std::memcpy(&hash, data.data() + data.size() - kTrailer + 16, 8);
-  if (size != data.size() - kTrailer) {
-    throw bad(fmt::format(
-        "size mismatch (got {} bytes, expected {})",
-        data.size() - kTrailer,
-        size));
-  }
-  Hasher hasher;
-  hasher.update(reinterpret_cast<const unsigned char*>(data.data()), size);
-  if (hasher.finish() != hash) throw bad("checksum mismatch");
-
-  // A tensor's elements must lie inside its storage: LibTorch 1.13 takes the
-  // sizes, strides and offset a pickle gives without checking them.
-  auto check_view = [&](const torch::Tensor& t, const std::string& key) {
-    if (!t.defined()) return;
-    if (t.layout() != at::kStrided || !t.has_storage()) {
-      throw bad(fmt::format("'{}' is not a dense tensor", key));
-    }
-    if (t.numel() == 0) return;
-    uint64_t last = 0;  // largest element index reached, in the storage
-    bool overflow = t.storage_offset() < 0;
-    if (!overflow) last = static_cast<uint64_t>(t.storage_offset());
-    for (int64_t d = 0; d < t.dim() && !overflow; ++d) {
-      uint64_t reach = 0;
-      overflow = t.stride(d) < 0 ||
-                 __builtin_mul_overflow(
-                     static_cast<uint64_t>(t.size(d) - 1),
-                     static_cast<uint64_t>(t.stride(d)),
-                     &reach) ||
-                 __builtin_add_overflow(last, reach, &last);
-    }
-    uint64_t end_bytes = 0;
-    overflow = overflow || __builtin_add_overflow(last, 1, &last) ||
-               __builtin_mul_overflow(
-                   last, static_cast<uint64_t>(t.element_size()), &end_bytes);
-    if (overflow || end_bytes > t.storage().nbytes()) {
-      throw bad(fmt::format(
-          "'{}' reaches past its storage ({} bytes)", key, t.storage().nbytes()));
-    }
-  };
+  const uint64_t size = check_trailer(data, path);
+  const std::string_view payload = data.substr(0, size);
   // LibTorch trusts the lengths in the archive (an allocation of whatever a
   // pickle claims, storages larger than their records): check them first.
   try {
-    check_torch_archive(data.substr(0, size));
+    check_torch_archive(payload);
   } catch (const Error& e) {
-    throw bad(e.what());
+    throw corrupt(path, e.what());
   }
-  Checkpoint c;
   try {
-    torch::serialize::InputArchive ar;
-    ar.load_from(data.data(), size);
-    auto get = [&](const std::string& key) {
-      torch::Tensor t;
-      ar.read(key, t);
-      check_view(t, key);
-      return t;
-    };
-    auto get_int = [&](const std::string& key) {
-      return get(key).item<int64_t>();
-    };
-    auto get_str = [&](const std::string& key) {
-      auto t = get(key);
-      if (t.scalar_type() != at::kByte || t.dim() != 1) {
-        throw bad(fmt::format("'{}' is not a byte string", key));
-      }
-      t = t.contiguous();
-      if (t.numel() == 0) return std::string();
-      return std::string(
-          static_cast<const char*>(t.data_ptr()),
-          static_cast<size_t>(t.numel()));
-    };
-    if (get_int("format") != kFormat) throw bad("unknown format version");
-    c.config_toml = get_str("config");
-    c.step = get_int("step");
-    c.epoch = get_int("epoch");
-    c.position = get_int("position");
-    c.sampler_seed = get_int("sampler_seed");
-    c.tokens_seen = get_int("tokens_seen");
-    c.elapsed_s = get("elapsed_s").item<double>();
-    if (c.step < 0 || c.epoch < 0 || c.position < 0 || c.tokens_seen < 0 ||
-        c.sampler_seed < -1 || !(c.elapsed_s >= 0)) {
-      throw bad(fmt::format(
-          "training state out of range (step {}, epoch {}, position {}, "
-          "sampler_seed {}, tokens_seen {}, elapsed_s {})",
-          c.step,
-          c.epoch,
-          c.position,
-          c.sampler_seed,
-          c.tokens_seen,
-          c.elapsed_s));
-    }
-    c.cpu_rng = get("cpu_rng");
-    torch::Tensor cuda;
-    if (ar.try_read("cuda_rng", cuda)) {
-      check_view(cuda, "cuda_rng");
-      c.cuda_rng = cuda;
-    }
-    auto read_group = [&](const std::string& prefix, NamedTensors& out) {
-      const std::string names = get_str(prefix + "_names");
-      // Each name ends with '\n' (save_checkpoint writes it so); a list
-      // without one once looped forever on its last name.
-      if (!names.empty() && names.back() != '\n') {
-        throw bad(fmt::format("{}_names does not end with a newline", prefix));
-      }
-      size_t start = 0;
-      while (start < names.size()) {
-        const size_t nl = names.find('\n', start);
-        const std::string name = names.substr(start, nl - start);
-        out.emplace_back(
-            name, get((prefix == "model" ? "model." : "optim.") + name));
-        start = nl + 1;
-      }
-    };
-    read_group("model", c.model);
-    read_group("optim", c.optimizer);
+    return read_checkpoint(payload, path);
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {
-    throw bad(fmt::format("unreadable archive ({})", e.msg()));
+    throw corrupt(path, fmt::format("unreadable archive ({})", e.msg()));
   } catch (const std::exception& e) {
     // LibTorch's reader also throws plain std exceptions on a damaged
     // archive (std::out_of_range from the unpickler: found by
     // fuzz/checkpoint_fuzz.cpp).
-    throw bad(fmt::format("unreadable archive ({})", e.what()));
+    throw corrupt(path, fmt::format("unreadable archive ({})", e.what()));
   }
-  return c;
 }
 
 }  // namespace ember

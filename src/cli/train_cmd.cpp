@@ -1,4 +1,4 @@
-// `ember train` and `ember generate`: thin shells over train_loop.hpp and
+// `ember train` and `ember generate`: thin shells over trainer.hpp and
 // generate.hpp. train: load and validate the config (--config, --set,
 // --resume), print it, install SIGINT/SIGTERM handlers that ask the loop to
 // checkpoint and stop (exit 130), and train.

@@ -70,87 +70,95 @@ std::string number(double v) {
   return fmt::format("{:g}", v);
 }
 
-}  // namespace
-
-std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
-  constexpr double kW = 720, kH = 440, kL = 70, kR = 20, kT = 60, kB = 60;
-  const double pw = kW - kL - kR;
-  const double ph = kH - kT - kB;
-  std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-      "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      kW,
-      kH,
-      kW,
-      kH);
+// The plot's geometry: the SVG's size, the plot area inside its margins
+// and the data range it shows.
+struct PlotFrame {
+  static constexpr double kW = 720, kH = 440, kL = 70, kR = 20, kT = 60,
+                          kB = 60;
+  static constexpr double kPlotW = kW - kL - kR;
+  static constexpr double kPlotH = kH - kT - kB;
   double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
-  double tok_per_step = 0;
-  if (!records.empty()) {
-    x_min = static_cast<double>(records.front().step);
-    x_max = static_cast<double>(records.back().step);
-    if (x_max <= x_min) x_max = x_min + 1;
-    y_min = 1e300;
-    y_max = -1e300;
-    for (const auto& r : records) {
-      for (double v : {r.train_loss, r.val_loss}) {
-        if (!std::isfinite(v)) continue;
-        y_min = std::min(y_min, v);
-        y_max = std::max(y_max, v);
-      }
-    }
-    if (y_min > y_max) y_min = 0, y_max = 1;
-    if (y_max - y_min < 1e-9) y_max = y_min + 1;
-    const double pad = 0.05 * (y_max - y_min);
-    y_min -= pad;
-    y_max += pad;
-    const auto& last = records.back();
-    if (last.step > 0) {
-      tok_per_step = static_cast<double>(last.tokens_seen) /
-                     static_cast<double>(last.step);
+  double tok_per_step = 0;  ///< tokens per step (0: unknown), top axis
+
+  double px(double x) const {
+    return kL + (x - x_min) / (x_max - x_min) * kPlotW;
+  }
+  double py(double y) const {
+    return kT + (y_max - y) / (y_max - y_min) * kPlotH;
+  }
+};
+
+// Steps on x, the finite losses (padded by 5%) on y.
+PlotFrame plot_frame(const std::vector<EvalRecord>& records) {
+  PlotFrame f;
+  if (records.empty()) return f;
+  f.x_min = static_cast<double>(records.front().step);
+  f.x_max = static_cast<double>(records.back().step);
+  if (f.x_max <= f.x_min) f.x_max = f.x_min + 1;
+  f.y_min = 1e300;
+  f.y_max = -1e300;
+  for (const auto& r : records) {
+    for (double v : {r.train_loss, r.val_loss}) {
+      if (!std::isfinite(v)) continue;
+      f.y_min = std::min(f.y_min, v);
+      f.y_max = std::max(f.y_max, v);
     }
   }
-  auto px = [&](double x) { return kL + (x - x_min) / (x_max - x_min) * pw; };
-  auto py = [&](double y) { return kT + (y_max - y) / (y_max - y_min) * ph; };
-  // Frame, grid and ticks.
-  s += fmt::format(
+  if (f.y_min > f.y_max) f.y_min = 0, f.y_max = 1;
+  if (f.y_max - f.y_min < 1e-9) f.y_max = f.y_min + 1;
+  const double pad = 0.05 * (f.y_max - f.y_min);
+  f.y_min -= pad;
+  f.y_max += pad;
+  const auto& last = records.back();
+  if (last.step > 0) {
+    f.tok_per_step =
+        static_cast<double>(last.tokens_seen) / static_cast<double>(last.step);
+  }
+  return f;
+}
+
+// Frame, grid, ticks (steps below, tokens seen above) and axis labels.
+std::string plot_axes(const PlotFrame& f) {
+  constexpr double kH = PlotFrame::kH, kL = PlotFrame::kL, kT = PlotFrame::kT,
+                   kPlotW = PlotFrame::kPlotW, kPlotH = PlotFrame::kPlotH;
+  std::string s = fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
       "stroke=\"#444\"/>\n",
       kL,
       kT,
-      pw,
-      ph);
-  const double ys = tick_step(y_max - y_min, 6);
-  for (double y = std::ceil(y_min / ys) * ys; y <= y_max; y += ys) {
+      kPlotW,
+      kPlotH);
+  const double ys = tick_step(f.y_max - f.y_min, 6);
+  for (double y = std::ceil(f.y_min / ys) * ys; y <= f.y_max; y += ys) {
     s += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" "
         "stroke=\"#ddd\"/><text x=\"{3}\" y=\"{4:.1f}\" "
         "text-anchor=\"end\">{5}</text>\n",
         kL,
-        kL + pw,
-        py(y),
+        kL + kPlotW,
+        f.py(y),
         kL - 6,
-        py(y) + 4,
+        f.py(y) + 4,
         number(y));
   }
-  const double xs = std::max(1.0, tick_step(x_max - x_min, 8));
-  for (double x = std::ceil(x_min / xs) * xs; x <= x_max + 1e-9; x += xs) {
+  const double xs = std::max(1.0, tick_step(f.x_max - f.x_min, 8));
+  for (double x = std::ceil(f.x_min / xs) * xs; x <= f.x_max + 1e-9; x += xs) {
     s += fmt::format(
         "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" "
         "stroke=\"#ddd\"/><text x=\"{0:.1f}\" y=\"{3}\" "
         "text-anchor=\"middle\">{4}</text>\n",
-        px(x),
+        f.px(x),
         kT,
-        kT + ph,
-        kT + ph + 16,
+        kT + kPlotH,
+        kT + kPlotH + 16,
         number(x));
-    if (tok_per_step > 0) {
+    if (f.tok_per_step > 0) {
       s += fmt::format(
           "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" "
           "fill=\"#555\">{}</text>\n",
-          px(x),
+          f.px(x),
           kT - 8,
-          number(x * tok_per_step));
+          number(x * f.tok_per_step));
     }
   }
   s += fmt::format(
@@ -158,22 +166,30 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
       "steps)</text>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
       "fill=\"#555\">tokens seen</text>\n<text x=\"16\" y=\"{}\" "
       "text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">loss</text>\n",
-      kL + pw / 2,
+      kL + kPlotW / 2,
       kH - 14,
-      kL + pw / 2,
+      kL + kPlotW / 2,
       20,
-      kT + ph / 2,
-      kT + ph / 2);
-  // The two curves.
+      kT + kPlotH / 2,
+      kT + kPlotH / 2);
+  return s;
+}
+
+// The two curves (validation dashed), each with its legend entry.
+std::string plot_curves(
+    const PlotFrame& f, const std::vector<EvalRecord>& records) {
+  constexpr double kL = PlotFrame::kL, kT = PlotFrame::kT,
+                   kPlotW = PlotFrame::kPlotW;
   const char* colors[2] = {"#1f77b4", "#ff7f0e"};
   const char* names[2] = {"training loss", "validation loss"};
+  std::string s;
   for (int k = 0; k < 2; ++k) {
     std::string pts;
     for (const auto& r : records) {
       const double v = k == 0 ? r.train_loss : r.val_loss;
       if (!std::isfinite(v)) continue;
-      pts +=
-          fmt::format("{:.1f},{:.1f} ", px(static_cast<double>(r.step)), py(v));
+      pts += fmt::format(
+          "{:.1f},{:.1f} ", f.px(static_cast<double>(r.step)), f.py(v));
     }
     s += fmt::format(
         "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} "
@@ -184,15 +200,33 @@ std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
     s += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" "
         "stroke-width=\"2\"{4}/><text x=\"{5}\" y=\"{6}\">{7}</text>\n",
-        kL + pw - 150,
-        kL + pw - 120,
+        kL + kPlotW - 150,
+        kL + kPlotW - 120,
         kT + 18 + 18 * k,
         colors[k],
         k == 1 ? " stroke-dasharray=\"6 3\"" : "",
-        kL + pw - 114,
+        kL + kPlotW - 114,
         kT + 22 + 18 * k,
         names[k]);
   }
+  return s;
+}
+
+}  // namespace
+
+std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
+  constexpr double kW = PlotFrame::kW, kH = PlotFrame::kH;
+  std::string s = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      kW,
+      kH,
+      kW,
+      kH);
+  const PlotFrame frame = plot_frame(records);
+  s += plot_axes(frame);
+  s += plot_curves(frame, records);
   s += "</svg>\n";
   return s;
 }

@@ -5,6 +5,13 @@
 //   val pass, which draws too. Nothing else may touch the generator.
 // - AdamW is ember::AdamW (one fused pass per tensor); gradients are dropped,
 //   not zeroed, between steps. Both leave every value as PyTorch's.
+// - The loop is class Trainer below, one member function per phase, called
+//   in this order by Trainer::run(): join_group (device, threads, torchrun),
+//   check_resume, probe_run_dir, prepare_data, build_model, claim_run_dir
+//   (lock, move an earlier run aside), restore, prepare_reducer, then
+//   train_loop (train_step -> local_step | distributed_step, evaluate, save)
+//   and finish. It lives in this file: its members name the optimizer, the
+//   loaders and the process group, which the header does not include.
 #include "ember/train/trainer.hpp"
 
 #include <algorithm>
@@ -12,6 +19,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -29,19 +37,17 @@
 #include <torch/utils.h>
 #include <unistd.h>
 
-#include <ember/train/adamw.hpp>
 #include <ember/checkpoint/checkpoint.hpp>
-#include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
+#include <ember/data/run_data.hpp>
 #include <ember/dist/process_group.hpp>
-#include <ember/util/error.hpp>
-#include <ember/util/io.hpp>
-#include <ember/text/mapped_token_file.hpp>
-#include <ember/util/memory_budget.hpp>
 #include <ember/nn/embedding_lm.hpp>
 #include <ember/nn/registry.hpp>
-#include <ember/text/token_file.hpp>
-#include <ember/text/tokenizer.hpp>
+#include <ember/train/adamw.hpp>
+#include <ember/train/run_lock.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
+#include <ember/util/memory_budget.hpp>
 
 namespace ember {
 namespace {
@@ -53,51 +59,6 @@ bool cuda_compiled() {
   // Without the CUDA library LibTorch answers with the stub interface.
   const auto& hooks = at::detail::getCUDAHooks();
   return typeid(hooks) != typeid(at::CUDAHooksInterface);
-}
-
-// Python's open(..., encoding="utf-8").read(): universal newlines.
-std::string read_text(const std::string& path, std::string_view key) {
-  const std::string raw = read_file(path);
-  if (auto bad = find_invalid_utf8(raw)) {
-    throw Error(
-        fmt::format("{} {}: invalid UTF-8 at byte offset {}", key, path, *bad));
-  }
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\r') {
-      out += '\n';
-      if (i + 1 < raw.size() && raw[i + 1] == '\n') ++i;
-    } else {
-      out += raw[i];
-    }
-  }
-  return out;
-}
-
-// Byte offset of code point `n` of valid UTF-8 `s` (Python's text[:n]).
-size_t codepoint_offset(const std::string& s, int64_t n) {
-  int64_t seen = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (seen == n) return i;
-      ++seen;
-    }
-  }
-  return s.size();
-}
-
-int64_t count_codepoints(const std::string& s) {
-  int64_t n = 0;
-  for (const char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
-  return n;
-}
-
-torch::Tensor to_tensor(const std::vector<TokenId>& ids) {
-  auto t = at::empty({static_cast<int64_t>(ids.size())}, at::kLong);
-  auto* p = t.data_ptr<int64_t>();
-  for (size_t i = 0; i < ids.size(); ++i) p[i] = ids[i];
-  return t;
 }
 
 // OpenBLAS (Debian LibTorch's BLAS) takes a 128 MiB buffer on the first
@@ -115,64 +76,6 @@ void check_blas_headroom() {
       format_bytes(budget.bytes),
       budget.limit,
       format_bytes(kNeed)));
-}
-
-// The ids of the training or the validation part: an int64 tensor in
-// memory (from a text), or a range of a memory-mapped token file.
-struct DataPart {
-  torch::Tensor ids;
-  std::shared_ptr<const MappedTokenFile> file;
-  uint64_t begin = 0;
-  uint64_t count = 0;
-  std::string what;  // the file, for messages
-
-  int64_t size() const {
-    return file != nullptr ? static_cast<int64_t>(count) : ids.numel();
-  }
-  int64_t max_id() const {
-    if (file != nullptr) return file->max_id(begin, count);
-    return ids.max().item<int64_t>();
-  }
-  GptDataset dataset(int64_t max_length, int64_t stride) const {
-    if (file != nullptr) {
-      return GptDataset(file, max_length, stride, begin, count);
-    }
-    return GptDataset(ids, max_length, stride);
-  }
-};
-
-// Maps a token file (checksum verified: one pass) written for GPT-2.
-std::shared_ptr<const MappedTokenFile> open_token_file(
-    const std::string& path, std::string_view key) {
-  auto file = std::make_shared<const MappedTokenFile>(path);
-  if (file->header().vocab_name != "gpt2") {
-    throw ConfigError(fmt::format(
-        "{} {}: the token file is for vocabulary '{}' (expected gpt2)",
-        key,
-        path,
-        file->header().vocab_name));
-  }
-  return file;
-}
-
-// A whole file as one part: a token file mapped, a text tokenized.
-DataPart load_whole_file(
-    const std::string& path,
-    std::string_view key,
-    const Tokenizer& tokenizer,
-    unsigned threads) {
-  DataPart part;
-  part.what = path;
-  if (is_token_file(path)) {
-    part.file = open_token_file(path, key);
-    part.count = part.file->size();
-    return part;
-  }
-  check_text_fits_memory(path, std::string(key));
-  const std::string text = read_text(path, key);
-  part.ids = to_tensor(tokenizer.encode_parallel(
-      text, AllowedSpecial({"<|endoftext|>"}), Disallowed::kRaise, threads));
-  return part;
 }
 
 NamedTensors model_state(torch::nn::Module& m) {
@@ -232,6 +135,730 @@ std::string duration(double s) {
   return fmt::format("{}s", total);
 }
 
+// One run of `ember train`: the phases of train(), in the order run() calls
+// them. Only rank 0 (the lead) logs and writes run.dir.
+class Trainer {
+ public:
+  Trainer(const Config& cfg, const TrainOptions& opt);
+  TrainResult run();
+
+ private:
+  // --- set-up, before any work ---------------------------------------------
+  void join_group();
+  void check_resume();
+  void probe_run_dir() const;
+  // --- data, model, run folder, state --------------------------------------
+  void prepare_data();
+  void build_model();
+  void claim_run_dir();
+  bool move_earlier_run_aside();
+  void create_run_dir() const;
+  void remove_interrupted_saves() const;
+  void restore();
+  void prepare_reducer();
+  // --- the loop --------------------------------------------------------------
+  TrainResult train_loop();
+  void train_step(const Batch& batch, const Loader::Pass& pass);
+  void local_step(const Batch& batch);
+  void distributed_step(const Batch& batch);
+  void evaluate();
+  double calc_loss_loader(Loader& loader);
+  void save();
+  void write_outputs() const;
+  // --- the end ---------------------------------------------------------------
+  TrainResult interrupted();
+  TrainResult finish();
+  void log_distributed_stats() const;
+  // --- helpers ---------------------------------------------------------------
+  bool max_steps_reached() const {
+    return cfg_.train.max_steps > 0 && step_ >= cfg_.train.max_steps;
+  }
+  bool stop_requested() const;
+  double session_s() const {
+    return std::chrono::duration<double>(Clock::now() - t0_).count();
+  }
+  Error non_finite(const char* what, double v) const;
+  void progress() const;
+
+  const Config& cfg_;
+  const TrainOptions& opt_;
+  c10::Device device_{c10::kCPU};
+  std::unique_ptr<dist::ProcessGroup> group_;
+  // The training device is the current one for this thread (join_group).
+  c10::OptionalDeviceGuard device_guard_;
+  int rank_ = 0;
+  int world_ = 1;
+  bool lead_ = true;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> null_log_{
+      nullptr, &std::fclose};
+  std::FILE* log_ = nullptr;
+  fs::path dir_;
+  std::string ckpt_path_;
+  std::string metrics_path_;
+  std::string plot_path_;
+  RunLock lock_;  // the lead's, on run.dir, held until the end
+  std::optional<Checkpoint> ckpt_;  // the one to resume from
+  std::optional<RunData> data_;
+  EmbeddingLM model_{nullptr};
+  std::unique_ptr<AdamW> optimizer_;
+  // Training state: fresh or from the checkpoint.
+  int64_t step_ = 0;
+  int64_t epoch_ = 0;
+  int64_t position_ = 0;
+  int64_t sampler_seed_ = -1;
+  int64_t tokens_seen_ = 0;
+  double elapsed_before_ = 0;
+  int64_t saved_step_ = -1;
+  std::vector<EvalRecord> evals_;
+  // Distributed runs: gradient all-reduce.
+  std::unique_ptr<dist::GradientReducer> reducer_;
+  torch::Tensor tok_table_;  // reduced by rows (set when it can be)
+  // This session (train_loop).
+  Clock::time_point t0_;
+  int64_t tokens_at_start_ = 0;
+  int64_t step_at_start_ = 0;
+  int64_t total_steps_ = 0;
+  bool tty_ = false;
+  // Under torchrun every rank must stop at the same step: the flag is
+  // agreed on in each step's all-reduce (distributed_step).
+  bool stop_agreed_ = false;
+  double comm_wait_s_ = 0;
+};
+
+Trainer::Trainer(const Config& cfg, const TrainOptions& opt)
+    : cfg_(cfg), opt_(opt) {
+  device_ = resolve_device(cfg_.train.device);
+  check_input_embedding(cfg_.model.pos_encoding);
+  at::set_num_threads(static_cast<int>(resolve_threads(cfg_.train.threads)));
+  check_blas_headroom();
+  join_group();
+  dir_ = fs::path(cfg_.run.dir);
+  ckpt_path_ = (dir_ / "checkpoint.pt").string();
+  metrics_path_ = (dir_ / "metrics.jsonl").string();
+  plot_path_ = (dir_ / "loss.svg").string();
+}
+
+TrainResult Trainer::run() {
+  check_resume();
+  probe_run_dir();
+  prepare_data();
+  build_model();
+  claim_run_dir();
+  restore();
+  prepare_reducer();
+  if (lead_) write_file_atomic((dir_ / "config.toml").string(), to_toml(cfg_));
+  write_outputs();
+  return train_loop();
+}
+
+// Distributed: joined when started by torchrun (WORLD_SIZE set). Each rank
+// trains on its share of every global batch of world * data.batch_size
+// windows, so N ranks x batch b is the run of one process x batch N*b;
+// gradients are averaged with bucketed all-reduce.
+void Trainer::join_group() {
+  const auto launch = dist::LaunchEnv::from_env();
+  if (launch.launched) {  // a 1-rank group too: same code path as N ranks
+    const bool pick_gpu = device_.is_cuda() && (cfg_.train.device == "auto" ||
+                                                cfg_.train.device == "cuda");
+    if (pick_gpu) {
+      device_ = resolve_device(fmt::format("cuda:{}", launch.local_rank));
+    }
+  }
+  // The training device is the current one for this thread, as
+  // torch.cuda.set_device() makes it in a PyTorch script: what LibTorch and
+  // NCCL create without naming a device (a CUDA context, communicators,
+  // streams) lands on this rank's GPU, not on GPU 0 for every rank.
+  if (device_.is_cuda()) device_guard_.reset_device(device_);
+  if (launch.launched) {
+    std::string backend = cfg_.train.backend;
+    if (backend == "auto") backend = device_.is_cuda() ? "nccl" : "gloo";
+    if (backend == "nccl" && !device_.is_cuda()) {
+      throw ConfigError(
+          "train.backend: nccl needs a CUDA device (got device cpu); hint: "
+          "use backend = \"gloo\" or \"auto\"");
+    }
+    group_ = std::make_unique<dist::ProcessGroup>(
+        launch, backend, std::chrono::seconds(cfg_.train.dist_timeout_s));
+    group_->bind_device(device_);
+  }
+  rank_ = group_ ? group_->rank() : 0;
+  world_ = group_ ? group_->size() : 1;
+  lead_ = rank_ == 0;
+  if (!lead_) null_log_.reset(std::fopen("/dev/null", "w"));
+  log_ = lead_ ? opt_.log : null_log_.get();
+  if (!lead_ && log_ == nullptr) log_ = stderr;
+  if (group_) {
+    fmt::print(
+        log_,
+        "distributed: {} ranks, backend {}, global batch {} ({} per rank)\n",
+        world_,
+        group_->backend(),
+        cfg_.data.batch_size * world_,
+        cfg_.data.batch_size);
+  }
+}
+
+// A checkpoint to resume from: refuse it before any work. A running run's
+// lock file exists: it is locked first, so a running run is never resumed
+// beside itself nor its checkpoint read while it moves on; a folder without
+// one gets it in claim_run_dir (nothing is created for a refused resume).
+void Trainer::check_resume() {
+  if (!opt_.resume) return;
+  if (lead_) lock_ = RunLock::acquire(dir_, cfg_.run.dir, RunLock::kExisting);
+  ckpt_ = load_checkpoint(ckpt_path_);
+  const Config saved =
+      parse_config(ckpt_->config_toml, ckpt_path_ + " (its config)");
+  std::vector<std::string> diff;
+  for (const auto& key : differing_keys(saved, cfg_)) {
+    if (std::count(resumable_keys().begin(), resumable_keys().end(), key) ==
+        0) {
+      diff.push_back(key);
+    }
+  }
+  if (!diff.empty()) {
+    throw ConfigError(fmt::format(
+        "resume {}: the checkpoint was made with a different config ({} "
+        "differ); hint: resume without --config/--set for these keys, or "
+        "start a new run.dir",
+        cfg_.run.dir,
+        fmt::join(diff, ", ")));
+  }
+}
+
+// Refuse an unusable run.dir before the work, without creating it yet (a
+// run refused later for its data leaves no trace).
+void Trainer::probe_run_dir() const {
+  if (!lead_) return;
+  fs::path probe = dir_;
+  std::error_code ec;
+  while (!probe.empty() && !fs::exists(probe, ec)) probe = probe.parent_path();
+  if (probe.empty()) probe = ".";
+  if (!fs::is_directory(probe, ec)) {
+    throw Error(fmt::format(
+        "run.dir {}: {} is not a folder", cfg_.run.dir, probe.string()));
+  }
+  if (::access(probe.c_str(), W_OK) != 0) {
+    throw Error(fmt::format(
+        "run.dir {}: {} is not writable; hint: choose another run.dir",
+        cfg_.run.dir,
+        probe.string()));
+  }
+}
+
+// Data: text (in memory) or token files (memory-mapped). The seed comes
+// first, as in the PyTorch program (create_dataloader_v1 after
+// manual_seed); reading and tokenizing draw nothing.
+void Trainer::prepare_data() {
+  torch::manual_seed(static_cast<uint64_t>(cfg_.train.seed));
+  RunDataOptions options;
+  options.vocab_size = cfg_.model.vocab_size;
+  options.threads = static_cast<unsigned>(resolve_threads(cfg_.train.threads));
+  options.global_batch = cfg_.data.batch_size * world_;
+  data_.emplace(prepare_run_data(cfg_.data, options, log_));
+}
+
+void Trainer::build_model() {
+  torch::manual_seed(static_cast<uint64_t>(cfg_.train.seed));
+  model_ = EmbeddingLM(
+      EmbeddingLMOptions(
+          cfg_.model.vocab_size, cfg_.model.context_length, cfg_.model.emb_dim)
+          .drop_rate(cfg_.model.drop_rate)
+          .n_layers(cfg_.model.n_layers)
+          .tie_weights(cfg_.model.tie_weights)
+          .pos_encoding(cfg_.model.pos_encoding));
+  model_->to(device_);
+  NamedTensors params;
+  for (const auto& item : model_->named_parameters())
+    params.emplace_back(item.key(), item.value());
+  optimizer_ = std::make_unique<AdamW>(
+      params, AdamWOptions{cfg_.train.lr, cfg_.train.weight_decay});
+}
+
+// The lead takes run.dir for this run: locks it before anything in it is
+// touched, moves an earlier run aside (fresh runs), creates it and locks the
+// new folder, and removes what an interrupted save left.
+void Trainer::claim_run_dir() {
+  if (!lead_) return;
+  if (!lock_.held())
+    lock_ = RunLock::acquire(dir_, cfg_.run.dir, RunLock::kIfPossible);
+  // The lock file moves aside with the earlier run; the new folder gets
+  // its own before the old one is released.
+  const bool moved = !ckpt_ && move_earlier_run_aside();
+  create_run_dir();
+  if (moved || !lock_.held())
+    lock_ = RunLock::acquire(dir_, cfg_.run.dir, RunLock::kRequired);
+  remove_interrupted_saves();
+}
+
+// A fresh run never destroys an earlier one: a run.dir that already holds a
+// run is moved aside to the first free <run.dir>.N sibling. True if moved.
+bool Trainer::move_earlier_run_aside() {
+  std::error_code ec;
+  const bool had_run = fs::exists(dir_ / "checkpoint.pt", ec) ||
+                       fs::exists(dir_ / "metrics.jsonl", ec) ||
+                       fs::exists(dir_ / "config.toml", ec);
+  if (!had_run) return false;
+  fs::path base = dir_;
+  if (!base.has_filename()) base = base.parent_path();
+  fs::path aside;
+  for (int n = 1;; ++n) {
+    aside = base;
+    aside += "." + std::to_string(n);
+    if (!fs::exists(aside, ec)) break;
+  }
+  fs::rename(base, aside, ec);
+  if (ec) {
+    throw Error(fmt::format(
+        "run.dir {}: holds an earlier run that cannot be moved aside to {} "
+        "({}); hint: use --resume {} or another run.dir",
+        cfg_.run.dir,
+        aside.string(),
+        ec.message(),
+        cfg_.run.dir));
+  }
+  fmt::print(
+      log_,
+      "note: {} held an earlier run; moved it to {} (use --resume {} to "
+      "continue a run instead)\n",
+      cfg_.run.dir,
+      aside.string(),
+      cfg_.run.dir);
+  return true;
+}
+
+void Trainer::create_run_dir() const {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) {
+    throw Error(fmt::format(
+        "run.dir {}: cannot create the folder ({})",
+        cfg_.run.dir,
+        ec.message()));
+  }
+}
+
+// Temp files of saves that a kill interrupted (checkpoint.pt.tmp.<pid>).
+void Trainer::remove_interrupted_saves() const {
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.path().filename().string().rfind("checkpoint.pt.tmp.", 0) == 0) {
+      std::error_code ignored;
+      fs::remove(entry.path(), ignored);
+    }
+  }
+}
+
+// The state of a resumed run: weights, optimizer, position, generators and
+// the evaluations so far.
+void Trainer::restore() {
+  if (!ckpt_) return;
+  load_model_state(*model_, ckpt_->model, "resume " + ckpt_path_);
+  optimizer_->load_state(ckpt_->optimizer);
+  step_ = ckpt_->step;
+  epoch_ = ckpt_->epoch;
+  position_ = ckpt_->position;
+  sampler_seed_ = ckpt_->sampler_seed;
+  tokens_seen_ = ckpt_->tokens_seen;
+  elapsed_before_ = ckpt_->elapsed_s;
+  saved_step_ = step_;
+  {
+    auto gen = default_generator(c10::Device(c10::kCPU));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(ckpt_->cpu_rng);
+  }
+  if (device_.is_cuda() && ckpt_->cuda_rng.defined()) {
+    auto gen = default_generator(device_);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(ckpt_->cuda_rng);
+  }
+  if (fs::exists(metrics_path_)) {
+    for (const auto& r : parse_metrics(read_file(metrics_path_))) {
+      if (r.step <= step_) evals_.push_back(r);
+    }
+  }
+  fmt::print(
+      log_,
+      "resuming {} at step {} (epoch {}, batch {} of {})\n",
+      cfg_.run.dir,
+      step_,
+      epoch_ + 1,
+      position_,
+      data_->num_batches);
+}
+
+void Trainer::prepare_reducer() {
+  if (!group_) return;
+  // Identical starting weights on every rank (the seed already gives them;
+  // the broadcast makes it a fact, resumed runs included).
+  std::vector<torch::Tensor> state;
+  for (auto& [name, t] : model_state(*model_)) state.push_back(t);
+  {
+    c10::NoGradGuard no_grad;
+    group_->broadcast(state, 0);
+  }
+  // Tied weights appear under two names: reduce each tensor once.
+  std::vector<torch::Tensor> unique;
+  for (const auto& p : model_->parameters()) {
+    const bool seen = std::any_of(unique.begin(), unique.end(), [&](auto& u) {
+      return u.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+    });
+    if (!seen) unique.push_back(p);
+  }
+  // The token table's gradient is non-zero only in the rows of the ids the
+  // batch looked up (embedding backward is an index_add), unless the output
+  // head shares the table: then every row has a gradient.
+  std::vector<torch::Tensor> row_sparse;
+  if (cfg_.train.dist_sparse_embedding && !cfg_.model.tie_weights) {
+    // Keep the dict alive: find() points into it.
+    const auto named = model_->named_parameters();
+    if (const auto* t = named.find("embedding.tok_emb.weight")) {
+      tok_table_ = *t;
+      row_sparse.push_back(tok_table_);
+    }
+  }
+  reducer_ = std::make_unique<dist::GradientReducer>(
+      *group_, unique, size_t{4} << 20, row_sparse);
+}
+
+void Trainer::write_outputs() const {
+  if (!lead_) return;
+  std::string lines;
+  for (const auto& r : evals_) lines += metrics_json(r) + "\n";
+  write_file_atomic(metrics_path_, lines);
+  write_file_atomic(plot_path_, loss_plot_svg(evals_));
+}
+
+TrainResult Trainer::train_loop() {
+  t0_ = Clock::now();
+  tokens_at_start_ = tokens_seen_;
+  step_at_start_ = step_;
+  const int64_t num_batches = data_->num_batches;
+  total_steps_ = cfg_.train.epochs * num_batches;
+  if (cfg_.train.max_steps > 0)
+    total_steps_ = std::min(total_steps_, cfg_.train.max_steps);
+  tty_ = opt_.progress && lead_;
+  // A checkpoint at the end of a pass continues with the next epoch.
+  if (position_ >= num_batches) {
+    ++epoch_;
+    position_ = 0;
+    sampler_seed_ = -1;
+  }
+  bool done = max_steps_reached();
+  model_->train();
+  while (!done && epoch_ < cfg_.train.epochs) {
+    if (stop_requested()) break;
+    Loader::Pass pass = position_ > 0
+                            ? data_->train.resume_pass(
+                                  sampler_seed_, static_cast<size_t>(position_))
+                            : data_->train.begin_pass();
+    for (;;) {
+      if (max_steps_reached()) {
+        done = true;
+        break;
+      }
+      auto batch = pass.next();
+      if (!batch) break;
+      train_step(*batch, pass);
+      const bool stop = stop_requested();
+      if (stop || (cfg_.run.checkpoint_every > 0 &&
+                   step_ % cfg_.run.checkpoint_every == 0))
+        save();
+      if (stop) return interrupted();
+    }
+    if (done) break;
+    ++epoch_;
+    position_ = 0;
+    sampler_seed_ = -1;
+  }
+  return finish();
+}
+
+// One optimizer step on `batch`, then the bookkeeping, the evaluation every
+// eval_freq steps and the progress bar.
+void Trainer::train_step(const Batch& batch, const Loader::Pass& pass) {
+  optimizer_->zero_grad();
+  if (group_) {
+    distributed_step(batch);
+  } else {
+    local_step(batch);
+  }
+  tokens_seen_ += batch.inputs.numel();
+  ++step_;
+  position_ = static_cast<int64_t>(pass.position());
+  sampler_seed_ = pass.sampler_seed();
+  if ((step_ - 1) % cfg_.train.eval_freq == 0) evaluate();
+  progress();
+}
+
+void Trainer::local_step(const Batch& batch) {
+  const auto loss =
+      lm_loss(model_(batch.inputs.to(device_)), batch.targets.to(device_));
+  const double loss_value = loss.item<double>();
+  if (!std::isfinite(loss_value)) {
+    ++step_;
+    throw non_finite("training", loss_value);
+  }
+  loss.backward();
+  optimizer_->step();
+}
+
+void Trainer::distributed_step(const Batch& batch) {
+  // Local loss weighted by this rank's share of the global batch, so that
+  // the averaged gradient is the global batch mean's gradient.
+  const Batch mine = shard(batch, rank_, world_, cfg_.data.batch_size);
+  const int64_t rows = mine.inputs.size(0);
+  const double share =
+      static_cast<double>(rows) / static_cast<double>(batch.inputs.size(0));
+  double local = 0;
+  // Every rank names its ids, even none: the row mask is a collective.
+  if (tok_table_.defined()) reducer_->expect_rows(tok_table_, mine.inputs);
+  at::Tensor loss;
+  if (rows > 0) {
+    loss = lm_loss(model_(mine.inputs.to(device_)), mine.targets.to(device_));
+    local = loss.item<double>() * share;
+  }
+  // The global loss and the stop flag, agreed on before backward: a
+  // non-finite loss stops every rank before any weight changes, as without
+  // torchrun (the all-reduce also absorbs the ranks' forward imbalance, so
+  // it counts as communication).
+  const bool stop_here = opt_.stop != nullptr && opt_.stop->load() != 0;
+  auto agreed = at::empty({2}, at::kDouble);
+  agreed.data_ptr<double>()[0] = local;
+  agreed.data_ptr<double>()[1] = stop_here ? 1.0 : 0.0;
+  const auto agree_start = std::chrono::steady_clock::now();
+  group_->allreduce_sum(agreed);
+  comm_wait_s_ += std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - agree_start)
+                      .count();
+  const double loss_value = agreed.data_ptr<double>()[0];
+  stop_agreed_ = agreed.data_ptr<double>()[1] > 0;
+  if (!std::isfinite(loss_value)) {
+    ++step_;
+    throw non_finite("training", loss_value);
+  }
+  if (rows > 0) (loss * (share * world_)).backward();
+  // Each bucket's parameters are updated as soon as their averaged
+  // gradients arrive, while the larger buckets are still on the wire.
+  optimizer_->begin_step();
+  reducer_->finish([&](const std::vector<at::Tensor>& reduced) {
+    for (const auto& p : reduced) optimizer_->update(p);
+  });
+  comm_wait_s_ += reducer_->last_wait_s();
+}
+
+// The book's evaluate_model: eval mode, no grad, then back to training;
+// logs and records both losses.
+void Trainer::evaluate() {
+  double train_loss = 0;
+  double val_loss = 0;
+  {
+    c10::NoGradGuard no_grad;
+    model_->eval();
+    train_loss = calc_loss_loader(data_->train);
+    val_loss = calc_loss_loader(data_->val);
+    model_->train();
+  }
+  EvalRecord r;
+  r.step = step_;
+  r.epoch = epoch_ + 1;
+  r.train_loss = train_loss;
+  r.val_loss = val_loss;
+  r.tokens_seen = tokens_seen_;
+  r.elapsed_s = elapsed_before_ + session_s();
+  r.tokens_per_s = static_cast<double>(tokens_seen_ - tokens_at_start_) /
+                   std::max(session_s(), 1e-9);
+  evals_.push_back(r);
+  write_outputs();
+  if (tty_) fmt::print(stdout, "\r\033[K");
+  fmt::print(
+      log_,
+      "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | tokens "
+      "seen {} | {:.0f} tok/s\n",
+      r.epoch,
+      r.step,
+      r.train_loss,
+      r.val_loss,
+      r.tokens_seen,
+      r.tokens_per_s);
+  std::fflush(log_);
+  if (!std::isfinite(train_loss))
+    throw non_finite("training (evaluation)", train_loss);
+  if (!std::isfinite(val_loss)) throw non_finite("validation", val_loss);
+}
+
+// The book's calc_loss_loader(num_batches=eval_iter): a fresh pass.
+double Trainer::calc_loss_loader(Loader& loader) {
+  const auto n = std::min<int64_t>(
+      cfg_.train.eval_iter, static_cast<int64_t>(loader.num_batches()));
+  if (n == 0) return std::nan("");
+  auto pass = loader.begin_pass();
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    auto b = pass.next();
+    if (world_ == 1) {
+      total += lm_loss(model_(b->inputs.to(device_)), b->targets.to(device_))
+                   .item<double>();
+      continue;
+    }
+    // This rank's rows' share of the global batch mean.
+    const Batch mine = shard(*b, rank_, world_, cfg_.data.batch_size);
+    const int64_t rows = mine.inputs.size(0);
+    if (rows == 0) continue;
+    total += lm_loss(model_(mine.inputs.to(device_)), mine.targets.to(device_))
+                 .item<double>() *
+             static_cast<double>(rows) / static_cast<double>(b->inputs.size(0));
+  }
+  if (group_) total = group_->allreduce_sum(total);
+  return total / static_cast<double>(n);
+}
+
+void Trainer::save() {
+  if (!lead_) {
+    saved_step_ = step_;
+    return;
+  }
+  Checkpoint c;
+  c.config_toml = to_toml(cfg_);
+  c.step = step_;
+  c.epoch = epoch_;
+  c.position = position_;
+  c.sampler_seed = sampler_seed_;
+  c.tokens_seen = tokens_seen_;
+  c.elapsed_s = elapsed_before_ + session_s();
+  c.model = model_state(*model_);
+  c.optimizer = optimizer_->state();
+  {
+    auto gen = default_generator(c10::Device(c10::kCPU));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    c.cpu_rng = gen.get_state();
+  }
+  if (device_.is_cuda()) {
+    auto gen = default_generator(device_);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    c.cuda_rng = gen.get_state();
+  }
+  save_checkpoint(ckpt_path_, c);
+  saved_step_ = step_;
+}
+
+bool Trainer::stop_requested() const {
+  if (group_) return stop_agreed_;
+  return opt_.stop != nullptr && opt_.stop->load() != 0;
+}
+
+Error Trainer::non_finite(const char* what, double v) const {
+  return Error(fmt::format(
+      "step {}: {} loss is {}; stopped, {}",
+      step_,
+      what,
+      std::isnan(v) ? std::string("nan") : fmt::format("{}", v),
+      saved_step_ >= 0
+          ? fmt::format(
+                "the last good checkpoint (step {}) is kept in {}",
+                saved_step_,
+                ckpt_path_)
+          : std::string("no checkpoint was saved yet; hint: lower train.lr")));
+}
+
+void Trainer::progress() const {
+  if (!tty_) return;
+  const double done = static_cast<double>(step_) /
+                      static_cast<double>(std::max<int64_t>(total_steps_, 1));
+  const int width = 30;
+  const int fill = static_cast<int>(done * width);
+  const int64_t this_session = step_ - step_at_start_;
+  const double eta = this_session > 0
+                         ? session_s() / static_cast<double>(this_session) *
+                               static_cast<double>(total_steps_ - step_)
+                         : NAN;
+  fmt::print(
+      stdout,
+      "\r[{}{}] step {}/{} {:3.0f}% ETA {}\033[K",
+      std::string(static_cast<size_t>(fill), '#'),
+      std::string(static_cast<size_t>(width - fill), '.'),
+      step_,
+      total_steps_,
+      100 * done,
+      duration(eta));
+  std::fflush(stdout);
+}
+
+// A stop signal ended the loop after a step (its checkpoint is saved).
+TrainResult Trainer::interrupted() {
+  if (tty_) fmt::print(stdout, "\r\033[K");
+  fmt::print(
+      log_,
+      "interrupted: checkpoint at step {} saved to {}; continue with: "
+      "ember train --resume {}\n",
+      step_,
+      ckpt_path_,
+      cfg_.run.dir);
+  TrainResult result;
+  result.interrupted = true;
+  result.step = step_;
+  result.evals = evals_;
+  if (group_) group_->shutdown();
+  return result;
+}
+
+TrainResult Trainer::finish() {
+  if (tty_) fmt::print(stdout, "\r\033[K");
+  TrainResult result;
+  if (stop_requested()) {
+    result.interrupted = true;
+    if (step_ != saved_step_) save();
+  } else if (step_ != saved_step_) {
+    save();
+  }
+  fmt::print(
+      log_,
+      "done: {} steps, {} tokens seen; {:.1f} s, {:.0f} tokens/s this session; "
+      "outputs in {}\n",
+      step_,
+      tokens_seen_,
+      session_s(),
+      static_cast<double>(tokens_seen_ - tokens_at_start_) /
+          std::max(session_s(), 1e-9),
+      cfg_.run.dir);
+  if (group_ && step_ > step_at_start_) log_distributed_stats();
+  result.step = step_;
+  result.evals = evals_;
+  if (group_) group_->shutdown();
+  return result;
+}
+
+void Trainer::log_distributed_stats() const {
+  const double per_step =
+      session_s() / static_cast<double>(step_ - step_at_start_);
+  const double wait =
+      comm_wait_s_ / static_cast<double>(step_ - step_at_start_);
+  fmt::print(
+      log_,
+      "distributed: gradient all-reduce wait {:.1f} ms/step of {:.1f} "
+      "ms/step ({:.1f}%)\n",
+      1e3 * wait,
+      1e3 * per_step,
+      100 * wait / per_step);
+  // Where the wait comes from, bucket by bucket (backward fills them in
+  // this order).
+  const auto stats = reducer_->stats();
+  for (size_t k = 0; k < stats.buckets.size(); ++k) {
+    const auto& b = stats.buckets[k];
+    fmt::print(
+        log_,
+        "distributed: bucket {} ({} {}, {}): {:.2f} MB/step, launched "
+        "{:.1f} ms after the first gradient (finish at {:.1f} ms), wait "
+        "{:.1f} ms/step\n",
+        k,
+        b.num_params,
+        b.num_params == 1 ? "tensor" : "tensors",
+        b.row_sparse ? "row-sparse" : "dense",
+        b.mbytes,
+        b.ready_ms,
+        stats.backward_ms,
+        b.wait_ms);
+  }
+}
+
 }  // namespace
 
 c10::Device resolve_device(const std::string& device) {
@@ -288,700 +915,8 @@ const std::vector<std::string>& resumable_keys() {
 }
 
 TrainResult train(const Config& cfg, const TrainOptions& opt) {
-  c10::Device device = resolve_device(cfg.train.device);
-  check_input_embedding(cfg.model.pos_encoding);
-  at::set_num_threads(static_cast<int>(resolve_threads(cfg.train.threads)));
-  check_blas_headroom();
-
-  // --- distributed: joined when started by torchrun (WORLD_SIZE set) -------
-  // Each rank trains on its share of every global batch of
-  // world * data.batch_size windows, so N ranks x batch b is the run of one
-  // process x batch N*b; gradients are averaged with bucketed all-reduce.
-  const auto launch = dist::LaunchEnv::from_env();
-  std::unique_ptr<dist::ProcessGroup> group;
-  if (launch.launched) {  // a 1-rank group too: same code path as N ranks
-    const bool pick_gpu = device.is_cuda() && (cfg.train.device == "auto" ||
-                                               cfg.train.device == "cuda");
-    if (pick_gpu) {
-      device = resolve_device(fmt::format("cuda:{}", launch.local_rank));
-    }
-  }
-  // The training device is the current one for this thread, as
-  // torch.cuda.set_device() makes it in a PyTorch script: what LibTorch and
-  // NCCL create without naming a device (a CUDA context, communicators,
-  // streams) lands on this rank's GPU, not on GPU 0 for every rank.
-  c10::OptionalDeviceGuard device_guard;
-  if (device.is_cuda()) device_guard.reset_device(device);
-  if (launch.launched) {
-    std::string backend = cfg.train.backend;
-    if (backend == "auto") backend = device.is_cuda() ? "nccl" : "gloo";
-    if (backend == "nccl" && !device.is_cuda()) {
-      throw ConfigError(
-          "train.backend: nccl needs a CUDA device (got device cpu); hint: "
-          "use backend = \"gloo\" or \"auto\"");
-    }
-    group = std::make_unique<dist::ProcessGroup>(
-        launch, backend, std::chrono::seconds(cfg.train.dist_timeout_s));
-    group->bind_device(device);
-  }
-  const int rank = group ? group->rank() : 0;
-  const int world = group ? group->size() : 1;
-  const bool lead = rank == 0;  // only rank 0 logs and writes run.dir
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> null_log(
-      lead ? nullptr : std::fopen("/dev/null", "w"), &std::fclose);
-  std::FILE* log = lead ? opt.log : null_log.get();
-  if (!lead && log == nullptr) log = stderr;
-  if (group) {
-    fmt::print(
-        log,
-        "distributed: {} ranks, backend {}, global batch {} ({} per rank)\n",
-        world,
-        group->backend(),
-        cfg.data.batch_size * world,
-        cfg.data.batch_size);
-  }
-
-  const fs::path dir(cfg.run.dir);
-  const std::string ckpt_path = (dir / "checkpoint.pt").string();
-  const std::string metrics_path = (dir / "metrics.jsonl").string();
-  const std::string plot_path = (dir / "loss.svg").string();
-
-  // --- a checkpoint to resume from: refuse it before any work --------------
-  std::optional<Checkpoint> ckpt;
-  if (opt.resume) {
-    ckpt = load_checkpoint(ckpt_path);
-    const Config saved =
-        parse_config(ckpt->config_toml, ckpt_path + " (its config)");
-    std::vector<std::string> diff;
-    for (const auto& key : differing_keys(saved, cfg)) {
-      if (std::count(resumable_keys().begin(), resumable_keys().end(), key) ==
-          0) {
-        diff.push_back(key);
-      }
-    }
-    if (!diff.empty()) {
-      throw ConfigError(fmt::format(
-          "resume {}: the checkpoint was made with a different config ({} "
-          "differ); hint: resume without --config/--set for these keys, or "
-          "start a new run.dir",
-          cfg.run.dir,
-          fmt::join(diff, ", ")));
-    }
-  }
-
-  if (lead) {
-    // Refuse an unusable run.dir before the work, without creating it yet
-    // (a run refused later for its data leaves no trace).
-    fs::path probe = dir;
-    std::error_code ec;
-    while (!probe.empty() && !fs::exists(probe, ec))
-      probe = probe.parent_path();
-    if (probe.empty()) probe = ".";
-    if (!fs::is_directory(probe, ec)) {
-      throw Error(fmt::format(
-          "run.dir {}: {} is not a folder", cfg.run.dir, probe.string()));
-    }
-    if (::access(probe.c_str(), W_OK) != 0) {
-      throw Error(fmt::format(
-          "run.dir {}: {} is not writable; hint: choose another run.dir",
-          cfg.run.dir,
-          probe.string()));
-    }
-  }
-
-  // --- data: text (in memory) or token files (memory-mapped) --------------
-  const Tokenizer tokenizer = Tokenizer::gpt2();
-  const unsigned tok_threads =
-      static_cast<unsigned>(resolve_threads(cfg.train.threads));
-  DataPart train_part;
-  DataPart val_part;
-  if (!cfg.data.train_path.empty()) {
-    train_part = load_whole_file(
-        cfg.data.train_path, "data.train_path", tokenizer, tok_threads);
-    val_part = load_whole_file(
-        cfg.data.val_path, "data.val_path", tokenizer, tok_threads);
-  } else if (is_token_file(cfg.data.path)) {
-    // A token file is split by tokens: a character split means nothing once
-    // the text is gone (nanoGPT splits its .bin files the same way).
-    auto file = open_token_file(cfg.data.path, "data.path");
-    const uint64_t n = file->size();
-    const auto n_train =
-        static_cast<uint64_t>(cfg.data.train_ratio * static_cast<double>(n));
-    train_part = {{}, file, 0, n_train, cfg.data.path};
-    val_part = {{}, file, n_train, n - n_train, cfg.data.path};
-  } else {
-    // The book's character split, each part tokenized alone.
-    check_text_fits_memory(cfg.data.path, "data.path");
-    const std::string text = read_text(cfg.data.path, "data.path");
-    const auto split_chars = static_cast<int64_t>(
-        cfg.data.train_ratio * static_cast<double>(count_codepoints(text)));
-    const size_t split = codepoint_offset(text, split_chars);
-    const AllowedSpecial eot({"<|endoftext|>"});
-    train_part.ids = to_tensor(tokenizer.encode_parallel(
-        std::string_view(text).substr(0, split),
-        eot,
-        Disallowed::kRaise,
-        tok_threads));
-    val_part.ids = to_tensor(tokenizer.encode_parallel(
-        std::string_view(text).substr(split),
-        eot,
-        Disallowed::kRaise,
-        tok_threads));
-    train_part.what = val_part.what = cfg.data.path;
-  }
-  for (const DataPart* part : {&train_part, &val_part}) {
-    if (part->size() == 0) continue;
-    const int64_t top = part->max_id();
-    if (top >= cfg.model.vocab_size) {
-      throw ConfigError(fmt::format(
-          "model.vocab_size: the data has token id {} (got vocab_size {}, "
-          "expected > {})",
-          top,
-          cfg.model.vocab_size,
-          top));
-    }
-  }
-  const int64_t max_length = cfg.data.max_length;
-  const bool separate = !cfg.data.train_path.empty();
-  for (const auto& [part_name, part, hint] :
-       {std::tuple{
-            "training",
-            &train_part,
-            separate ? "lower data.max_length or use a longer file"
-                     : "lower data.max_length or use a longer text"},
-        std::tuple{
-            "validation",
-            &val_part,
-            separate ? "lower data.max_length or use a longer file"
-                     : "lower data.max_length or data.train_ratio"}}) {
-    if (part->size() <= max_length) {
-      throw ConfigError(fmt::format(
-          "data: the {} part of {} has {} tokens, expected at least "
-          "max_length + 1 = {}; hint: {}",
-          part_name,
-          part->what,
-          part->size(),
-          max_length + 1,
-          hint));
-    }
-  }
-  for (const auto& [part_name, part] :
-       {std::pair{"training", &train_part},
-        std::pair{"validation", &val_part}}) {
-    if (part->file != nullptr) {
-      fmt::print(
-          log,
-          "data: {} on {} tokens [{}, {}) of token file {} (memory-mapped)\n",
-          part_name,
-          part->count,
-          part->begin,
-          part->begin + part->count,
-          part->what);
-    }
-  }
-
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
-  const int64_t global_batch = cfg.data.batch_size * world;
-  Loader train_loader(
-      train_part.dataset(max_length, cfg.data.stride),
-      LoaderOptions{
-          global_batch,
-          cfg.data.shuffle,
-          cfg.data.drop_last,
-          cfg.data.num_workers});
-  Loader val_loader(
-      val_part.dataset(max_length, cfg.data.stride),
-      LoaderOptions{global_batch, false, false, cfg.data.num_workers});
-  const auto num_batches = static_cast<int64_t>(train_loader.num_batches());
-  if (cfg.data.shuffle) {
-    // A shuffled pass holds randperm(W) as int64 (PyTorch's RandomSampler
-    // too), and an evaluation's fresh pass a second one beside it.
-    const uint64_t windows = train_loader.dataset().num_windows();
-    const uint64_t need = 2 * 8 * windows;
-    const MemoryBudget budget = available_memory();
-    if (need > budget.bytes) {
-      throw Error(fmt::format(
-          "data: shuffling {} training windows needs about {} for their order "
-          "(8 bytes per window, twice during evaluation), more than the {} "
-          "available ({}); hint: raise data.stride (windows start every "
-          "stride tokens) or set data.shuffle = false",
-          windows,
-          format_bytes(need),
-          format_bytes(budget.bytes),
-          budget.limit));
-    }
-  }
-  if (num_batches == 0) {
-    throw ConfigError(fmt::format(
-        "data: the training part gives {} windows, fewer than one batch of "
-        "batch_size {} (drop_last); hint: lower data.batch_size or "
-        "data.stride",
-        train_loader.dataset().size().value(),
-        global_batch));
-  }
-
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
-  EmbeddingLM model(
-      EmbeddingLMOptions(
-          cfg.model.vocab_size, cfg.model.context_length, cfg.model.emb_dim)
-          .drop_rate(cfg.model.drop_rate)
-          .n_layers(cfg.model.n_layers)
-          .tie_weights(cfg.model.tie_weights)
-          .pos_encoding(cfg.model.pos_encoding));
-  model->to(device);
-  NamedTensors params;
-  for (const auto& item : model->named_parameters())
-    params.emplace_back(item.key(), item.value());
-  AdamW optimizer(params, AdamWOptions{cfg.train.lr, cfg.train.weight_decay});
-
-  // --- state: fresh or from the checkpoint --------------------------------
-  int64_t step = 0;
-  int64_t epoch = 0;
-  int64_t position = 0;
-  int64_t sampler_seed = -1;
-  int64_t tokens_seen = 0;
-  double elapsed_before = 0;
-  int64_t saved_step = -1;
-  std::vector<EvalRecord> evals;
-  if (!ckpt && lead) {
-    // A fresh run never destroys an earlier one: a run.dir that already holds
-    // a run is moved aside to the first free <run.dir>.N sibling.
-    std::error_code ec;
-    const bool had_run = fs::exists(dir / "checkpoint.pt", ec) ||
-                         fs::exists(dir / "metrics.jsonl", ec) ||
-                         fs::exists(dir / "config.toml", ec);
-    if (had_run) {
-      fs::path base = dir;
-      if (!base.has_filename()) base = base.parent_path();
-      fs::path aside;
-      for (int n = 1;; ++n) {
-        aside = base;
-        aside += "." + std::to_string(n);
-        if (!fs::exists(aside, ec)) break;
-      }
-      fs::rename(base, aside, ec);
-      if (ec) {
-        throw Error(fmt::format(
-            "run.dir {}: holds an earlier run that cannot be moved aside to "
-            "{} ({}); hint: use --resume {} or another run.dir",
-            cfg.run.dir,
-            aside.string(),
-            ec.message(),
-            cfg.run.dir));
-      }
-      fmt::print(
-          log,
-          "note: {} held an earlier run; moved it to {} (use --resume {} to "
-          "continue a run instead)\n",
-          cfg.run.dir,
-          aside.string(),
-          cfg.run.dir);
-    }
-  }
-  if (lead) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-      throw Error(fmt::format(
-          "run.dir {}: cannot create the folder ({})",
-          cfg.run.dir,
-          ec.message()));
-    }
-  }
-  // Temp files of saves that a kill interrupted (checkpoint.pt.tmp.<pid>).
-  for (const auto& entry :
-       lead ? fs::directory_iterator(dir) : fs::directory_iterator()) {
-    if (entry.path().filename().string().rfind("checkpoint.pt.tmp.", 0) == 0) {
-      std::error_code ignored;
-      fs::remove(entry.path(), ignored);
-    }
-  }
-  if (ckpt) {
-    load_model_state(*model, ckpt->model, "resume " + ckpt_path);
-    optimizer.load_state(ckpt->optimizer);
-    step = ckpt->step;
-    epoch = ckpt->epoch;
-    position = ckpt->position;
-    sampler_seed = ckpt->sampler_seed;
-    tokens_seen = ckpt->tokens_seen;
-    elapsed_before = ckpt->elapsed_s;
-    saved_step = step;
-    {
-      auto gen = default_generator(c10::Device(c10::kCPU));
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(ckpt->cpu_rng);
-    }
-    if (device.is_cuda() && ckpt->cuda_rng.defined()) {
-      auto gen = default_generator(device);
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(ckpt->cuda_rng);
-    }
-    if (fs::exists(metrics_path)) {
-      for (const auto& r : parse_metrics(read_file(metrics_path))) {
-        if (r.step <= step) evals.push_back(r);
-      }
-    }
-    fmt::print(
-        log,
-        "resuming {} at step {} (epoch {}, batch {} of {})\n",
-        cfg.run.dir,
-        step,
-        epoch + 1,
-        position,
-        num_batches);
-  }
-  std::unique_ptr<dist::GradientReducer> reducer;
-  torch::Tensor tok_table;  // reduced by rows (set when it can be)
-  if (group) {
-    // Identical starting weights on every rank (the seed already gives
-    // them; the broadcast makes it a fact, resumed runs included).
-    std::vector<torch::Tensor> state;
-    for (auto& [name, t] : model_state(*model)) state.push_back(t);
-    {
-      c10::NoGradGuard no_grad;
-      group->broadcast(state, 0);
-    }
-    // Tied weights appear under two names: reduce each tensor once.
-    std::vector<torch::Tensor> unique;
-    for (const auto& p : model->parameters()) {
-      const bool seen = std::any_of(unique.begin(), unique.end(), [&](auto& u) {
-        return u.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
-      });
-      if (!seen) unique.push_back(p);
-    }
-    // The token table's gradient is non-zero only in the rows of the ids the
-    // batch looked up (embedding backward is an index_add), unless the
-    // output head shares the table: then every row has a gradient.
-    std::vector<torch::Tensor> row_sparse;
-    if (cfg.train.dist_sparse_embedding && !cfg.model.tie_weights) {
-      // Keep the dict alive: find() points into it.
-      const auto named = model->named_parameters();
-      if (const auto* t = named.find("embedding.tok_emb.weight")) {
-        tok_table = *t;
-        row_sparse.push_back(tok_table);
-      }
-    }
-    reducer = std::make_unique<dist::GradientReducer>(
-        *group, unique, size_t{4} << 20, row_sparse);
-  }
-  if (lead) write_file_atomic((dir / "config.toml").string(), to_toml(cfg));
-  auto write_outputs = [&] {
-    if (!lead) return;
-    std::string lines;
-    for (const auto& r : evals) lines += metrics_json(r) + "\n";
-    write_file_atomic(metrics_path, lines);
-    write_file_atomic(plot_path, loss_plot_svg(evals));
-  };
-  write_outputs();
-
-  // --- the loop ------------------------------------------------------------
-  const auto t0 = Clock::now();
-  const int64_t tokens_at_start = tokens_seen;
-  const int64_t step_at_start = step;
-  auto session_s = [&] {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
-  int64_t total_steps = cfg.train.epochs * num_batches;
-  if (cfg.train.max_steps > 0)
-    total_steps = std::min(total_steps, cfg.train.max_steps);
-
-  auto save = [&] {
-    if (!lead) {
-      saved_step = step;
-      return;
-    }
-    Checkpoint c;
-    c.config_toml = to_toml(cfg);
-    c.step = step;
-    c.epoch = epoch;
-    c.position = position;
-    c.sampler_seed = sampler_seed;
-    c.tokens_seen = tokens_seen;
-    c.elapsed_s = elapsed_before + session_s();
-    c.model = model_state(*model);
-    c.optimizer = optimizer.state();
-    {
-      auto gen = default_generator(c10::Device(c10::kCPU));
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      c.cpu_rng = gen.get_state();
-    }
-    if (device.is_cuda()) {
-      auto gen = default_generator(device);
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      c.cuda_rng = gen.get_state();
-    }
-    save_checkpoint(ckpt_path, c);
-    saved_step = step;
-  };
-  auto non_finite = [&](const char* what, double v) {
-    return Error(fmt::format(
-        "step {}: {} loss is {}; stopped, {}",
-        step,
-        what,
-        std::isnan(v) ? std::string("nan") : fmt::format("{}", v),
-        saved_step >= 0
-            ? fmt::format(
-                  "the last good checkpoint (step {}) is kept in {}",
-                  saved_step,
-                  ckpt_path)
-            : std::string(
-                  "no checkpoint was saved yet; hint: lower train.lr")));
-  };
-  auto calc_loss_loader = [&](Loader& loader) {
-    // The book's calc_loss_loader(num_batches=eval_iter): a fresh pass.
-    const auto n = std::min<int64_t>(
-        cfg.train.eval_iter, static_cast<int64_t>(loader.num_batches()));
-    if (n == 0) return std::nan("");
-    auto pass = loader.begin_pass();
-    double total = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      auto b = pass.next();
-      if (world == 1) {
-        total += lm_loss(model(b->inputs.to(device)), b->targets.to(device))
-                     .item<double>();
-        continue;
-      }
-      // This rank's rows' share of the global batch mean.
-      const Batch mine = shard(*b, rank, world, cfg.data.batch_size);
-      const int64_t rows = mine.inputs.size(0);
-      if (rows == 0) continue;
-      total += lm_loss(model(mine.inputs.to(device)), mine.targets.to(device))
-                   .item<double>() *
-               static_cast<double>(rows) /
-               static_cast<double>(b->inputs.size(0));
-    }
-    if (group) total = group->allreduce_sum(total);
-    return total / static_cast<double>(n);
-  };
-  const bool tty = opt.progress && lead;
-  auto progress = [&] {
-    if (!tty) return;
-    const double done = static_cast<double>(step) /
-                        static_cast<double>(std::max<int64_t>(total_steps, 1));
-    const int width = 30;
-    const int fill = static_cast<int>(done * width);
-    const int64_t this_session = step - step_at_start;
-    const double eta = this_session > 0
-                           ? session_s() / static_cast<double>(this_session) *
-                                 static_cast<double>(total_steps - step)
-                           : NAN;
-    fmt::print(
-        stdout,
-        "\r[{}{}] step {}/{} {:3.0f}% ETA {}\033[K",
-        std::string(static_cast<size_t>(fill), '#'),
-        std::string(static_cast<size_t>(width - fill), '.'),
-        step,
-        total_steps,
-        100 * done,
-        duration(eta));
-    std::fflush(stdout);
-  };
-  // Under torchrun every rank must stop at the same step: the flag is
-  // agreed on in each step's all-reduce (stop_agreed).
-  bool stop_agreed = false;
-  double comm_wait_s = 0;
-  auto stop_requested = [&] {
-    if (group) return stop_agreed;
-    return opt.stop != nullptr && opt.stop->load() != 0;
-  };
-
-  TrainResult result;
-  // A checkpoint at the end of a pass continues with the next epoch.
-  if (position >= num_batches) {
-    ++epoch;
-    position = 0;
-    sampler_seed = -1;
-  }
-  bool done = cfg.train.max_steps > 0 && step >= cfg.train.max_steps;
-  model->train();
-  while (!done && epoch < cfg.train.epochs) {
-    if (stop_requested()) break;
-    Loader::Pass pass = position > 0
-                            ? train_loader.resume_pass(
-                                  sampler_seed, static_cast<size_t>(position))
-                            : train_loader.begin_pass();
-    for (;;) {
-      if (cfg.train.max_steps > 0 && step >= cfg.train.max_steps) {
-        done = true;
-        break;
-      }
-      auto batch = pass.next();
-      if (!batch) break;
-      optimizer.zero_grad();
-      if (group) {
-        // Local loss weighted by this rank's share of the global batch, so
-        // that the averaged gradient is the global batch mean's gradient.
-        const Batch mine = shard(*batch, rank, world, cfg.data.batch_size);
-        const int64_t rows = mine.inputs.size(0);
-        const double share = static_cast<double>(rows) /
-                             static_cast<double>(batch->inputs.size(0));
-        double local = 0;
-        // Every rank names its ids, even none: the row mask is a collective.
-        if (tok_table.defined()) reducer->expect_rows(tok_table, mine.inputs);
-        at::Tensor loss;
-        if (rows > 0) {
-          loss =
-              lm_loss(model(mine.inputs.to(device)), mine.targets.to(device));
-          local = loss.item<double>() * share;
-        }
-        // The global loss and the stop flag, agreed on before backward: a
-        // non-finite loss stops every rank before any weight changes, as
-        // without torchrun (the all-reduce also absorbs the ranks' forward
-        // imbalance, so it counts as communication).
-        const bool stop_here = opt.stop != nullptr && opt.stop->load() != 0;
-        auto agreed = at::empty({2}, at::kDouble);
-        agreed.data_ptr<double>()[0] = local;
-        agreed.data_ptr<double>()[1] = stop_here ? 1.0 : 0.0;
-        const auto agree_start = std::chrono::steady_clock::now();
-        group->allreduce_sum(agreed);
-        comm_wait_s += std::chrono::duration<double>(
-                           std::chrono::steady_clock::now() - agree_start)
-                           .count();
-        const double loss_value = agreed.data_ptr<double>()[0];
-        stop_agreed = agreed.data_ptr<double>()[1] > 0;
-        if (!std::isfinite(loss_value)) {
-          ++step;
-          throw non_finite("training", loss_value);
-        }
-        if (rows > 0) (loss * (share * world)).backward();
-        // Each bucket's parameters are updated as soon as their averaged
-        // gradients arrive, while the larger buckets are still on the wire.
-        optimizer.begin_step();
-        reducer->finish([&](const std::vector<at::Tensor>& reduced) {
-          for (const auto& p : reduced) optimizer.update(p);
-        });
-        comm_wait_s += reducer->last_wait_s();
-      } else {
-        const auto loss =
-            lm_loss(model(batch->inputs.to(device)), batch->targets.to(device));
-        const double loss_value = loss.item<double>();
-        if (!std::isfinite(loss_value)) {
-          ++step;
-          throw non_finite("training", loss_value);
-        }
-        loss.backward();
-        optimizer.step();
-      }
-      tokens_seen += batch->inputs.numel();
-      ++step;
-      position = static_cast<int64_t>(pass.position());
-      sampler_seed = pass.sampler_seed();
-      if ((step - 1) % cfg.train.eval_freq == 0) {
-        // evaluate_model: eval mode, no grad, then back to training.
-        double train_loss = 0;
-        double val_loss = 0;
-        {
-          c10::NoGradGuard no_grad;
-          model->eval();
-          train_loss = calc_loss_loader(train_loader);
-          val_loss = calc_loss_loader(val_loader);
-          model->train();
-        }
-        EvalRecord r;
-        r.step = step;
-        r.epoch = epoch + 1;
-        r.train_loss = train_loss;
-        r.val_loss = val_loss;
-        r.tokens_seen = tokens_seen;
-        r.elapsed_s = elapsed_before + session_s();
-        r.tokens_per_s = static_cast<double>(tokens_seen - tokens_at_start) /
-                         std::max(session_s(), 1e-9);
-        evals.push_back(r);
-        write_outputs();
-        if (tty) fmt::print(stdout, "\r\033[K");
-        fmt::print(
-            log,
-            "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | tokens "
-            "seen {} | {:.0f} tok/s\n",
-            r.epoch,
-            r.step,
-            r.train_loss,
-            r.val_loss,
-            r.tokens_seen,
-            r.tokens_per_s);
-        std::fflush(log);
-        if (!std::isfinite(train_loss))
-          throw non_finite("training (evaluation)", train_loss);
-        if (!std::isfinite(val_loss)) throw non_finite("validation", val_loss);
-      }
-      progress();
-      const bool stop = stop_requested();
-      if (stop || (cfg.run.checkpoint_every > 0 &&
-                   step % cfg.run.checkpoint_every == 0))
-        save();
-      if (stop) {
-        if (tty) fmt::print(stdout, "\r\033[K");
-        fmt::print(
-            log,
-            "interrupted: checkpoint at step {} saved to {}; continue with: "
-            "ember train --resume {}\n",
-            step,
-            ckpt_path,
-            cfg.run.dir);
-        result.interrupted = true;
-        result.step = step;
-        result.evals = evals;
-        if (group) group->shutdown();
-        return result;
-      }
-    }
-    if (done) break;
-    ++epoch;
-    position = 0;
-    sampler_seed = -1;
-  }
-  if (tty) fmt::print(stdout, "\r\033[K");
-  if (stop_requested()) {
-    result.interrupted = true;
-    if (step != saved_step) save();
-  } else if (step != saved_step) {
-    save();
-  }
-  fmt::print(
-      log,
-      "done: {} steps, {} tokens seen; {:.1f} s, {:.0f} tokens/s this session; "
-      "outputs in {}\n",
-      step,
-      tokens_seen,
-      session_s(),
-      static_cast<double>(tokens_seen - tokens_at_start) /
-          std::max(session_s(), 1e-9),
-      cfg.run.dir);
-  if (group && step > step_at_start) {
-    const double per_step =
-        session_s() / static_cast<double>(step - step_at_start);
-    const double wait = comm_wait_s / static_cast<double>(step - step_at_start);
-    fmt::print(
-        log,
-        "distributed: gradient all-reduce wait {:.1f} ms/step of {:.1f} "
-        "ms/step ({:.1f}%)\n",
-        1e3 * wait,
-        1e3 * per_step,
-        100 * wait / per_step);
-    // Where the wait comes from, bucket by bucket (backward fills them in
-    // this order).
-    const auto stats = reducer->stats();
-    for (size_t k = 0; k < stats.buckets.size(); ++k) {
-      const auto& b = stats.buckets[k];
-      fmt::print(
-          log,
-          "distributed: bucket {} ({} {}, {}): {:.2f} MB/step, launched "
-          "{:.1f} ms after the first gradient (finish at {:.1f} ms), wait "
-          "{:.1f} ms/step\n",
-          k,
-          b.num_params,
-          b.num_params == 1 ? "tensor" : "tensors",
-          b.row_sparse ? "row-sparse" : "dense",
-          b.mbytes,
-          b.ready_ms,
-          stats.backward_ms,
-          b.wait_ms);
-    }
-  }
-  result.step = step;
-  result.evals = evals;
-  if (group) group->shutdown();
-  return result;
+  Trainer trainer(cfg, opt);
+  return trainer.run();
 }
 
 }  // namespace ember

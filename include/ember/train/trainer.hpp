@@ -46,11 +46,15 @@ struct TrainResult {
 };
 
 /// Trains per `config` (already validated). Writes run.dir/config.toml,
-/// metrics.jsonl, loss.svg and checkpoint.pt. Throws ConfigError on a data
-/// set that cannot fill a batch or ids >= vocab_size; ember::Error on I/O,
-/// a corrupt or mismatched checkpoint, or a non-finite loss ("step 12:
-/// training loss is nan; stopped, the last good checkpoint (step 10) is kept
-/// in runs/x/checkpoint.pt").
+/// metrics.jsonl, loss.svg and checkpoint.pt, holding run.dir's lock
+/// (run_lock.hpp) from before the first write to the end. Throws ConfigError
+/// on a data set that cannot fill a batch or ids >= vocab_size; ember::Error
+/// on I/O, a run.dir in use by another run ("run.dir runs/x: in use by
+/// another ember run (pid 1234); hint: ..."), a corrupt or mismatched
+/// checkpoint, or a non-finite loss ("step 12: training loss is nan;
+/// stopped, the last good checkpoint (step 10) is kept in
+/// runs/x/checkpoint.pt"). A thin wrapper over the trainer's phases
+/// (trainer.cpp, class Trainer).
 TrainResult train(const Config& config, const TrainOptions& options = {});
 
 /// Keys that may differ between a checkpoint's config and the config of the
