@@ -24,7 +24,8 @@ double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const auto sec = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+    return static_cast<double>(t.tv_sec) +
+           static_cast<double>(t.tv_usec) * 1e-6;
   };
   return sec(ru.ru_utime) + sec(ru.ru_stime);
 }

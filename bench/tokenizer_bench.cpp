@@ -139,8 +139,7 @@ int main(int argc, char** argv) {
     files.insert(files.end(), corpora.begin(), corpora.end());
   }
 
-  const Timing load =
-      time_runs(20, [] { (void)ember::Tokenizer::gpt2(); });
+  const Timing load = time_runs(20, [] { (void)ember::Tokenizer::gpt2(); });
   const auto tok = ember::Tokenizer::gpt2();
   fmt::print(
       "vocabulary load (encoder.json + vocab.bpe, sha256 checks, tables): "

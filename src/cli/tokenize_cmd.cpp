@@ -10,8 +10,6 @@
 //     whitespace-separated ids (or a token file) in, the exact bytes out.
 // The work (inputs as a document stream, the encode loop, the outputs) is
 // ember::run_tokenize_job (text/tokenize_job.hpp).
-#include <unistd.h>
-
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -24,6 +22,7 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <unistd.h>
 
 #include <ember/text/id_text.hpp>
 #include <ember/text/tokenize_job.hpp>

@@ -1,8 +1,5 @@
 #include "ember/text/tokenize_job.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -15,6 +12,8 @@
 #include <vector>
 
 #include <fmt/core.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ember/text/token_file.hpp>
 #include <ember/util/error.hpp>

@@ -758,8 +758,7 @@ void byte_pair_merge(
     std::array<uint32_t, kSmall> rank;
     for (size_t i = 0; i < n; ++i) tok[i] = t.byte_token[s[i]];
     size_t m = n;
-    for (size_t i = 0; i + 1 < m; ++i)
-      rank[i] = pairs.find(tok[i], tok[i + 1]);
+    for (size_t i = 0; i + 1 < m; ++i) rank[i] = pairs.find(tok[i], tok[i + 1]);
     while (m > 1) {
       uint32_t best = kNoRank;
       size_t at = 0;

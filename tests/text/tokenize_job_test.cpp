@@ -2,9 +2,9 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 
-#include "temp_dir.hpp"
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenize_job.hpp>
 #include <ember/text/tokenizer.hpp>
@@ -55,7 +55,8 @@ TEST_CASE(
   ember::write_file_atomic(dir.file("d/.hidden"), "h");
   CHECK(
       ember::expand_inputs({dir.file("d"), "-"}) ==
-      std::vector<std::string>{dir.file("d/a.txt"), dir.file("d/sub/b.txt"), "-"});
+      std::vector<std::string>{
+          dir.file("d/a.txt"), dir.file("d/sub/b.txt"), "-"});
   std::filesystem::create_directories(dir.file("empty"));
   REQUIRE_THROWS_WITH(
       ember::expand_inputs({dir.file("empty")}),
