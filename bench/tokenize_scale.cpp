@@ -1,11 +1,9 @@
 // Tokenizer scaling without LibTorch (issue 7): the loop of `ember tokenize
 // --format bin16` (Tokenizer::encode_stream into a TokenFileWriter) at each
 // thread count given, on one input; MB/s, speedup, efficiency and peak RSS.
-// Built standalone so it runs on machines without LibTorch:
-//   g++ -O3 -std=c++17 -DFMT_HEADER_ONLY -Iinclude -Ibuild/generated \
-//     bench/tokenize_scale.cpp src/tokenizer.cpp src/io.cpp src/token_file.cpp
-//     \ -static -pthread -lutf8proc -o tokenize_scale
-//   EMBER_GPT2_DIR=data/gpt2 ./tokenize_scale corpus.txt 1 2 4 8 16
+// Links ember_base only (no LibTorch); the in-process side of the
+// whole-process table in bench/README.md ("Start-up of `ember tokenize`"):
+//   EMBER_GPT2_DIR=data/gpt2 build/bench/tokenize_scale corpus.txt 1 2 4
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +17,21 @@
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenizer.hpp>
 
+namespace {
+
+// User + system CPU seconds of the whole process (all threads).
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) +
+           static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: tokenize_scale INPUT THREADS...\n");
@@ -27,8 +40,9 @@ int main(int argc, char** argv) {
   const std::string input = argv[1];
   const auto tok = ember::Tokenizer::gpt2();
   double t1 = 0;
-  fmt::print("| threads | s | MB/s | speedup | efficiency | tokens |\n");
-  fmt::print("|---:|---:|---:|---:|---:|---:|\n");
+  fmt::print(
+      "| threads | s | MB/s | speedup | efficiency | tokens | CPU s |\n");
+  fmt::print("|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int a = 2; a < argc; ++a) {
     const auto threads = static_cast<unsigned>(std::stoul(argv[a]));
     // Every run starts alike: no previous output to free, no dirty pages of
@@ -39,6 +53,7 @@ int main(int argc, char** argv) {
     std::FILE* in = std::fopen(input.c_str(), "rb");
     if (in == nullptr) return 1;
     ember::TokenFileWriter out("/tmp/tokenize_scale.bin", 16);
+    const double cpu0 = cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t bytes = tok.encode_stream(
         in,
@@ -50,17 +65,19 @@ int main(int argc, char** argv) {
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
             .count();
+    const double cpu = cpu_seconds() - cpu0;
     std::fclose(in);
     if (t1 == 0) t1 = s * threads;  // the first row is the reference
     const double speedup = t1 / s;
     fmt::print(
-        "| {} | {:.2f} | {:.1f} | {:.2f} | {:.0f}% | {} |\n",
+        "| {} | {:.2f} | {:.1f} | {:.2f} | {:.0f}% | {} | {:.2f} |\n",
         threads,
         s,
         static_cast<double>(bytes) / 1e6 / s,
         speedup,
         100 * speedup / threads,
-        out.num_tokens());
+        out.num_tokens(),
+        cpu);
     std::fflush(stdout);
   }
   rusage ru{};

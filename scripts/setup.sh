@@ -41,7 +41,8 @@ packages=(
   nodejs npm
   libtorch-dev libopenblas0-openmp libgloo-dev python3-torch
   libfmt-dev catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
-  libutf8proc-dev libbenchmark-dev zlib1g-dev
+  libutf8proc-dev libbenchmark-dev zlib1g-dev libxxhash-dev libssl-dev
+  libsimdjson-dev
   clang libclang-rt-14-dev llvm universal-ctags
 )
 missing=()

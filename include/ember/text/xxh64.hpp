@@ -1,12 +1,17 @@
 // XXH64 (xxHash, 64-bit): the token file's payload checksum since format
-// version 2. Several bytes a cycle where FNV-1a (version 1) takes a cycle or
-// more a byte, so the one thread that writes a token file no longer limits
-// a parallel tokenize. Written from the algorithm's public specification
-// (github.com/Cyan4973/xxHash, doc/xxhash_spec.md); plain C++17.
+// version 2. The hashing is xxHash's reference implementation (Debian
+// libxxhash-dev: xxhash.h, libxxhash); this header only wraps its streaming
+// API (XXH64_reset / XXH64_update / XXH64_digest) in a value type with the
+// state on the stack. Leaves out XXH3: it would change the checksum (format).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#ifndef XXH_STATIC_LINKING_ONLY
+#define XXH_STATIC_LINKING_ONLY  // XXH64_state_t's layout: a stack state
+#endif
+#include <xxhash.h>
 
 namespace ember {
 
@@ -15,19 +20,23 @@ namespace ember {
 /// (xxhsum -H64 prints the same for "abc").
 class Xxh64 {
  public:
-  explicit Xxh64(uint64_t seed = 0);
-  void update(const void* data, size_t n);
-  uint64_t digest() const;
+  explicit Xxh64(uint64_t seed = 0) {
+    XXH64_reset(&state_, seed);
+  }
+  void update(const void* data, size_t n) {
+    XXH64_update(&state_, data, n);
+  }
+  uint64_t digest() const {
+    return XXH64_digest(&state_);
+  }
 
  private:
-  uint64_t acc_[4];
-  unsigned char buf_[32];
-  size_t buf_len_ = 0;
-  uint64_t total_ = 0;
-  uint64_t seed_;
+  XXH64_state_t state_;
 };
 
 /// XXH64 of `n` bytes in one call.
-uint64_t xxh64(const void* data, size_t n, uint64_t seed = 0);
+inline uint64_t xxh64(const void* data, size_t n, uint64_t seed = 0) {
+  return XXH64(data, n, seed);
+}
 
 }  // namespace ember

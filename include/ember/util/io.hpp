@@ -15,6 +15,13 @@ namespace ember {
 /// missing, a directory, or unreadable: "read <path>: no such file".
 std::string read_file(const std::string& path);
 
+/// read_file(path), or all of stdin for "-" ("read <stdin>: <reason>").
+std::string read_file_or_stdin(const std::string& path);
+
+/// Writes `data` to stdout and flushes it. Throws ember::Error
+/// ("write <stdout>: <reason>") when stdout fails, e.g. a closed pipe.
+void write_stdout(std::string_view data);
+
 /// Writes `data` to `path` atomically: a temp file beside it is written,
 /// flushed to disk and renamed over `path`. On any failure (disk full,
 /// permission) the old `path` is untouched and ember::Error is thrown.
@@ -40,7 +47,8 @@ std::string gpt2_vocab_dir();
 /// std::nullopt when `text` is valid UTF-8.
 std::optional<size_t> find_invalid_utf8(std::string_view text);
 
-/// Hex SHA-256 of `data` (FIPS 180-4), for pinning vocabulary files.
+/// Hex SHA-256 of `data` (OpenSSL libcrypto), for pinning vocabulary files.
+/// sha256_hex("abc") == "ba7816bf...f20015ad". Throws Error if OpenSSL fails.
 std::string sha256_hex(std::string_view data);
 
 }  // namespace ember
