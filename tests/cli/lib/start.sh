@@ -27,3 +27,22 @@ reference_run() {
 random_moment() {
   awk -v r=$RANDOM -v ms="$ref_ms" 'BEGIN { printf "%.3f", r / 32768 * ms / 1000 }'
 }
+
+# interruptible COMMAND...: COMMAND in the background ($! is its pid) with
+# SIGINT at its default action. A non-interactive bash starts background
+# commands with SIGINT ignored, and the ignore survives exec; without this,
+# `kill -INT` does nothing to an ember that installed no handler, and a test
+# could not tell a working handler from a missing one (both end with a
+# finished run). With it, a missing handler means death by SIGINT (status
+# 130 but no `interrupted:` line).
+interruptible() {
+  env --default-signal=INT "$@" &
+}
+
+# ref_train_ms DIR: the training time of the run in DIR in milliseconds (the
+# elapsed_s of its last evaluation: LibTorch's start-up excluded).
+ref_train_ms() {
+  python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(int(rows[-1]["elapsed_s"] * 1000))' "$1/metrics.jsonl"
+}
