@@ -2,8 +2,8 @@
 # SIGINT during a checkpoint write (issue 6): with a checkpoint after every
 # step, each trial waits until a save is in progress (its temp file
 # checkpoint.pt.tmp.<pid> exists; failing that, until 2 evaluations are
-# logged) or a random moment in the first half of the training (after the
-# first step), then fires SIGINT every few milliseconds until ember exits.
+# logged) or a random moment early in the training (after the first step
+# and 0-5 more saves), then fires SIGINT every few milliseconds until ember exits.
 # Every time: exit 130 with the `interrupted: checkpoint at step N` line, no
 # temp file left, and `--resume` continues at step N and finishes the run
 # with the metrics of an uninterrupted one (1e-6). ember starts with SIGINT
@@ -17,7 +17,6 @@ trials="${EMBER_SIGINT_TRIALS:-8}"
 cfg=(--config configs/debug.toml --set train.threads=1 --set train.max_steps=12
   --set run.checkpoint_every=1)
 reference_run "$w/ref" "${cfg[@]}"
-train_ms=$(ref_train_ms "$w/ref")
 during_write=0
 for ((i = 0; i < trials; i++)); do
   d="$w/t$i"
@@ -36,14 +35,16 @@ for ((i = 0; i < trials; i++)); do
     done
     compgen -G "$d/checkpoint.pt.tmp.*" >/dev/null && during_write=$((during_write + 1))
   else
-    # After the first step (its evaluation line), a random moment in the
-    # first half of the training. (A stop before the first step saves
-    # nothing and prints no `interrupted:` line: not what this test checks.)
+    # After the first step (its evaluation line) and a random number (0-5)
+    # of further saves, plus up to 50 ms: always mid-run (steps 1-7 of 12),
+    # however fast the machine. (A stop before the first step saves nothing
+    # and prints no `interrupted:` line: not what this test checks.)
     while kill -0 "$pid" 2>/dev/null; do
       grep -q "^ep 1 (step 000001)" "$w/log" 2>/dev/null && break
       sleep 0.005
     done
-    sleep "$(awk -v r=$RANDOM -v ms="$train_ms" 'BEGIN { printf "%.3f", r / 32768 * ms / 2000 }')"
+    wait_saves "$pid" "$d/checkpoint.pt" $((RANDOM % 6))
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", r / 32768 * 0.05 }')"
   fi
   # A storm of SIGINTs: the first asks for a stop, the rest land during the
   # final save (and whatever else runs until the exit).
@@ -68,4 +69,4 @@ for ((i = 0; i < trials; i++)); do
   echo "trial $i: exit 130, interrupted at step $step, resumed"
   rm -rf "$d"
 done
-echo "ok: $trials SIGINT-storm trials, $during_write fired while a checkpoint write was in progress (training takes ${train_ms} ms)"
+echo "ok: $trials SIGINT-storm trials, $during_write fired while a checkpoint write was in progress (the uninterrupted run takes ${ref_ms} ms)"

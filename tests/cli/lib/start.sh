@@ -39,10 +39,18 @@ interruptible() {
   env --default-signal=INT "$@" &
 }
 
-# ref_train_ms DIR: the training time of the run in DIR in milliseconds (the
-# elapsed_s of its last evaluation: LibTorch's start-up excluded).
-ref_train_ms() {
-  python3 -c 'import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(int(rows[-1]["elapsed_s"] * 1000))' "$1/metrics.jsonl"
+# wait_saves PID FILE N: waits (while PID runs) until FILE has been replaced
+# N times (each save renames a new file over it, so its inode changes); a
+# moment tied to the run's progress, not to the clock, so a faster or slower
+# machine still lands mid-run.
+wait_saves() {
+  local pid="$1" file="$2" n="$3" seen=0 ino="" cur
+  while ((seen < n)) && kill -0 "$pid" 2>/dev/null; do
+    cur=$(stat -c %i "$file" 2>/dev/null || true)
+    if [[ -n "$cur" && "$cur" != "$ino" ]]; then
+      [[ -n "$ino" ]] && seen=$((seen + 1))
+      ino="$cur"
+    fi
+    sleep 0.005
+  done
 }
