@@ -8,8 +8,10 @@
 #                (the NCCL process group, broadcast and gradient all-reduce on
 #                a real GPU)
 #   nccl-2       with 2+ GPUs: 2 ranks x batch b equal 1 process x batch 2b
-#   tests        the whole CTest suite (tests whose tools are missing skip)
-# and ends with a summary; the exit status is 1 when any stage failed.
+#   tests        the whole CTest suite; a skip that tests/allowed_skips.txt does
+#                not allow on a GPU machine fails it (scripts/check_skips.sh)
+# and ends with a summary (PASS, SKIP with its reason above it, or FAIL); the
+# exit status is 1 when any stage failed.
 #
 #   bash scripts/gpu-check.sh
 # Environment:
@@ -44,8 +46,12 @@ stage() { # stage NAME FUNCTION: runs FUNCTION when NAME is selected
   local name="$1" t0=$SECONDS
   [[ " $stages " == *" $name "* ]] || return 0
   say "--- $name"
-  if "$2"; then
+  local status=0
+  "$2" || status=$?
+  if ((status == 0)); then
     summary+=("PASS  $name ($((SECONDS - t0)) s)")
+  elif ((status == 77)); then
+    summary+=("SKIP  $name ($((SECONDS - t0)) s)")
   else
     summary+=("FAIL  $name ($((SECONDS - t0)) s)")
     failed=1
@@ -94,23 +100,17 @@ trap 'rm -rf "$w"' EXIT
 ember="$build/ember"
 
 # Largest |a - b| of train and val losses over two metrics.jsonl files, which
-# must have the same evaluations (tokens_seen); fails above the tolerance.
+# must have the same evaluations (step, epoch, tokens_seen); fails above the
+# tolerance, and on a loss that is not finite (tests/cli/lib/checks.py).
 compare() { # compare A B TOL LABEL
   "$py" - "$@" <<'PY'
-import json, sys
-a = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-b = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import compare_metrics, read_jsonl
+a, b = read_jsonl(sys.argv[1]), read_jsonl(sys.argv[2])
 tol, label = float(sys.argv[3]), sys.argv[4]
-assert len(a) == len(b) > 0, f"{len(a)} vs {len(b)} evaluations"
-worst = 0.0
-for x, y in zip(a, b):
-    assert x["tokens_seen"] == y["tokens_seen"], (x, y)
-    for k in ("train_loss", "val_loss"):
-        worst = max(worst, abs(x[k] - y[k]))
-ok = worst <= tol
-print(f"[gpu-check] {label}: {len(a)} evaluations, max |diff| {worst:.2e} "
-      f"({'<=' if ok else '>'} {tol:g})")
-sys.exit(0 if ok else 1)
+worst = compare_metrics(a, b, tol, label)
+print(f"[gpu-check] {label}: {len(a)} evaluations, max |diff| {worst:.2e} (<= {tol:g})")
 PY
 }
 
@@ -136,8 +136,13 @@ throughput() {
     --set train.max_steps=31 --set run.dir="$w/verdict" >"$w/verdict.log" 2>&1 ||
     { tail -3 "$w/verdict.log"; return 1; }
   "$py" - "$w/verdict/metrics.jsonl" <<'PY'
-import json, sys
-r = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, finite, read_jsonl
+rows = read_jsonl(sys.argv[1])
+check(rows, "no evaluations in metrics.jsonl")
+r = rows[-1]
+check(finite(r["train_loss"]) and finite(r["val_loss"]), f"non-finite loss: {r}")
 print(f"[gpu-check] CUDA, configs/verdict.toml, {r['step']} steps: "
       f"{r['tokens_seen'] / r['elapsed_s']:.0f} tokens/s (evaluations included)")
 PY
@@ -174,8 +179,8 @@ nccl_2() {
   local ngpu
   ngpu=$(nvidia-smi -L 2>/dev/null | wc -l)
   if ((ngpu < 2)); then
-    say "skipped: $ngpu GPU(s) visible, the 2-rank NCCL check needs 2 or more"
-    return 0
+    say "skipped: nccl-2: $ngpu GPU(s) visible, the 2-rank NCCL check needs 2 or more"
+    return 77
   fi
   [[ -f "$w/plain/metrics.jsonl" ]] || "$ember" train "${one[@]}" --set data.batch_size=4 \
     --set run.dir="$w/plain" >"$w/plain.log" 2>&1 || return 1
@@ -191,7 +196,13 @@ stage nccl-2 nccl_2
 # --- the test suite ---------------------------------------------------------------------------
 tests() {
   cmake --build "$build" --parallel "$(nproc)" || return 1
-  ctest --test-dir "$build" --output-on-failure --timeout 600 -j "$(( $(nproc) / 2 ))"
+  local status=0
+  ctest --test-dir "$build" --no-tests=error --output-on-failure --timeout 600 \
+    -j "$(( $(nproc) / 2 ))" --output-junit ctest-junit.xml || status=1
+  # Lists every skip with its reason; fails on one that tests/allowed_skips.txt
+  # does not allow on a GPU machine (the [cuda] cases must run here).
+  bash scripts/check_skips.sh "$build/ctest-junit.xml" gpu || status=1
+  return "$status"
 }
 stage tests tests
 

@@ -138,8 +138,16 @@ case "$job" in
     exec "$build/ember" train "$@"
     ;;
   test)
+    # Each CTest run writes a JUnit file that scripts/check_skips.sh reads: a
+    # skip not listed in tests/allowed_skips.txt fails the job (a missing
+    # dependency must not read as a pass); --no-tests=error fails a run that
+    # found no test at all.
     say "running the test suite"
-    ctest --test-dir "$build" --output-on-failure --timeout 1500 -j "$(nproc)" "$@"
+    status=0
+    ctest --test-dir "$build" --no-tests=error --output-on-failure --timeout 1500 -j "$(nproc)" \
+      --output-junit ctest-junit.xml "$@" || status=$?
+    bash scripts/check_skips.sh "$build/ctest-junit.xml" normal || status=1
+    ((status == 0)) || die "the test suite failed (see above)"
     if [[ "${EMBER_TEST_QUICK:-0}" == 1 ]]; then
       say "EMBER_TEST_QUICK=1: skipping the sanitized suite and the fuzzing"
       exit 0
@@ -149,7 +157,10 @@ case "$job" in
     asan_args=("${cmake_args[@]/-DCMAKE_BUILD_TYPE=Release/-DCMAKE_BUILD_TYPE=RelWithDebInfo}")
     cmake -S . -B build-asan "${asan_args[@]}" -DEMBER_SANITIZE=ON -DEMBER_BENCH=OFF >/dev/null
     cmake --build build-asan --parallel "$(nproc)"
-    ctest --test-dir build-asan --output-on-failure --timeout 3000 -j "$(nproc)" "$@"
+    ctest --test-dir build-asan --no-tests=error --output-on-failure --timeout 3000 -j "$(nproc)" \
+      --output-junit ctest-junit.xml "$@" || status=$?
+    bash scripts/check_skips.sh build-asan/ctest-junit.xml sanitize || status=1
+    ((status == 0)) || die "the sanitized test suite failed (see above)"
     say "fuzzing: each libFuzzer target for ${EMBER_FUZZ_SECONDS:-60}s"
     EMBER_FUZZ_JOBS="$(nproc)" bash scripts/fuzz.sh "${EMBER_FUZZ_SECONDS:-60}"
     ;;

@@ -7,7 +7,7 @@ ember="$1"
 src="$2"
 text="$src/data/the-verdict.txt"
 if [[ ! -f "$text" ]]; then
-  echo "skipped: $text is missing (run scripts/setup.sh)"
+  echo "skipped: data_batches (ember batches on the-verdict): $text is missing (run scripts/setup.sh)"
   exit 77
 fi
 fail() {
@@ -46,24 +46,30 @@ cmp -s "$tmp/shuf.jsonl" "$tmp/shuf2.jsonl" || fail "--num-workers 2 changed the
 python3 - "$src" "$tmp/shuf.jsonl" "$tmp/all.jsonl" <<'PY' || fail "shuffled order differs from PyTorch's"
 import json, sys
 src, shuf, seq = sys.argv[1:4]
+sys.path.insert(0, f"{src}/tests/cli/lib")
+from checks import check, read_jsonl
 ids = [int(x) for line in open(f"{src}/tests/golden/the_verdict_ids.txt")
        if not line.startswith("#") for x in line.split()]
+check(len(ids) == 5145, f"the_verdict_ids.txt: {len(ids)} ids, expected 5145")
 lines = open(f"{src}/tests/golden/loader_orders.txt").read().split("\n")
 start = lines.index(next(l for l in lines if l.startswith("scenario book_shuffle ")))
-assert lines[start + 1].startswith("pass 0 ")
+check(lines[start + 1].startswith("pass 0 "), f"loader_orders.txt: {lines[start + 1]!r} after the scenario line")
 order = []
 for l in lines[start + 2:]:
     if not l.startswith("b "):
         break
     order.append([int(x) for x in l.split()[1:]])
-got = [json.loads(l) for l in open(shuf)]
-assert len(got) == len(order) == 160, (len(got), len(order))
-for batch, idx in zip(got, order):
-    assert batch["inputs"] == [ids[4 * i:4 * i + 4] for i in idx]
-    assert batch["targets"] == [ids[4 * i + 1:4 * i + 5] for i in idx]
+got = read_jsonl(shuf)
+check(len(got) == len(order) == 160, f"{len(got)} batches, golden {len(order)}, expected 160")
+for n, (batch, idx) in enumerate(zip(got, order)):
+    want = [ids[4 * i:4 * i + 4] for i in idx]
+    check(batch["inputs"] == want, f"batch {n} inputs: {batch['inputs']} vs {want}")
+    want = [ids[4 * i + 1:4 * i + 5] for i in idx]
+    check(batch["targets"] == want, f"batch {n} targets: {batch['targets']} vs {want}")
 # the sequential pass with the short last batch
-seq_batches = [json.loads(l) for l in open(seq)]
-assert seq_batches[-1]["inputs"] == [ids[4 * i:4 * i + 4] for i in range(1280, 1286)]
+last = read_jsonl(seq)[-1]["inputs"]
+want = [ids[4 * i:4 * i + 4] for i in range(1280, 1286)]
+check(last == want, f"last sequential batch: {last} vs {want}")
 PY
 
 # Errors: runtime (1) and usage (2).

@@ -20,6 +20,8 @@ cmp -s "$tmp/a.json" "$tmp/b.json" || fail "--seed defaults to 123"
 python3 - "$src" "$tmp" <<'PY' || fail "embed output"
 import hashlib, json, struct, sys
 src, tmp = sys.argv[1:3]
+sys.path.insert(0, f"{src}/tests/cli/lib")
+from checks import check
 def f32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
 def sha(rows):
@@ -33,25 +35,28 @@ for line in open(f"{src}/tests/golden/embedding_weights.txt"):
     elif w and w[0] == "row" and cur is not None:
         cur["rows"][int(w[1])] = [float(x) for x in w[2:]]
 a = json.load(open(f"{tmp}/a.json"))
-assert set(a) == {"weight", "output"}, a.keys()
+check(set(a) == {"weight", "output"}, f"keys {sorted(a)}, expected output and weight")
 W = a["weight"]
 # the printed decimals read back (as float32) to PyTorch's exact bytes
-assert sha(W) == golden[(123, 6, 3)]["sha"]
+check(sha(W) == golden[(123, 6, 3)]["sha"], f"seed 123 6x3 weight: sha256 {sha(W)} vs golden {golden[(123, 6, 3)]['sha']}")
+check(golden[(123, 6, 3)]["rows"], "embedding_weights.txt: no rows for seed 123 6x3")
 for i, row in golden[(123, 6, 3)]["rows"].items():
-    assert [f32(x) for x in row] == [f32(x) for x in W[i]], (i, row, W[i])
+    check([f32(x) for x in row] == [f32(x) for x in W[i]], f"row {i}: {W[i]} vs golden {row}")
 book = [[0.3374, -0.1778, -0.1690], [0.9178, 1.5810, 1.3010], [1.2753, -0.2010, -0.1606],
         [-0.4015, 0.9666, -1.1481], [-1.1589, 0.3255, -0.6315], [-2.8400, -0.7849, -1.4096]]
-assert all(round(x, 4) == y for r, b in zip(W, book) for x, y in zip(r, b)), W
-assert a["output"] == [W[2], W[3], W[5], W[1]]
+check(len(W) == 6 and all(round(x, 4) == y for r, b in zip(W, book) for x, y in zip(r, b)),
+      f"weight {W} vs the book's {book}")
+check(a["output"] == [W[2], W[3], W[5], W[1]], f"lookup of 2,3,5,1: {a['output']}")
 c = json.load(open(f"{tmp}/c.json"))
-assert c["output"] == []
-assert sha(c["weight"]) == golden[(0, 1024, 256)]["sha"]
+check(c["output"] == [], f"no --ids: output {c['output']}, expected []")
+check(sha(c["weight"]) == golden[(0, 1024, 256)]["sha"], f"seed 0 1024x256 weight: sha256 {sha(c['weight'])} vs golden {golden[(0, 1024, 256)]['sha']}")
 d = json.load(open(f"{tmp}/d.json"))
-assert d["weight"] == W and d["output"] == [W[3]]
-assert len(d["pos_weight"]) == 4
+check(d["weight"] == W and d["output"] == [W[3]], f"--context-length 4 --ids 3: weight {d['weight']}, output {d['output']}")
+check(len(d["pos_weight"]) == 4, f"pos_weight has {len(d['pos_weight'])} rows, expected 4")
 # float32 sum (the double sum of two float32 here is exact, then rounded once)
-assert [[f32(v) for v in d["input_embeddings"][0]]] == [
-    [f32(f32(x) + f32(p)) for x, p in zip(W[3], d["pos_weight"][0])]]
+want = [[f32(f32(x) + f32(p)) for x, p in zip(W[3], d["pos_weight"][0])]]
+got = [[f32(v) for v in d["input_embeddings"][0]]]
+check(got == want, f"input_embeddings {got} vs tok + pos {want}")
 PY
 
 set +e

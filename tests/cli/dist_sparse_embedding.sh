@@ -24,13 +24,12 @@ if grep -q "row-sparse" "$w/whole.rank0.log"; then
   echo "dist_sparse_embedding=false still reduced by rows"; exit 1
 fi
 python3 - "$w/rows/metrics.jsonl" "$w/whole/metrics.jsonl" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-whole = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-keys = ("step", "tokens_seen", "train_loss", "val_loss")
-assert len(rows) == len(whole) >= 3, (len(rows), len(whole))
-for a, b in zip(rows, whole):
-    assert all(a[k] == b[k] for k in keys), (a, b)
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, compare_metrics, read_jsonl
+rows, whole = read_jsonl(sys.argv[1]), read_jsonl(sys.argv[2])
+check(len(rows) >= 3, f"{len(rows)} evaluations, expected at least 3")
+compare_metrics(rows, whole, 0.0, "row-sparse vs dense")
 print(f"row-sparse: {len(rows)} evaluations, the same losses as dense")
 PY
 "$worker" compare "$w/rows/checkpoint.pt" "$w/whole/checkpoint.pt" 0
@@ -43,12 +42,12 @@ fi
 "$ember" train "${common[@]}" "${tied[@]}" --set data.batch_size=4 \
   --set run.dir="$w/tied-one" >"$w/tied-one.log"
 python3 - "$w/tied-one/metrics.jsonl" "$w/tied/metrics.jsonl" <<'PY'
-import json, sys
-one = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-two = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-assert len(one) == len(two) >= 3, (len(one), len(two))
-worst = max(abs(a[k] - b[k]) for a, b in zip(one, two) for k in ("train_loss", "val_loss"))
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, compare_metrics, read_jsonl
+one, two = read_jsonl(sys.argv[1]), read_jsonl(sys.argv[2])
+check(len(one) >= 3, f"{len(one)} evaluations, expected at least 3")
+worst = compare_metrics(one, two, 1e-5, "tied: 1 process vs 2 ranks")
 print(f"tied: {len(one)} evaluations, largest loss difference {worst:.3g}")
-assert worst <= 1e-5, worst
 PY
 "$worker" compare "$w/tied-one/checkpoint.pt" "$w/tied/checkpoint.pt" 1e-5

@@ -24,17 +24,13 @@ if [[ -s "$w/two.rank1.log" ]]; then
 fi
 
 python3 - "$w/one/metrics.jsonl" "$w/two/metrics.jsonl" <<'PY'
-import json, sys
-one = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-two = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-assert len(one) == len(two) >= 5, (len(one), len(two))
-worst = 0.0
-for a, b in zip(one, two):
-    assert a["step"] == b["step"] and a["tokens_seen"] == b["tokens_seen"], (a, b)
-    for k in ("train_loss", "val_loss"):
-        worst = max(worst, abs(a[k] - b[k]))
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, compare_metrics, read_jsonl
+one, two = read_jsonl(sys.argv[1]), read_jsonl(sys.argv[2])
+check(len(one) >= 5, f"{len(one)} evaluations, expected at least 5")
+worst = compare_metrics(one, two, 1e-5, "1 process vs 2 ranks", exact=("step", "tokens_seen"))
 print(f"{len(one)} evaluations, largest loss difference {worst:.3g}")
-assert worst <= 1e-5, worst
 PY
 "$worker" compare "$w/one/checkpoint.pt" "$w/two/checkpoint.pt" 1e-5
 
@@ -51,14 +47,16 @@ if command -v torchrun >/dev/null; then
     --set train.max_steps=24 >"$w/three-resumed.log" 2>&1 ||
     { cat "$w/three-resumed.log"; exit 1; }
   python3 - "$w/two/metrics.jsonl" "$w/three/metrics.jsonl" <<'PY'
-import json, sys
-two = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-three = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-assert [r["step"] for r in two] == [r["step"] for r in three], (two, three)
-worst = max(abs(a[k] - b[k]) for a, b in zip(two, three) for k in ("train_loss", "val_loss"))
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import compare_metrics, read_jsonl
+worst = compare_metrics(read_jsonl(sys.argv[1]), read_jsonl(sys.argv[2]), 1e-6,
+                        "2 ranks vs 2 ranks resumed under torchrun")
 print(f"resumed 2-rank run: largest loss difference {worst:.3g}")
-assert worst <= 1e-6, worst
 PY
 else
-  echo "torchrun not found: the launcher and resume legs are skipped"
+  # torchrun comes with Debian's python3-torch (scripts/setup.sh): a run
+  # without it did not test the launcher, so it is a skip, not a pass.
+  echo "skipped: dist_train_equivalence, its torchrun launcher and resume legs: torchrun not found (apt install python3-torch); the rest passed"
+  exit 77
 fi

@@ -18,12 +18,12 @@ fail() {
   echo "FAIL: $*"
   exit 1
 }
-[[ -r /proc/self/status ]] || { echo "skipped: no /proc"; exit 77; }
+[[ -r /proc/self/status ]] || { echo "skipped: memory_limit: no readable /proc (it reads VmData/VmSize there)"; exit 77; }
 mb="${EMBER_MEMTEST_MB:-1000}"
 w="$(mktemp -d)"
 trap 'rm -rf "$w"' EXIT
 avail_kb="$(df -Pk "$w" | awk 'NR == 2 {print $4}')"
-((avail_kb > mb * 1024 * 2)) || { echo "skipped: need $((mb * 2)) MB free in $w"; exit 77; }
+((avail_kb > mb * 1024 * 2)) || { echo "skipped: memory_limit: need $((mb * 2)) MB free in $w (have $((avail_kb / 1024)) MB)"; exit 77; }
 
 # The baselines, in KB: what an idle `ember tokenize` takes (the torch-free
 # front, waiting on its stdin) and what an idle LibTorch command takes
@@ -52,7 +52,7 @@ rm -f "$w/fifo"
 # A sanitizer build reserves terabytes of address space at start (ASan's
 # shadow memory), which no ulimit can bound: this test needs a plain build.
 if ((base_size > 1024 * 1024 * 1024)); then
-  echo "skipped: ember reserves $((base_size / 1024 / 1024 / 1024)) TB of address space at start (a sanitizer build); ulimits need a plain build"
+  echo "skipped: memory_limit: ember reserves $((base_size / 1024 / 1024 / 1024)) TB of address space at start (a sanitizer build); ulimits need a plain build"
   exit 77
 fi
 # Headroom above the baseline: 384 MB covers training (LibTorch's OpenBLAS

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `ember tokenize` over several inputs (issue 7): files in the order given and
 # folders (their files, sorted, hidden ones skipped) joined with <|endoftext|>
-# (50256) between documents; the progress bar only on a terminal; errors.
+# (50256) between documents; the progress bar only on a terminal (needs
+# script(1); a skip without it); errors.
 #   bash tokenize_inputs.sh <ember> <source-dir>
 set -euo pipefail
 ember="$1"
@@ -37,6 +38,9 @@ want="$(printf 'hello world<|endoftext|>second doc' | "$ember" tokenize --allowe
 [[ ! -s "$w/err" ]] || fail "stderr not empty without a terminal: $(cat "$w/err")"
 
 # A terminal (script(1) gives the command a pty): a progress bar and a summary.
+# script(1) is in bsdutils (Essential in Debian): without it the terminal leg
+# did not run, and the test ends as a skip (77), not a pass.
+tty_leg=""
 if command -v script >/dev/null; then
   head -c 3000000 /dev/zero | tr '\0' 'a' | sed 's/aaaaaaaaa/word and /g' >"$w/big.txt"
   script -qec "'$ember' tokenize --input '$w/big.txt' --format bin16 --output '$w/big.bin'" /dev/null |
@@ -46,7 +50,7 @@ if command -v script >/dev/null; then
   grep -qE '^tokenize: 3\.0 MB, [0-9]+ tokens in [0-9.]+ s \([0-9.]+ MB/s\)' "$w/tty" ||
     fail "no summary on a terminal: $(cat -v "$w/tty")"
 else
-  echo "note: script(1) missing, progress bar not checked"
+  tty_leg="script(1) not found (apt install bsdutils)"
 fi
 
 # Errors: exit status and one line naming the input.
@@ -68,4 +72,8 @@ printf 'ok \xff' >"$w/bad.txt"
 check 1 "tokenize: $w/bad.txt: invalid utf-8 at byte 3" --input "$w/docs/a.txt" "$w/bad.txt" \
   --format bin16 --output "$w/out.bin"
 [[ ! -e "$w/out.bin" ]] || fail "a failed run left its output"
+if [[ -n "$tty_leg" ]]; then
+  echo "skipped: tokenize_inputs, its terminal leg (progress bar): $tty_leg; the rest passed"
+  exit 77
+fi
 echo "ok: several inputs, folders, progress bar, errors"

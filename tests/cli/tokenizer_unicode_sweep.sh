@@ -6,6 +6,6 @@
 set -euo pipefail
 ember="$1"
 src="$2"
-command -v node >/dev/null || { echo "skip: node not found"; exit 77; }
-[[ -f "$src/node_modules/tiktoken/package.json" ]] || { echo "skip: $src/node_modules/tiktoken missing (run scripts/setup.sh)"; exit 77; }
+command -v node >/dev/null || { echo "skipped: tokenizer_unicode_sweep (tiktoken oracle): node not found (apt install nodejs)"; exit 77; }
+[[ -f "$src/node_modules/tiktoken/package.json" ]] || { echo "skipped: tokenizer_unicode_sweep (tiktoken oracle): $src/node_modules/tiktoken missing (run scripts/setup.sh)"; exit 77; }
 exec node "$src/tests/reference/differential.js" sweep "$ember"

@@ -11,15 +11,19 @@ done
 grep -q '^ep 1 (step 000001): train loss' "$w/log"
 grep -q '<polyline' "$w/run/loss.svg"
 python3 - "$w/run/metrics.jsonl" <<'PY'
-import json, math, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, finite, read_jsonl
+rows = read_jsonl(sys.argv[1])
 keys = {"step", "epoch", "train_loss", "val_loss", "tokens_seen", "elapsed_s", "tokens_per_s"}
-assert all(set(r) == keys for r in rows), rows[0].keys()
-assert len(rows) >= 3, len(rows)
-assert all(math.isfinite(r["train_loss"]) and math.isfinite(r["val_loss"]) for r in rows)
+for r in rows:
+    check(set(r) == keys, f"metrics keys {sorted(r)}, expected {sorted(keys)}")
+    check(finite(r["train_loss"]) and finite(r["val_loss"]), f"non-finite loss at step {r['step']}: {r}")
+check(len(rows) >= 3, f"{len(rows)} evaluations, expected at least 3")
 first, last = rows[0]["train_loss"], rows[-1]["train_loss"]
-assert last < first - 0.1, f"train loss did not fall: {first} -> {last}"
-assert rows[-1]["val_loss"] < rows[0]["val_loss"], "val loss did not fall"
+check(last < first - 0.1, f"train loss did not fall by 0.1: {first} -> {last}")
+check(rows[-1]["val_loss"] < rows[0]["val_loss"],
+      f"val loss did not fall: {rows[0]['val_loss']} -> {rows[-1]['val_loss']}")
 print(f"smoke ok: train loss {first:.3f} -> {last:.3f}")
 PY
 # generate: greedy is deterministic and prints something.

@@ -9,7 +9,7 @@ ember="$1"
 src="$2"
 text="$src/data/the-verdict.txt"
 if [[ ! -f "$text" ]]; then
-  echo "skipped: $text is missing (run scripts/setup.sh)"
+  echo "skipped: train_token_file (token files vs the-verdict): $text is missing (run scripts/setup.sh)"
   exit 77
 fi
 cd "$src"
@@ -49,16 +49,14 @@ grep -q "^data: training on 4612 tokens \[0, 4612) of token file $w/train.bin (m
 
 # Losses: exact equality (the same ids, the same draws, the same arithmetic).
 python3 - "$w" <<'PY'
-import json, sys
+import sys
 w = sys.argv[1]
-def losses(name):
-    rows = [json.loads(l) for l in open(f"{w}/{name}/metrics.jsonl") if l.strip()]
-    return [(r["step"], r["train_loss"], r["val_loss"], r["tokens_seen"]) for r in rows]
-ref = losses("text")
-assert len(ref) >= 5, ref
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, compare_metrics, read_jsonl
+ref = read_jsonl(f"{w}/text/metrics.jsonl")
+check(len(ref) >= 5, f"text: {len(ref)} evaluations, expected at least 5")
 for name in ("bins", "texts", "mixed"):
-    got = losses(name)
-    assert got == ref, f"{name}: {got} != {ref}"
+    compare_metrics(read_jsonl(f"{w}/{name}/metrics.jsonl"), ref, 0.0, f"{name} vs text")
 print(f"same losses over {len(ref)} evaluations: text, token files, split texts, mixed")
 PY
 
@@ -69,19 +67,24 @@ grep -q "^data: training on 4630 tokens \[0, 4630) of token file $w/all.bin" "$w
 grep -q "^data: validation on 515 tokens \[4630, 5145) of token file $w/all.bin" "$w/onebin.log" ||
   fail "onebin val: $(cat "$w/onebin.log")"
 python3 - "$w/onebin/metrics.jsonl" <<'PY'
-import json, math, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-assert all(math.isfinite(r["train_loss"]) for r in rows)
-assert rows[-1]["train_loss"] < rows[0]["train_loss"] - 0.1, rows
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, finite, read_jsonl
+rows = read_jsonl(sys.argv[1])
+check(len(rows) >= 2, f"{len(rows)} evaluations, expected at least 2")
+check(all(finite(r["train_loss"]) for r in rows), f"non-finite train loss: {rows}")
+check(rows[-1]["train_loss"] < rows[0]["train_loss"] - 0.1,
+      f"train loss did not fall by 0.1: {rows[0]['train_loss']} -> {rows[-1]['train_loss']}")
 PY
 # Resuming a token-file run works like any other.
 "$ember" train --config configs/debug.toml --set run.dir="$w/res" --set data.path="$w/all.bin" \
   --set train.max_steps=10 >/dev/null
 "$ember" train --resume "$w/res" --set train.max_steps=30 >/dev/null
 python3 - "$w/res/metrics.jsonl" "$w/onebin/metrics.jsonl" <<'PY'
-import json, sys
-a, b = ([(r["step"], r["train_loss"], r["val_loss"]) for r in map(json.loads, open(p)) ] for p in sys.argv[1:])
-assert a == b, f"resumed {a} != uninterrupted {b}"
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import compare_metrics, read_jsonl
+compare_metrics(read_jsonl(sys.argv[1]), read_jsonl(sys.argv[2]), 0.0, "resumed vs uninterrupted")
 PY
 
 # Errors: exit 2 and the key named; exit 1 for a corrupt token file.

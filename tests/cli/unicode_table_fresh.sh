@@ -4,10 +4,10 @@
 # committed; regenerate it and fail when the committed copy differs.
 set -euo pipefail
 src="$2"
-command -v node >/dev/null || { echo "skipped: node not found"; exit 77; }
+command -v node >/dev/null || { echo "skipped: unicode_table_fresh: node not found (apt install nodejs)"; exit 77; }
 for v in 16.0.0 15.0.0; do
   [[ -f "$src/node_modules/@unicode/unicode-$v/package.json" ]] ||
-    { echo "skipped: node_modules/@unicode/unicode-$v missing (run scripts/setup.sh)"; exit 77; }
+    { echo "skipped: unicode_table_fresh: node_modules/@unicode/unicode-$v missing (run scripts/setup.sh)"; exit 77; }
 done
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "golden_util.hpp"
+#include "skip.hpp"
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
@@ -466,8 +467,9 @@ TEST_CASE("Loader: bad options are clear errors", "[dataset]") {
 TEST_CASE(
     "Loader: a dataset on CUDA yields the CPU batches", "[dataset][cuda]") {
   if (!torch::cuda::is_available()) {
-    WARN("no CUDA device: skipped");
-    return;
+    EMBER_SKIP_CASE(
+        "Loader over a CUDA dataset",
+        "no CUDA device (torch::cuda::is_available)");
   }
   GptDataset cpu(at::arange(300), 8, 3);
   GptDataset gpu(at::arange(300).to(torch::kCUDA), 8, 3);

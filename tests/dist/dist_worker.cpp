@@ -273,19 +273,31 @@ int compare(const std::string& a_path, const std::string& b_path, double tol) {
   const auto a = ember::load_checkpoint(a_path);
   const auto b = ember::load_checkpoint(b_path);
   if (a.model.size() != b.model.size()) return fail("different tensor counts");
+  if (a.model.empty()) return fail("no model tensors");
   double worst = 0;
   for (size_t i = 0; i < a.model.size(); ++i) {
-    if (a.model[i].first != b.model[i].first) return fail("different names");
+    const auto& [name, ta] = a.model[i];
+    const auto& tb = b.model[i].second;
+    if (name != b.model[i].first) return fail("different names");
+    if (ta.sizes() != tb.sizes()) return fail(name + ": different shapes");
+    if (ta.numel() == 0) continue;
     const double d =
-        (a.model[i].second.to(at::kDouble) - b.model[i].second.to(at::kDouble))
-            .abs()
-            .max()
-            .item<double>();
+        (ta.to(at::kDouble) - tb.to(at::kDouble)).abs().max().item<double>();
+    // A NaN or inf in either fails here: std::max(worst, NaN) keeps worst,
+    // so the NaN would never reach the tolerance check below.
+    if (!std::isfinite(d)) {
+      return fail(
+          fmt::format("{}: not finite (largest difference {})", name, d));
+    }
     worst = std::max(worst, d);
   }
   fmt::print("largest weight difference {:.3g} (tolerance {:g})\n", worst, tol);
   if (a.step != b.step) return fail("different steps");
-  return worst <= tol ? 0 : 1;
+  if (!(worst <= tol)) {
+    return fail(fmt::format(
+        "largest weight difference {:.3g} (expected <= {:g})", worst, tol));
+  }
+  return 0;
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 // and clear errors for bad ids. Dimensions: B batch, T sequence, D emb_dim.
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "golden_util.hpp"
+#include "skip.hpp"
 #include <ATen/ops/arange.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/tensor.h>
@@ -94,7 +96,10 @@ TEST_CASE(
   const auto lines = ember::test::golden_lines("embedding_weights.txt");
   torch::Tensor w;
   int cases = 0;
+  int modules = 0;
+  int rows = 0;
   for (const auto& line : lines) {
+    INFO("embedding_weights.txt line: " << line[0] << " " << line.size());
     if (line[0] == "embedding") {
       const auto seed = std::stoull(line[1]);
       const int64_t v = std::stoll(line[2]);
@@ -106,7 +111,9 @@ TEST_CASE(
       REQUIRE(ember::test::tensor_sha256(w) == line[4]);
       ++cases;
     } else if (line[0] == "row") {
+      REQUIRE(w.defined());
       require_row(w, line, 1);
+      ++rows;
     } else if (line[0] == "gpt_embedding") {
       const auto seed = std::stoull(line[1]);
       INFO(
@@ -118,9 +125,16 @@ TEST_CASE(
       REQUIRE(ember::test::tensor_sha256(emb->tok_emb->weight) == line[5]);
       REQUIRE(ember::test::tensor_sha256(emb->pos_emb->weight) == line[6]);
       ++cases;
+      ++modules;
+    } else {
+      FAIL("embedding_weights.txt: unknown line '" << line[0] << "'");
     }
   }
-  REQUIRE(cases >= 10);
+  // The golden was read, all of it (gen_reference.py writes 8 embeddings,
+  // 4 GPTEmbeddings and 32 rows): a truncated or empty file fails here.
+  REQUIRE(cases >= 12);
+  REQUIRE(modules >= 4);
+  REQUIRE(rows >= 30);
 }
 
 TEST_CASE("GPTEmbedding: parameters are tok_emb then pos_emb", "[module]") {
@@ -155,7 +169,10 @@ TEST_CASE(
   REQUIRE(at::equal(sum, tok + pos));
 
   const auto lines = ember::test::golden_lines("first_batch_embeddings.txt");
+  // How many of each line were checked: the golden must have been read.
+  std::map<std::string, int> seen;
   for (const auto& line : lines) {
+    ++seen[line[0]];
     if (line[0] == "inputs") {
       std::vector<int64_t> ids;
       for (size_t i = 1; i < line.size(); ++i) {
@@ -171,8 +188,14 @@ TEST_CASE(
       REQUIRE(ember::test::tensor_sha256(sum) == line[1]);
     } else if (line[0] == "row") {
       require_row(sum[std::stoll(line[1])], line, 2);
+    } else {
+      FAIL("first_batch_embeddings.txt: unknown line '" << line[0] << "'");
     }
   }
+  REQUIRE(seen["inputs"] == 1);
+  REQUIRE(seen["shape"] == 1);
+  REQUIRE(seen["sha256"] == 1);
+  REQUIRE(seen["row"] >= 2);
 }
 
 TEST_CASE(
@@ -238,8 +261,8 @@ TEST_CASE("GPTEmbedding: bad ids are clear exceptions", "[module]") {
 
 TEST_CASE("GPTEmbedding: forward runs on the ids' device", "[module][cuda]") {
   if (!torch::cuda::is_available()) {
-    WARN("no CUDA device: skipped");
-    return;
+    EMBER_SKIP_CASE(
+        "GPTEmbedding on CUDA", "no CUDA device (torch::cuda::is_available)");
   }
   torch::manual_seed(123);
   GPTEmbedding emb(GPTEmbeddingOptions(100, 8, 16));

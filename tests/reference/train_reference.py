@@ -21,16 +21,22 @@ import subprocess
 import sys
 import time
 
+# Only a missing torch is a skip (77); any other import error (tomllib, the
+# project's own book_dataset, a broken torch install) is a failure.
 try:
-    import tomllib
     import torch
-    import torch.nn as nn
-    from torch.utils.data import DataLoader
-
-    from book_dataset import GPTDatasetV1
-except ImportError as e:  # skip, do not fail, where torch is absent
-    print(f"train_reference.py: skipped: {e}", file=sys.stderr)
+except ModuleNotFoundError as e:
+    if e.name != "torch":
+        raise
+    print(f"skipped: train_reference.py: {sys.executable} has no torch ({e}); "
+          "apt install python3-torch", file=sys.stderr)
     sys.exit(77)
+import tomllib
+
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+from book_dataset import GPTDatasetV1
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

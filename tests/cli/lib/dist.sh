@@ -3,8 +3,14 @@
 # has no Gloo backend (a LibTorch without Gloo's headers builds without it),
 # sets $worker (tests/ember_dist_worker beside the binary) and defines
 # two_ranks.
-"$1" --version | grep -q 'backends:.*gloo' ||
-  { echo "skipped: no Gloo in this build: $("$1" --version)"; exit 77; }
+# A --version that fails (a crash, a sanitizer report) is a failure, not a
+# skip: only a build that says it has no Gloo skips.
+dist_version="$("$1" --version 2>&1)" ||
+  { echo "FAIL: $1 --version failed (status $?): $dist_version"; exit 1; }
+grep -q 'backends:' <<<"$dist_version" ||
+  { echo "FAIL: $1 --version names no backends: $dist_version"; exit 1; }
+grep -q 'backends:.*gloo' <<<"$dist_version" ||
+  { echo "skipped: $(basename "$0" .sh): no Gloo in this build ($(grep 'backends:' <<<"$dist_version"))"; exit 77; }
 worker="$(dirname "$1")/tests/ember_dist_worker"
 
 # two_ranks SECONDS LOGS COMMAND...: runs COMMAND as rank 0 and rank 1 of a
