@@ -4,12 +4,16 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <map>
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/scalar_tensor.h>
+#include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <torch/nn/module.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 #include <unistd.h>
@@ -241,6 +245,23 @@ void read_training_state(
   }
 }
 
+// A parameter name as ember wrote it before GPTModel took the book's names:
+// the input embedding under "embedding." and torch's LayerNorm as the final
+// norm. Other names are returned unchanged.
+std::string current_name(const std::string& name) {
+  if (name.rfind("embedding.", 0) == 0) return name.substr(10);
+  if (name == "final_norm.weight") return "final_norm.scale";
+  if (name == "final_norm.bias") return "final_norm.shift";
+  return name;
+}
+
+// The optimizer's names are "exp_avg.<param>", "exp_avg_sq.<param>", "step".
+std::string current_optim_name(const std::string& name) {
+  const size_t dot = name.find('.');
+  if (dot == std::string::npos) return name;
+  return name.substr(0, dot + 1) + current_name(name.substr(dot + 1));
+}
+
 // Everything save_checkpoint wrote, in the order it wrote it.
 Checkpoint read_checkpoint(std::string_view payload, const std::string& path) {
   ArchiveReader in(payload, path);
@@ -254,10 +275,46 @@ Checkpoint read_checkpoint(std::string_view payload, const std::string& path) {
   c.cuda_rng = in.get_optional("cuda_rng");
   in.read_group("model", c.model);
   in.read_group("optim", c.optimizer);
+  for (auto& entry : c.model) entry.first = current_name(entry.first);
+  for (auto& entry : c.optimizer)
+    entry.first = current_optim_name(entry.first);
   return c;
 }
 
 }  // namespace
+
+NamedTensors model_state(torch::nn::Module& m) {
+  NamedTensors out;
+  for (const auto& item : m.named_parameters())
+    out.emplace_back(item.key(), item.value());
+  for (const auto& item : m.named_buffers())
+    out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+void load_model_state(
+    torch::nn::Module& m, const NamedTensors& saved, const std::string& where) {
+  std::map<std::string, torch::Tensor> by_name(saved.begin(), saved.end());
+  c10::NoGradGuard no_grad;
+  for (auto& [name, t] : model_state(m)) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      throw Error(fmt::format(
+          "{}: the checkpoint has no '{}'; it is from another model",
+          where,
+          name));
+    }
+    if (it->second.sizes() != t.sizes()) {
+      throw Error(fmt::format(
+          "{}: '{}' has shape {} in the checkpoint, expected {}",
+          where,
+          name,
+          it->second.sizes(),
+          t.sizes()));
+    }
+    t.copy_(it->second);
+  }
+}
 
 void save_checkpoint(const std::string& path, const Checkpoint& c) {
   torch::serialize::OutputArchive ar;

@@ -31,7 +31,7 @@ inline constexpr CommandInfo kTorchCommands[] = {
      "build Embedding(vocab_size, dim) under torch::manual_seed(seed) and "
      "print its weight and the lookup of --ids as JSON"},
     {"train",
-     "Train EmbeddingLM per a TOML config (default configs/verdict.toml)"},
+     "Train a GPT per a TOML config (default configs/verdict.toml)"},
     {"generate", "Continue a prompt with a trained run's model"},
 };
 

@@ -23,7 +23,7 @@
 #include <ember/config/config.hpp>
 #include <ember/dist/process_group.hpp>
 #include <ember/generate/generate.hpp>
-#include <ember/nn/registry.hpp>
+#include <ember/nn/gpt_model.hpp>
 #include <ember/text/tokenizer.hpp>
 #include <ember/train/trainer.hpp>
 #include <ember/util/build_config.hpp>
@@ -84,7 +84,7 @@ void run_train(const TrainArgs& args) {
   Config config = load_config(config_path, args.sets);
   if (!args.resume.empty()) config.run.dir = args.resume;
   // Checked before any work: both need LibTorch, so config.cpp cannot.
-  check_input_embedding(config.model.pos_encoding);
+  check_module_names(model_options(config.model));
   const auto device = resolve_device(config.train.device);
   // Under torchrun only rank 0 prints (as it alone writes logs and files).
   if (dist::LaunchEnv::from_env().rank == 0) {

@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <system_error>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <ember/util/build_config.hpp>
@@ -88,6 +90,7 @@ void add_model_fields(std::vector<Field>& out) {
   out.insert(
       out.end(),
       {
+          EMBER_FIELD(model, preset, Kind::kString, nullptr, ""),
           EMBER_FIELD(
               model,
               vocab_size,
@@ -108,18 +111,28 @@ void add_model_fields(std::vector<Field>& out) {
               "1 to 65536"),
           EMBER_FIELD(
               model,
+              n_layers,
+              Kind::kInt,
+              [](double v) { return v >= 0 && v <= 1024; },
+              "0 to 1024"),
+          EMBER_FIELD(
+              model,
+              n_heads,
+              Kind::kInt,
+              [](double v) { return v >= 1 && v <= 65536; },
+              "1 to 65536"),
+          EMBER_FIELD(
+              model,
               drop_rate,
               Kind::kFloat,
               [](double v) { return v >= 0.0 && v < 1.0; },
               "0 <= drop_rate < 1"),
-          EMBER_FIELD(
-              model,
-              n_layers,
-              Kind::kInt,
-              [](double v) { return v == 0; },
-              "0; transformer blocks are not implemented yet"),
+          EMBER_FIELD(model, qkv_bias, Kind::kBool, nullptr, ""),
           EMBER_FIELD(model, tie_weights, Kind::kBool, nullptr, ""),
           EMBER_FIELD(model, pos_encoding, Kind::kString, nullptr, ""),
+          EMBER_FIELD(model, norm, Kind::kString, nullptr, ""),
+          EMBER_FIELD(model, attention, Kind::kString, nullptr, ""),
+          EMBER_FIELD(model, feed_forward, Kind::kString, nullptr, ""),
       });
 }
 
@@ -163,6 +176,13 @@ void add_train_fields(std::vector<Field>& out) {
           EMBER_FIELD(
               train,
               eval_iter,
+              Kind::kInt,
+              [](double v) { return v >= 1 && v <= kBig; },
+              "1 to 1048576"),
+          EMBER_FIELD(train, sample_prompt, Kind::kString, nullptr, ""),
+          EMBER_FIELD(
+              train,
+              sample_tokens,
               Kind::kInt,
               [](double v) { return v >= 1 && v <= kBig; },
               "1 to 1048576"),
@@ -405,7 +425,8 @@ std::string location(std::string_view source, const toml::source_region& r) {
   return fmt::format("{}:{}:{}", source, r.begin.line, r.begin.column);
 }
 
-void apply_override(Config& c, const std::string& item) {
+// Returns the key set ("train.epochs").
+std::string apply_override(Config& c, const std::string& item) {
   // Config values are TOML text, which is UTF-8: a value with other bytes
   // would be written to run.dir/config.toml as a file --resume refuses.
   if (const auto bad = find_invalid_utf8(item)) {
@@ -484,6 +505,38 @@ void apply_override(Config& c, const std::string& item) {
       break;
   }
   check_range(*f, c, where);
+  return name;
+}
+
+// Sets the preset's model keys that are not in `explicit_keys`.
+void apply_preset(
+    Config& c,
+    const std::set<std::string>& explicit_keys,
+    std::string_view source) {
+  auto& m = c.model;
+  if (m.preset.empty()) return;
+  const ModelPreset* preset = nullptr;
+  std::vector<std::string> names;
+  for (const auto& p : model_presets()) {
+    names.emplace_back(p.name);
+    if (m.preset == p.name) preset = &p;
+  }
+  if (preset == nullptr) {
+    throw ConfigError(fmt::format(
+        "{}: model.preset is not a preset (got '{}', expected one of: {}, or "
+        "\"\" for none)",
+        source,
+        m.preset,
+        fmt::join(names, ", ")));
+  }
+  const auto set = [&](const char* key, int64_t& field, int64_t value) {
+    if (explicit_keys.count(std::string("model.") + key) == 0) field = value;
+  };
+  set("vocab_size", m.vocab_size, 50257);
+  set("context_length", m.context_length, 1024);
+  set("emb_dim", m.emb_dim, preset->emb_dim);
+  set("n_layers", m.n_layers, preset->n_layers);
+  set("n_heads", m.n_heads, preset->n_heads);
 }
 
 bool valid_device(const std::string& d) {
@@ -495,6 +548,14 @@ bool valid_device(const std::string& d) {
 
 // Checks that involve more than one key, or string values.
 void validate(const Config& c, std::string_view source) {
+  if (c.model.n_layers > 0 && c.model.emb_dim % c.model.n_heads != 0) {
+    throw ConfigError(fmt::format(
+        "{}: model.emb_dim must be divisible by model.n_heads (got emb_dim "
+        "{}, n_heads {}); hint: each head gets emb_dim / n_heads dimensions",
+        source,
+        c.model.emb_dim,
+        c.model.n_heads));
+  }
   if (c.data.max_length > c.model.context_length) {
     throw ConfigError(fmt::format(
         "{}: data.max_length exceeds model.context_length (got {}, expected "
@@ -536,12 +597,29 @@ void validate(const Config& c, std::string_view source) {
   if (c.run.dir.empty()) {
     throw ConfigError(fmt::format("{}: run.dir is empty", source));
   }
-  if (c.model.pos_encoding.empty()) {
-    throw ConfigError(fmt::format("{}: model.pos_encoding is empty", source));
+  const std::pair<const char*, const std::string*> module_names[] = {
+      {"pos_encoding", &c.model.pos_encoding},
+      {"norm", &c.model.norm},
+      {"attention", &c.model.attention},
+      {"feed_forward", &c.model.feed_forward}};
+  for (const auto& [key, value] : module_names) {
+    if (value->empty())
+      throw ConfigError(fmt::format("{}: model.{} is empty", source, key));
   }
 }
 
 }  // namespace
+
+const std::vector<ModelPreset>& model_presets() {
+  // The book's model_configs (ch05 gpt_generate.py).
+  static const std::vector<ModelPreset> kPresets = {
+      {"gpt2-small", 768, 12, 12},
+      {"gpt2-medium", 1024, 24, 16},
+      {"gpt2-large", 1280, 36, 20},
+      {"gpt2-xl", 1600, 48, 25},
+  };
+  return kPresets;
+}
 
 const std::vector<std::string>& config_keys() {
   static const std::vector<std::string> kKeys = [] {
@@ -566,6 +644,7 @@ Config parse_config(
         location(source, e.source()),
         e.description()));
   }
+  std::set<std::string> explicit_keys;
   for (const auto& [section_key, node] : root) {
     const std::string section(section_key.str());
     const std::string where = location(source, section_key.source());
@@ -592,9 +671,12 @@ Config parse_config(
             key_where, section + "." + std::string(key.str())));
       }
       set_from_node(*f, c, value, key_where);
+      explicit_keys.insert(f->name());
     }
   }
-  for (const auto& item : overrides) apply_override(c, item);
+  for (const auto& item : overrides)
+    explicit_keys.insert(apply_override(c, item));
+  apply_preset(c, explicit_keys, source);
   validate(c, source);
   return c;
 }

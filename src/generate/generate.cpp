@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <limits>
-#include <map>
 
 #include <ATen/ops/argmax.h>
 #include <ATen/ops/cat.h>
@@ -14,6 +13,7 @@
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
+#include <torch/utils.h>
 
 #include <ember/checkpoint/checkpoint.hpp>
 #include <ember/util/error.hpp>
@@ -21,7 +21,7 @@
 namespace ember {
 
 torch::Tensor generate(
-    EmbeddingLM& model,
+    GPTModel& model,
     torch::Tensor idx,
     int64_t max_new_tokens,
     int64_t context_size,
@@ -78,27 +78,16 @@ TrainedModel load_run(const std::string& run_dir) {
   TrainedModel out;
   out.config = parse_config(ckpt.config_toml, path + " (its config)");
   out.step = ckpt.step;
-  const auto& m = out.config.model;
-  out.model =
-      EmbeddingLM(EmbeddingLMOptions(m.vocab_size, m.context_length, m.emb_dim)
-                      .drop_rate(m.drop_rate)
-                      .n_layers(m.n_layers)
-                      .tie_weights(m.tie_weights)
-                      .pos_encoding(m.pos_encoding));
-  std::map<std::string, torch::Tensor> saved(
-      ckpt.model.begin(), ckpt.model.end());
-  c10::NoGradGuard no_grad;
-  auto load = [&](const std::string& name, torch::Tensor& t) {
-    auto it = saved.find(name);
-    if (it == saved.end() || it->second.sizes() != t.sizes()) {
-      throw Error(fmt::format(
-          "checkpoint {}: '{}' is missing or has the wrong shape", path, name));
-    }
-    t.copy_(it->second);
-  };
-  for (auto& item : out.model->named_parameters())
-    load(item.key(), item.value());
-  for (auto& item : out.model->named_buffers()) load(item.key(), item.value());
+  out.model = GPTModel(model_options(out.config.model));
+  load_model_state(*out.model, ckpt.model, "checkpoint " + path);
+  return out;
+}
+
+TrainedModel seeded_model(const Config& config) {
+  TrainedModel out;
+  out.config = config;
+  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+  out.model = GPTModel(model_options(config.model));
   return out;
 }
 

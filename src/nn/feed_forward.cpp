@@ -6,6 +6,8 @@
 #include <c10/util/Exception.h>
 #include <torch/nn/modules/linear.h>
 
+#include <ember/nn/registry.hpp>
+
 namespace ember {
 
 torch::Tensor gelu_tanh(const torch::Tensor& x) {
@@ -33,5 +35,10 @@ torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   // (..., D) -> (..., 4D) -> (..., D)
   return layers->forward(x);
 }
+
+// The book's FeedForward: the default of model.feed_forward.
+EMBER_REGISTER_MODULE(feed_forwards, gelu, [](const BlockSpec& s) {
+  return torch::nn::AnyModule(FeedForward(FeedForwardOptions(s.emb_dim)));
+});
 
 }  // namespace ember

@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include <ember/nn/gpt_embedding.hpp>
+#include <ember/nn/registry.hpp>
 
 namespace ember {
 
@@ -95,5 +96,11 @@ torch::Tensor GPTEmbeddingImpl::forward(const torch::Tensor& ids) {
   const torch::Tensor pos = pos_emb(at::arange(t, ids.options()));
   return tok + pos;
 }
+
+// The book's learned token + positional embeddings (ch02 / ch04 GPTModel).
+EMBER_REGISTER_MODULE(input_embeddings, learned, [](const InputEmbeddingSpec& s) {
+  return torch::nn::AnyModule(GPTEmbedding(
+      GPTEmbeddingOptions(s.vocab_size, s.context_length, s.emb_dim)));
+});
 
 }  // namespace ember

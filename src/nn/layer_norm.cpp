@@ -4,6 +4,8 @@
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
+#include <ember/nn/registry.hpp>
+
 namespace ember {
 
 LayerNormImpl::LayerNormImpl(LayerNormOptions options)
@@ -31,5 +33,10 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
   const auto norm_x = (x - mean) / (var + options_.eps()).sqrt();
   return scale * norm_x + shift;
 }
+
+// The book's LayerNorm: the default of model.norm.
+EMBER_REGISTER_MODULE(norms, layernorm, [](const BlockSpec& s) {
+  return torch::nn::AnyModule(LayerNorm(LayerNormOptions(s.emb_dim)));
+});
 
 }  // namespace ember

@@ -8,6 +8,8 @@
 #include <ATen/ops/triu.h>
 #include <c10/util/Exception.h>
 
+#include <ember/nn/registry.hpp>
+
 namespace ember {
 
 MultiHeadAttentionImpl::MultiHeadAttentionImpl(
@@ -91,5 +93,14 @@ torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {
                            .view({b, t, o.d_out()});
   return out_proj(context);
 }
+
+// The book's MultiHeadAttention: the default of model.attention.
+EMBER_REGISTER_MODULE(attentions, multihead, [](const BlockSpec& s) {
+  return torch::nn::AnyModule(MultiHeadAttention(
+      MultiHeadAttentionOptions(
+          s.emb_dim, s.emb_dim, s.context_length, s.n_heads)
+          .dropout(s.drop_rate)
+          .qkv_bias(s.qkv_bias)));
+});
 
 }  // namespace ember

@@ -1,59 +1,71 @@
 #include "ember/nn/registry.hpp"
 
-#include <map>
 #include <utility>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
 #include <ember/util/error.hpp>
-#include <ember/nn/gpt_embedding.hpp>
 
 namespace ember {
-namespace {
 
-// Function-local so registrations from other translation units' static
-// initialisers find it constructed, whatever the initialisation order.
-std::map<std::string, InputEmbeddingFactory>& registry() {
-  static std::map<std::string, InputEmbeddingFactory> kRegistry;
-  return kRegistry;
-}
-
-}  // namespace
-
-void register_input_embedding(
-    const std::string& name, InputEmbeddingFactory factory) {
-  if (!registry().emplace(name, std::move(factory)).second) {
-    throw Error(fmt::format(
-        "register_input_embedding: '{}' is already registered", name));
+template <class Spec>
+void ModuleRegistry<Spec>::add(const std::string& name, Factory factory) {
+  if (!factories_.emplace(name, std::move(factory)).second) {
+    throw Error(
+        fmt::format("{}: {} '{}' is already registered", key_, what_, name));
   }
 }
 
-void check_input_embedding(const std::string& name) {
-  if (registry().count(name) == 0) {
+template <class Spec>
+void ModuleRegistry<Spec>::check(const std::string& name) const {
+  if (factories_.count(name) == 0) {
     throw ConfigError(fmt::format(
-        "model.pos_encoding: unknown encoding '{}' (expected one of: {})",
+        "{}: unknown {} '{}' (expected one of: {})",
+        key_,
+        what_,
         name,
-        fmt::join(input_embedding_names(), ", ")));
+        fmt::join(names(), ", ")));
   }
 }
 
-torch::nn::AnyModule make_input_embedding(
-    const std::string& name, const InputEmbeddingSpec& spec) {
-  check_input_embedding(name);
-  return registry().at(name)(spec);
+template <class Spec>
+torch::nn::AnyModule ModuleRegistry<Spec>::make(
+    const std::string& name, const Spec& spec) const {
+  check(name);
+  return factories_.at(name)(spec);
 }
 
-std::vector<std::string> input_embedding_names() {
+template <class Spec>
+std::vector<std::string> ModuleRegistry<Spec>::names() const {
   std::vector<std::string> out;
-  for (const auto& entry : registry()) out.push_back(entry.first);
+  for (const auto& entry : factories_) out.push_back(entry.first);
   return out;
 }
 
-// The book's learned token + positional embeddings (ch02 / ch04 GPTModel).
-EMBER_REGISTER_INPUT_EMBEDDING(learned, [](const InputEmbeddingSpec& s) {
-  return torch::nn::AnyModule(GPTEmbedding(
-      GPTEmbeddingOptions(s.vocab_size, s.context_length, s.emb_dim)));
-});
+template class ModuleRegistry<InputEmbeddingSpec>;
+template class ModuleRegistry<BlockSpec>;
+
+ModuleRegistry<InputEmbeddingSpec>& input_embeddings() {
+  static ModuleRegistry<InputEmbeddingSpec> kRegistry(
+      "model.pos_encoding", "encoding");
+  return kRegistry;
+}
+
+ModuleRegistry<BlockSpec>& norms() {
+  static ModuleRegistry<BlockSpec> kRegistry("model.norm", "norm");
+  return kRegistry;
+}
+
+ModuleRegistry<BlockSpec>& attentions() {
+  static ModuleRegistry<BlockSpec> kRegistry("model.attention", "attention");
+  return kRegistry;
+}
+
+ModuleRegistry<BlockSpec>& feed_forwards() {
+  static ModuleRegistry<BlockSpec> kRegistry(
+      "model.feed_forward", "feed-forward");
+  return kRegistry;
+}
 
 }  // namespace ember

@@ -58,7 +58,8 @@ torch::Tensor SinusoidalEncodingImpl::forward(const torch::Tensor& ids) {
 }
 
 // Registered exactly as a user's own module would be (docs/extending.md).
-EMBER_REGISTER_INPUT_EMBEDDING(sinusoidal, [](const InputEmbeddingSpec& s) {
+EMBER_REGISTER_MODULE(
+    input_embeddings, sinusoidal, [](const InputEmbeddingSpec& s) {
   return torch::nn::AnyModule(SinusoidalEncoding(
       SinusoidalEncodingOptions(s.vocab_size, s.context_length, s.emb_dim)));
 });

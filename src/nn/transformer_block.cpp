@@ -1,21 +1,37 @@
 #include "ember/nn/transformer_block.hpp"
 
+#include <c10/util/Exception.h>
+
+#include <ember/nn/registry.hpp>
+
 namespace ember {
 
 TransformerBlockImpl::TransformerBlockImpl(TransformerBlockOptions options)
     : options_(options) {
   const auto& o = options_;
-  // The book's order: att, ff, norm1, norm2, drop_shortcut.
-  att = register_module(
-      "att",
-      MultiHeadAttention(
-          MultiHeadAttentionOptions(
-              o.emb_dim(), o.emb_dim(), o.context_length(), o.n_heads())
-              .dropout(o.drop_rate())
-              .qkv_bias(o.qkv_bias())));
-  ff = register_module("ff", FeedForward(FeedForwardOptions(o.emb_dim())));
-  norm1 = register_module("norm1", LayerNorm(LayerNormOptions(o.emb_dim())));
-  norm2 = register_module("norm2", LayerNorm(LayerNormOptions(o.emb_dim())));
+  TORCH_CHECK_VALUE(
+      o.n_heads() >= 1 && o.emb_dim() % o.n_heads() == 0,
+      "TransformerBlock: emb_dim must be divisible by n_heads (got emb_dim ",
+      o.emb_dim(),
+      ", n_heads ",
+      o.n_heads(),
+      ")");
+  BlockSpec spec;
+  spec.emb_dim = o.emb_dim();
+  spec.context_length = o.context_length();
+  spec.n_heads = o.n_heads();
+  spec.drop_rate = o.drop_rate();
+  spec.qkv_bias = o.qkv_bias();
+  // The book's order: att, ff, norm1, norm2, drop_shortcut (one statement
+  // each: the order of the random draws).
+  att = attentions().make(o.attention(), spec);
+  register_module("att", att.ptr());
+  ff = feed_forwards().make(o.feed_forward(), spec);
+  register_module("ff", ff.ptr());
+  norm1 = norms().make(o.norm(), spec);
+  register_module("norm1", norm1.ptr());
+  norm2 = norms().make(o.norm(), spec);
+  register_module("norm2", norm2.ptr());
   drop_shortcut = register_module(
       "drop_shortcut",
       torch::nn::Dropout(torch::nn::DropoutOptions(o.drop_rate())));
@@ -23,8 +39,34 @@ TransformerBlockImpl::TransformerBlockImpl(TransformerBlockOptions options)
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
   // (B, T, D) -> (B, T, D), twice, each with a shortcut.
-  auto y = x + drop_shortcut(att(norm1(x)));
-  return y + drop_shortcut(ff(norm2(y)));
+  auto y = x + drop_shortcut(att.forward(norm1.forward(x)));
+  return y + drop_shortcut(ff.forward(norm2.forward(y)));
+}
+
+torch::Tensor TransformerBlockImpl::forward_with(
+    const torch::Tensor& x, Activations& acts, const std::string& prefix) {
+  const auto n1 = norm1.forward(x);
+  acts.offer(prefix + ".norm1", n1);
+  const auto a = att.forward(n1);
+  acts.offer(prefix + ".att", a);
+  const auto y = x + drop_shortcut(a);
+  const auto n2 = norm2.forward(y);
+  acts.offer(prefix + ".norm2", n2);
+  const auto f = ff.forward(n2);
+  acts.offer(prefix + ".ff", f);
+  auto out = y + drop_shortcut(f);
+  acts.offer(prefix, out);
+  return out;
+}
+
+std::vector<std::string> TransformerBlockImpl::dump_points(
+    const std::string& prefix) {
+  return {
+      prefix + ".norm1",
+      prefix + ".att",
+      prefix + ".norm2",
+      prefix + ".ff",
+      prefix};
 }
 
 }  // namespace ember

@@ -41,8 +41,7 @@
 #include <ember/data/loader.hpp>
 #include <ember/data/run_data.hpp>
 #include <ember/dist/process_group.hpp>
-#include <ember/nn/embedding_lm.hpp>
-#include <ember/nn/registry.hpp>
+#include <ember/nn/gpt_model.hpp>
 #include <ember/train/adamw.hpp>
 #include <ember/train/run_lock.hpp>
 #include <ember/util/error.hpp>
@@ -76,39 +75,6 @@ void check_blas_headroom() {
       format_bytes(budget.bytes),
       budget.limit,
       format_bytes(kNeed)));
-}
-
-NamedTensors model_state(torch::nn::Module& m) {
-  NamedTensors out;
-  for (const auto& item : m.named_parameters())
-    out.emplace_back(item.key(), item.value());
-  for (const auto& item : m.named_buffers())
-    out.emplace_back(item.key(), item.value());
-  return out;
-}
-
-void load_model_state(
-    torch::nn::Module& m, const NamedTensors& saved, const std::string& where) {
-  std::map<std::string, torch::Tensor> by_name(saved.begin(), saved.end());
-  c10::NoGradGuard no_grad;
-  for (auto& [name, t] : model_state(m)) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) {
-      throw Error(fmt::format(
-          "{}: the checkpoint has no '{}'; it is from another model",
-          where,
-          name));
-    }
-    if (it->second.sizes() != t.sizes()) {
-      throw Error(fmt::format(
-          "{}: '{}' has shape {} in the checkpoint, expected {}",
-          where,
-          name,
-          it->second.sizes(),
-          t.sizes()));
-    }
-    t.copy_(it->second);
-  }
 }
 
 at::Generator default_generator(c10::Device device) {
@@ -199,7 +165,7 @@ class Trainer {
   RunLock lock_;  // the lead's, on run.dir, held until the end
   std::optional<Checkpoint> ckpt_;  // the one to resume from
   std::optional<RunData> data_;
-  EmbeddingLM model_{nullptr};
+  GPTModel model_{nullptr};
   std::unique_ptr<AdamW> optimizer_;
   // Training state: fresh or from the checkpoint.
   int64_t step_ = 0;
@@ -228,7 +194,7 @@ class Trainer {
 Trainer::Trainer(const Config& cfg, const TrainOptions& opt)
     : cfg_(cfg), opt_(opt) {
   device_ = resolve_device(cfg_.train.device);
-  check_input_embedding(cfg_.model.pos_encoding);
+  check_module_names(model_options(cfg_.model));
   at::set_num_threads(static_cast<int>(resolve_threads(cfg_.train.threads)));
   check_blas_headroom();
   join_group();
@@ -359,13 +325,7 @@ void Trainer::prepare_data() {
 
 void Trainer::build_model() {
   torch::manual_seed(static_cast<uint64_t>(cfg_.train.seed));
-  model_ = EmbeddingLM(
-      EmbeddingLMOptions(
-          cfg_.model.vocab_size, cfg_.model.context_length, cfg_.model.emb_dim)
-          .drop_rate(cfg_.model.drop_rate)
-          .n_layers(cfg_.model.n_layers)
-          .tie_weights(cfg_.model.tie_weights)
-          .pos_encoding(cfg_.model.pos_encoding));
+  model_ = GPTModel(model_options(cfg_.model));
   model_->to(device_);
   NamedTensors params;
   for (const auto& item : model_->named_parameters())
@@ -510,7 +470,7 @@ void Trainer::prepare_reducer() {
   if (cfg_.train.dist_sparse_embedding && !cfg_.model.tie_weights) {
     // Keep the dict alive: find() points into it.
     const auto named = model_->named_parameters();
-    if (const auto* t = named.find("embedding.tok_emb.weight")) {
+    if (const auto* t = named.find("tok_emb.weight")) {
       tok_table_ = *t;
       row_sparse.push_back(tok_table_);
     }

@@ -16,6 +16,12 @@
 #include <ATen/core/Tensor.h>
 #include <torch/types.h>  // torch::Tensor
 
+namespace torch {
+namespace nn {
+class Module;
+}  // namespace nn
+}  // namespace torch
+
 namespace ember {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -33,6 +39,17 @@ struct Checkpoint {
   torch::Tensor cpu_rng;   ///< default CPU generator state
   torch::Tensor cuda_rng;  ///< CUDA generator state, or undefined
 };
+
+/// A module's parameters then buffers, by their names (the tensors
+/// themselves, not copies).
+NamedTensors model_state(torch::nn::Module& m);
+
+/// Copies `saved` into `m`'s parameters and buffers by name. Throws
+/// ember::Error "<where>: the checkpoint has no 'x'; ..." or a shape
+/// mismatch naming the key. Names ember used before the book's (e.g.
+/// embedding.tok_emb.weight) are mapped when a checkpoint is read.
+void load_model_state(
+    torch::nn::Module& m, const NamedTensors& saved, const std::string& where);
 
 /// Writes `ckpt` to `path` atomically. Throws ember::Error naming `path`
 /// and the reason (disk full, permission); the previous file is unchanged.

@@ -38,16 +38,37 @@ struct DataConfig {
   int64_t num_workers = 0;
 };
 
-/// `[model]`: EmbeddingLM's shape.
+/// `[model]`: GPTModel's shape (the book's cfg dict).
 struct ModelConfig {
+  /// "" or gpt2-small | gpt2-medium | gpt2-large | gpt2-xl: sets the keys
+  /// below that the file and --set leave unset (model_presets()).
+  std::string preset;
   int64_t vocab_size = 50257;
   int64_t context_length = 256;
   int64_t emb_dim = 256;
+  int64_t n_layers = 0;  ///< transformer blocks
+  int64_t n_heads = 4;   ///< attention heads; must divide emb_dim
   double drop_rate = 0.1;
-  int64_t n_layers = 0;  ///< transformer blocks; only 0 until blocks land
+  bool qkv_bias = false;
   bool tie_weights = false;
-  std::string pos_encoding = "learned";  ///< a name in nn/registry.hpp
+  std::string pos_encoding = "learned";  ///< names in nn/registry.hpp
+  std::string norm = "layernorm";
+  std::string attention = "multihead";
+  std::string feed_forward = "gelu";
 };
+
+/// One of the book's model_configs (ch05): GPT-2's four sizes.
+struct ModelPreset {
+  const char* name;
+  int64_t emb_dim;
+  int64_t n_layers;
+  int64_t n_heads;
+};
+
+/// gpt2-small (768, 12, 12), gpt2-medium (1024, 24, 16), gpt2-large
+/// (1280, 36, 20), gpt2-xl (1600, 48, 25); each with vocab_size 50257 and
+/// context_length 1024.
+const std::vector<ModelPreset>& model_presets();
 
 /// `[train]`: the loop (rasbt ch05 train_model_simple) and where it runs.
 struct TrainConfig {
@@ -58,6 +79,10 @@ struct TrainConfig {
   double weight_decay = 0.1;
   int64_t eval_freq = 5;
   int64_t eval_iter = 5;
+  /// After each epoch, greedy continuation of this text (the book's
+  /// generate_and_print_sample); "" = none.
+  std::string sample_prompt;
+  int64_t sample_tokens = 50;  ///< new tokens per sample
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
   int64_t threads = 0;          ///< 0 = all cores
   /// Distributed runs only (started by torchrun): auto | gloo | nccl.

@@ -1,4 +1,4 @@
-// Text generation with a trained EmbeddingLM: the book's `generate` (ch05
+// Text generation with a GPTModel: the book's `generate` (ch05
 // gpt_generate.py: context cropping, top-k filter, temperature sampling,
 // greedy argmax at temperature 0, optional end-of-text stop), and loading a
 // run's model from its checkpoint. Dimensions: B batch, T sequence, V vocab.
@@ -13,7 +13,7 @@
 #include <torch/types.h>  // torch::Tensor
 
 #include <ember/config/config.hpp>
-#include <ember/nn/embedding_lm.hpp>
+#include <ember/nn/gpt_model.hpp>
 
 namespace ember {
 
@@ -22,7 +22,7 @@ namespace ember {
 /// early when the next id equals eos_id. Runs in eval mode without grad;
 /// sampling draws from the global generator.
 torch::Tensor generate(
-    EmbeddingLM& model,
+    GPTModel& model,
     torch::Tensor idx,
     int64_t max_new_tokens,
     int64_t context_size,
@@ -32,7 +32,7 @@ torch::Tensor generate(
 
 struct TrainedModel {
   Config config;
-  EmbeddingLM model{nullptr};
+  GPTModel model{nullptr};
   int64_t step = 0;
 };
 
@@ -40,5 +40,10 @@ struct TrainedModel {
 /// checkpoint) on the CPU and loads its weights. Throws ember::Error when the
 /// checkpoint is missing or unreadable.
 TrainedModel load_run(const std::string& run_dir);
+
+/// The model `config` describes, built as `ember train` builds it:
+/// torch::manual_seed(train.seed), then GPTModel(model_options(model)), on
+/// the CPU. Step 0.
+TrainedModel seeded_model(const Config& config);
 
 }  // namespace ember

@@ -3,11 +3,11 @@
 //   x = x + drop_shortcut(att(norm1(x)))
 //   x = x + drop_shortcut(ff(norm2(x)))
 // Submodules under the book's names (att, ff, norm1, norm2, drop_shortcut),
-// built in its order, so torch::manual_seed(s) gives PyTorch's weights.
+// built in its order, so torch::manual_seed(s) gives PyTorch's weights. The
+// norms, attention and feed-forward come from nn/registry.hpp (defaults the
+// book's LayerNorm, MultiHeadAttention and FeedForward).
 // Dimensions: B batch, T tokens, D emb_dim.
 #pragma once
-
-#include <cstdint>
 
 #include <ATen/core/Tensor.h>
 #include <torch/arg.h>
@@ -15,9 +15,13 @@
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/pimpl.h>
 
-#include <ember/nn/feed_forward.hpp>
-#include <ember/nn/layer_norm.hpp>
-#include <ember/nn/multi_head_attention.hpp>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <torch/nn/modules/container/any.h>
 
 namespace ember {
 
@@ -35,22 +39,46 @@ struct TransformerBlockOptions {
   TORCH_ARG(int64_t, n_heads);
   TORCH_ARG(double, drop_rate) = 0.1;
   TORCH_ARG(bool, qkv_bias) = false;
+  /// Names in nn/registry.hpp's norms(), attentions(), feed_forwards().
+  TORCH_ARG(std::string, norm) = "layernorm";
+  TORCH_ARG(std::string, attention) = "multihead";
+  TORCH_ARG(std::string, feed_forward) = "gelu";
+};
+
+/// Outputs of named modules collected during a forward pass (`ember forward
+/// --dump`): a module offers its output under its full name, kept when
+/// wanted.
+struct Activations {
+  std::set<std::string> wanted;
+  std::map<std::string, torch::Tensor> got;
+  void offer(const std::string& name, const torch::Tensor& t) {
+    if (wanted.count(name) != 0) got[name] = t;
+  }
 };
 
 ///   TransformerBlock block(TransformerBlockOptions(768, 1024, 12));
 ///   block(x) // (B, T, 768) -> (B, T, 768)
 class TransformerBlockImpl : public torch::nn::Module {
  public:
-  /// Throws c10::ValueError when emb_dim % n_heads != 0.
+  /// Throws c10::ValueError when emb_dim % n_heads != 0, ConfigError for a
+  /// name no registry holds.
   explicit TransformerBlockImpl(TransformerBlockOptions options);
 
   /// (B, T, D) -> (B, T, D).
   torch::Tensor forward(const torch::Tensor& x);
 
-  MultiHeadAttention att{nullptr};
-  FeedForward ff{nullptr};
-  LayerNorm norm1{nullptr};
-  LayerNorm norm2{nullptr};
+  /// forward() that also offers `<prefix>.norm1`, `.att`, `.ff`, `.norm2`
+  /// and `<prefix>` itself to `acts`.
+  torch::Tensor forward_with(
+      const torch::Tensor& x, Activations& acts, const std::string& prefix);
+
+  /// The names forward_with() offers, under `prefix`, in order.
+  static std::vector<std::string> dump_points(const std::string& prefix);
+
+  torch::nn::AnyModule att;
+  torch::nn::AnyModule ff;
+  torch::nn::AnyModule norm1;
+  torch::nn::AnyModule norm2;
   torch::nn::Dropout drop_shortcut{nullptr};
 
  private:

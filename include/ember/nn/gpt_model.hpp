@@ -1,0 +1,124 @@
+// GPTModel: the book's GPTModel (ch04 gpt.py). Input embedding (token +
+// positional), Dropout(drop_rate), n_layers TransformerBlocks, final norm,
+// out_head = Linear(D, V, bias=false); optional tie_weights. n_layers = 0 is
+// chapter 2's model (embeddings straight into the head).
+//
+// Parameter names are the book's state-dict keys (tok_emb.weight,
+// pos_emb.weight, trf_blocks.0.att.W_query.weight, ..., final_norm.scale,
+// final_norm.shift, out_head.weight) and parameters are created in its
+// order, so torch::manual_seed(s) gives the weights of the same model built
+// in PyTorch. The input embedding's submodules, parameters and buffers sit
+// at the top level (no `embedding.` prefix) as in the book.
+// Leaves out: a KV cache.
+// Dimensions: B batch, T sequence, D emb_dim, V vocab.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <ember/nn/transformer_block.hpp>
+
+namespace ember {
+
+struct ModelConfig;
+
+/// The book's cfg dict: GPTModelOptions(50257, 1024, 768).n_layers(12)
+///   .n_heads(12).drop_rate(0.1).qkv_bias(false)
+struct GPTModelOptions {
+  GPTModelOptions(
+      // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the book's order
+      int64_t vocab_size,
+      int64_t context_length,
+      int64_t emb_dim)
+      : vocab_size_(vocab_size),
+        context_length_(context_length),
+        emb_dim_(emb_dim) {}
+  TORCH_ARG(int64_t, vocab_size);
+  TORCH_ARG(int64_t, context_length);
+  TORCH_ARG(int64_t, emb_dim);
+  TORCH_ARG(int64_t, n_layers) = 0;
+  TORCH_ARG(int64_t, n_heads) = 1;
+  TORCH_ARG(double, drop_rate) = 0.1;
+  TORCH_ARG(bool, qkv_bias) = false;
+  /// out_head uses the input embedding's `tok_emb.weight` (the out_head
+  /// Linear is still built first, so the random draws match untied runs).
+  TORCH_ARG(bool, tie_weights) = false;
+  /// Names in nn/registry.hpp.
+  TORCH_ARG(std::string, pos_encoding) = "learned";
+  TORCH_ARG(std::string, norm) = "layernorm";
+  TORCH_ARG(std::string, attention) = "multihead";
+  TORCH_ARG(std::string, feed_forward) = "gelu";
+
+
+ public:
+  /// One block's options (every block is alike).
+  TransformerBlockOptions block() const;
+};
+
+/// The model a config describes ([model] keys).
+GPTModelOptions model_options(const ModelConfig& m);
+
+/// Throws ConfigError when a module name in `o` is not registered (checked
+/// before any data is read, so a typo fails fast).
+void check_module_names(const GPTModelOptions& o);
+
+///   torch::manual_seed(123);
+///   GPTModel gpt(GPTModelOptions(50257, 1024, 768).n_layers(12)
+///       .n_heads(12));
+///   gpt(ids) // (2, 4) int64 -> (2, 4, 50257) logits
+class GPTModelImpl : public torch::nn::Module {
+ public:
+  /// Throws ConfigError for an unknown module name, c10::ValueError for
+  /// emb_dim % n_heads != 0, n_layers < 0, or tie_weights with an embedding
+  /// lacking tok_emb.
+  explicit GPTModelImpl(GPTModelOptions options);
+
+  /// (B, T) int64 ids -> (B, T, V) float logits. The input embedding
+  /// checks rank, dtype, T <= context_length and ids in [0, V).
+  torch::Tensor forward(const torch::Tensor& ids);
+
+  /// forward() that also offers each module's output to `acts` under its
+  /// name (dump_points()).
+  torch::Tensor forward_with(const torch::Tensor& ids, Activations& acts);
+
+  /// Names forward_with() offers, in order: "drop_emb", then for each
+  /// block i "trf_blocks.i.norm1", ".att", ".norm2", ".ff", "trf_blocks.i",
+  /// then "final_norm", "out_head".
+  std::vector<std::string> dump_points() const;
+
+  const GPTModelOptions& options() const {
+    return options_;
+  }
+
+  torch::nn::AnyModule embedding;  ///< children registered at the top level
+  torch::nn::Dropout drop_emb{nullptr};
+  torch::nn::ModuleList trf_blocks{nullptr};  ///< of TransformerBlock
+  torch::nn::AnyModule final_norm;
+  torch::nn::Linear out_head{nullptr};
+
+ private:
+  void register_embedding();
+  torch::Tensor head(const torch::Tensor& x);
+
+  GPTModelOptions options_;
+  torch::Tensor tied_weight_;  // (V, D) tok_emb.weight when tied
+};
+
+TORCH_MODULE(GPTModel);
+
+/// The book's calc_loss_batch: cross-entropy of logits.flatten(0, 1) (B*T, V)
+/// against targets.flatten() (B*T), mean over tokens; a 0-dim tensor.
+torch::Tensor lm_loss(
+    const torch::Tensor& logits, const torch::Tensor& targets);
+
+}  // namespace ember

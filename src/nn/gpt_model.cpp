@@ -1,0 +1,146 @@
+#include "ember/nn/gpt_model.hpp"
+
+#include <c10/util/Exception.h>
+#include <torch/nn/functional/linear.h>
+#include <torch/nn/functional/loss.h>
+
+#include <ember/config/config.hpp>
+#include <ember/nn/registry.hpp>
+
+namespace ember {
+
+TransformerBlockOptions GPTModelOptions::block() const {
+  return TransformerBlockOptions(emb_dim(), context_length(), n_heads())
+      .drop_rate(drop_rate())
+      .qkv_bias(qkv_bias())
+      .norm(norm())
+      .attention(attention())
+      .feed_forward(feed_forward());
+}
+
+GPTModelOptions model_options(const ModelConfig& m) {
+  return GPTModelOptions(m.vocab_size, m.context_length, m.emb_dim)
+      .n_layers(m.n_layers)
+      .n_heads(m.n_heads)
+      .drop_rate(m.drop_rate)
+      .qkv_bias(m.qkv_bias)
+      .tie_weights(m.tie_weights)
+      .pos_encoding(m.pos_encoding)
+      .norm(m.norm)
+      .attention(m.attention)
+      .feed_forward(m.feed_forward);
+}
+
+void check_module_names(const GPTModelOptions& o) {
+  input_embeddings().check(o.pos_encoding());
+  norms().check(o.norm());
+  if (o.n_layers() > 0) {
+    attentions().check(o.attention());
+    feed_forwards().check(o.feed_forward());
+  }
+}
+
+GPTModelImpl::GPTModelImpl(GPTModelOptions o) : options_(o) {
+  TORCH_CHECK_VALUE(
+      o.n_layers() >= 0,
+      "GPTModel: n_layers must be >= 0 (got ",
+      o.n_layers(),
+      ")");
+  check_module_names(o);
+  // Order matters: it is the order of the random draws (GPTModel.__init__):
+  // tok_emb, pos_emb, drop_emb, trf_blocks, final_norm, out_head.
+  embedding = input_embeddings().make(
+      o.pos_encoding(), {o.vocab_size(), o.context_length(), o.emb_dim()});
+  register_embedding();
+  drop_emb = register_module(
+      "drop_emb", torch::nn::Dropout(torch::nn::DropoutOptions(o.drop_rate())));
+  trf_blocks = register_module("trf_blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < o.n_layers(); ++i)
+    trf_blocks->push_back(TransformerBlock(o.block()));
+  BlockSpec norm_spec;
+  norm_spec.emb_dim = o.emb_dim();
+  final_norm = norms().make(o.norm(), norm_spec);
+  register_module("final_norm", final_norm.ptr());
+  // Built even when tied so the kaiming_uniform_ draws match PyTorch's
+  // `model.out_head.weight = model.tok_emb.weight` after construction.
+  out_head = torch::nn::Linear(
+      torch::nn::LinearOptions(o.emb_dim(), o.vocab_size()).bias(false));
+  if (o.tie_weights()) {
+    // find() points into the dict: keep it alive (ASan found a pointer
+    // into a destroyed temporary here once).
+    const auto params = named_parameters();
+    const auto* tok = params.find("tok_emb.weight");
+    TORCH_CHECK_VALUE(
+        tok != nullptr,
+        "GPTModel: tie_weights needs an input embedding with a "
+        "tok_emb.weight parameter ('",
+        o.pos_encoding(),
+        "' has none)");
+    tied_weight_ = *tok;
+  } else {
+    register_module("out_head", out_head);
+  }
+}
+
+// The book's GPTModel holds tok_emb and pos_emb itself: the embedding's
+// children, parameters and buffers are registered here under their own
+// names (the same tensors, so .to() and the optimizer reach them once).
+void GPTModelImpl::register_embedding() {
+  auto& m = *embedding.ptr();
+  for (const auto& p : m.named_parameters(/*recurse=*/false))
+    register_parameter(p.key(), p.value(), p.value().requires_grad());
+  for (const auto& b : m.named_buffers(/*recurse=*/false))
+    register_buffer(b.key(), b.value());
+  for (const auto& c : m.named_children()) register_module(c.key(), c.value());
+}
+
+torch::Tensor GPTModelImpl::head(const torch::Tensor& x) {
+  // (B, T, D) -> (B, T, V)
+  if (tied_weight_.defined())
+    return torch::nn::functional::linear(x, tied_weight_);
+  return out_head(x);
+}
+
+torch::Tensor GPTModelImpl::forward(const torch::Tensor& ids) {
+  // (B, T) -> (B, T, D)
+  auto x = drop_emb(embedding.forward(ids));
+  for (const auto& block : *trf_blocks)
+    x = block->as<TransformerBlockImpl>()->forward(x);
+  return head(final_norm.forward(x));
+}
+
+torch::Tensor GPTModelImpl::forward_with(
+    const torch::Tensor& ids, Activations& acts) {
+  auto x = drop_emb(embedding.forward(ids));
+  acts.offer("drop_emb", x);
+  for (size_t i = 0; i < trf_blocks->size(); ++i) {
+    x = trf_blocks[i]->as<TransformerBlockImpl>()->forward_with(
+        x, acts, "trf_blocks." + std::to_string(i));
+  }
+  x = final_norm.forward(x);
+  acts.offer("final_norm", x);
+  auto logits = head(x);
+  acts.offer("out_head", logits);
+  return logits;
+}
+
+std::vector<std::string> GPTModelImpl::dump_points() const {
+  std::vector<std::string> out = {"drop_emb"};
+  for (size_t i = 0; i < trf_blocks->size(); ++i) {
+    for (auto& name :
+         TransformerBlockImpl::dump_points("trf_blocks." + std::to_string(i)))
+      out.push_back(std::move(name));
+  }
+  out.emplace_back("final_norm");
+  out.emplace_back("out_head");
+  return out;
+}
+
+torch::Tensor lm_loss(
+    const torch::Tensor& logits, const torch::Tensor& targets) {
+  // (B, T, V) -> (B*T, V) against (B*T)
+  return torch::nn::functional::cross_entropy(
+      logits.flatten(0, 1), targets.flatten());
+}
+
+}  // namespace ember
