@@ -1,10 +1,12 @@
 #include "app.hpp"
 
+#include <filesystem>
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <ember/util/build_config.hpp>
 #include <ember/util/error.hpp>
 
 namespace ember::cli {
@@ -14,6 +16,15 @@ const char* torch_command_summary(std::string_view name) {
     if (name == c.name) return c.summary;
   }
   throw std::logic_error("no torch command named " + std::string(name));
+}
+
+std::string default_config_path() {
+  const std::string local = "configs/verdict.toml";
+  if (std::filesystem::exists(local)) return local;
+  const auto beside_data =
+      std::filesystem::path(build::kDefaultDataDir).parent_path() / local;
+  if (std::filesystem::exists(beside_data)) return beside_data.string();
+  return local;
 }
 
 void configure_app(CLI::App& app, const std::string& version) {

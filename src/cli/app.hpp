@@ -32,7 +32,12 @@ inline constexpr CommandInfo kTorchCommands[] = {
      "print its weight and the lookup of --ids as JSON"},
     {"train",
      "Train a GPT per a TOML config (default configs/verdict.toml)"},
-    {"generate", "Continue a prompt with a trained run's model"},
+    {"generate",
+     "Continue a prompt with a run's model, or a fresh seeded one from a "
+     "config"},
+    {"forward",
+     "Print the logits (and chosen modules' outputs) of a run's or a fresh "
+     "seeded model for --ids, as JSON"},
 };
 
 /// The summary of one of kTorchCommands (throws std::logic_error if none).
@@ -42,8 +47,14 @@ const char* torch_command_summary(std::string_view name);
 void add_tokenize_commands(CLI::App& app);
 /// `ember batches`, `ember embed` (data_cmd.cpp).
 void add_data_commands(CLI::App& app);
-/// `ember train`, `ember generate` (train_cmd.cpp).
+/// `ember train` (train_cmd.cpp).
 void add_train_commands(CLI::App& app);
+/// `ember forward`, `ember generate` (model_cmd.cpp).
+void add_model_commands(CLI::App& app);
+
+/// configs/verdict.toml in the current directory, else beside the build's
+/// data folder (the source tree), else the relative path as is.
+std::string default_config_path();
 
 /// The app both executables start from: its description and --version,
 /// "ember 0.1.0 (LibTorch 1.13.1; distributed backends: gloo)".

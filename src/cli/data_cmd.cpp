@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app.hpp"
+#include "json_out.hpp"
 #include <ATen/ops/tensor.h>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -29,34 +30,6 @@
 
 namespace ember::cli {
 namespace {
-
-void write_out(const fmt::memory_buffer& buf) {
-  std::fwrite(buf.data(), 1, buf.size(), stdout);
-}
-
-// (R, C) -> [[a, b], [c, d]], T = int64_t or float; fmt's "{}" of a float is
-// the shortest decimal that reads back as the same float32. Large matrices
-// are streamed to stdout as they are formatted.
-template <typename T>
-void append_matrix(fmt::memory_buffer& buf, const torch::Tensor& m) {
-  const torch::Tensor c = m.detach().contiguous();
-  const auto* p = c.data_ptr<T>();
-  const int64_t rows = c.size(0);
-  const int64_t cols = c.size(1);
-  buf.push_back('[');
-  for (int64_t i = 0; i < rows; ++i) {
-    fmt::format_to(
-        std::back_inserter(buf),
-        "{}[{}]",
-        i ? ", " : "",
-        fmt::join(p + i * cols, p + (i + 1) * cols, ", "));
-    if (buf.size() > (1u << 20)) {
-      write_out(buf);
-      buf.clear();
-    }
-  }
-  buf.push_back(']');
-}
 
 struct BatchesArgs {
   std::string input;
@@ -122,9 +95,9 @@ void run_batches(const BatchesArgs& a) {
     }
     buf.clear();
     fmt::format_to(std::back_inserter(buf), "{{\"inputs\": ");
-    append_matrix<int64_t>(buf, batch->inputs);
+    append_nested<int64_t>(buf, batch->inputs);
     fmt::format_to(std::back_inserter(buf), ", \"targets\": ");
-    append_matrix<int64_t>(buf, batch->targets);
+    append_nested<int64_t>(buf, batch->targets);
     fmt::format_to(std::back_inserter(buf), "}}\n");
     write_out(buf);
   }
@@ -176,15 +149,15 @@ void run_embed(const EmbedArgs& a) {
   const torch::Tensor output = tok_emb(ids);
   fmt::memory_buffer buf;
   fmt::format_to(std::back_inserter(buf), "{{\"weight\": ");
-  append_matrix<float>(buf, tok_emb->weight);
+  append_nested<float>(buf, tok_emb->weight);
   fmt::format_to(std::back_inserter(buf), ", \"output\": ");
-  append_matrix<float>(buf, output);
+  append_nested<float>(buf, output);
   if (gpt) {
     fmt::format_to(std::back_inserter(buf), ", \"pos_weight\": ");
-    append_matrix<float>(buf, (*gpt)->pos_emb->weight);
+    append_nested<float>(buf, (*gpt)->pos_emb->weight);
     // (1, N) -> (1, N, D) -> (N, D)
     fmt::format_to(std::back_inserter(buf), ", \"input_embeddings\": ");
-    append_matrix<float>(buf, (*gpt)->forward(ids.unsqueeze(0))[0]);
+    append_nested<float>(buf, (*gpt)->forward(ids.unsqueeze(0))[0]);
   }
   fmt::format_to(std::back_inserter(buf), "}}\n");
   write_out(buf);

@@ -1,5 +1,4 @@
-// `ember train` and `ember generate`: thin shells over trainer.hpp and
-// generate.hpp. train: load and validate the config (--config, --set,
+// `ember train`: a thin shell over trainer.hpp. Load and validate the config (--config, --set,
 // --resume), print it, install SIGINT/SIGTERM handlers that ask the loop to
 // checkpoint and stop (exit 130), and train.
 #include <atomic>
@@ -22,11 +21,8 @@
 
 #include <ember/config/config.hpp>
 #include <ember/dist/process_group.hpp>
-#include <ember/generate/generate.hpp>
 #include <ember/nn/gpt_model.hpp>
-#include <ember/text/tokenizer.hpp>
 #include <ember/train/trainer.hpp>
-#include <ember/util/build_config.hpp>
 #include <ember/util/error.hpp>
 
 namespace ember::cli {
@@ -56,15 +52,6 @@ void install_stop_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string default_config_path() {
-  const std::string local = "configs/verdict.toml";
-  if (std::filesystem::exists(local)) return local;
-  const auto beside_data =
-      std::filesystem::path(build::kDefaultDataDir).parent_path() / local;
-  if (std::filesystem::exists(beside_data)) return beside_data.string();
-  return local;
 }
 
 struct TrainArgs {
@@ -106,64 +93,6 @@ void run_train(const TrainArgs& args) {
   if (result.interrupted) throw ExitStatus{130};
 }
 
-struct GenerateArgs {
-  std::string run;
-  std::string prompt;
-  int64_t max_new_tokens = 50;
-  double temperature = 0.0;
-  int64_t top_k = 0;
-  int64_t seed = 123;
-};
-
-void run_generate(const GenerateArgs& args) {
-  if (args.temperature < 0) {
-    throw ConfigError(fmt::format(
-        "--temperature: out of range (got {}, expected >= 0)",
-        args.temperature));
-  }
-  if (args.top_k < 0) {
-    throw ConfigError(fmt::format(
-        "--top-k: out of range (got {}, expected >= 0; 0 = off)", args.top_k));
-  }
-  if (args.max_new_tokens < 0) {
-    throw ConfigError(fmt::format(
-        "--max-new-tokens: out of range (got {}, expected >= 0)",
-        args.max_new_tokens));
-  }
-  TrainedModel trained = load_run(args.run);
-  const Tokenizer tokenizer = Tokenizer::gpt2();
-  const auto ids =
-      tokenizer.encode(args.prompt, AllowedSpecial({"<|endoftext|>"}));
-  if (ids.empty())
-    throw ConfigError("--prompt: empty prompt (expected at least one token)");
-  for (const auto id : ids) {
-    if (static_cast<int64_t>(id) >= trained.config.model.vocab_size) {
-      throw ConfigError(fmt::format(
-          "--prompt: token id {} is outside the model's vocabulary (vocab_size "
-          "{})",
-          id,
-          trained.config.model.vocab_size));
-    }
-  }
-  auto idx = at::empty({1, static_cast<int64_t>(ids.size())}, at::kLong);
-  for (size_t i = 0; i < ids.size(); ++i)
-    idx[0][static_cast<int64_t>(i)] = static_cast<int64_t>(ids[i]);
-  torch::manual_seed(static_cast<uint64_t>(args.seed));
-  const auto out = generate(
-      trained.model,
-      idx,
-      args.max_new_tokens,
-      trained.config.model.context_length,
-      args.temperature,
-      args.top_k,
-      std::nullopt);
-  std::vector<TokenId> fresh;
-  for (int64_t i = static_cast<int64_t>(ids.size()); i < out.size(1); ++i) {
-    fresh.push_back(static_cast<TokenId>(out[0][i].item<int64_t>()));
-  }
-  fmt::print("{}\n", tokenizer.decode(fresh));
-}
-
 }  // namespace
 
 void add_train_commands(CLI::App& app) {
@@ -185,30 +114,6 @@ void add_train_commands(CLI::App& app) {
       train_args->resume,
       "Continue the run in RUN_DIR from its checkpoint");
   train_cmd->callback([train_args] { run_train(*train_args); });
-
-  auto gen_args = std::make_shared<GenerateArgs>();
-  auto* gen_cmd =
-      app.add_subcommand("generate", torch_command_summary("generate"));
-  gen_cmd
-      ->add_option("--run", gen_args->run, "Run folder holding checkpoint.pt")
-      ->required();
-  gen_cmd->add_option("--prompt", gen_args->prompt, "Text to continue")
-      ->required();
-  gen_cmd->add_option(
-      "--max-new-tokens",
-      gen_args->max_new_tokens,
-      "Tokens to generate (default 50)");
-  gen_cmd->add_option(
-      "--temperature",
-      gen_args->temperature,
-      "0 = greedy (default); > 0 samples");
-  gen_cmd->add_option(
-      "--top-k",
-      gen_args->top_k,
-      "Keep the k largest logits; 0 = all (default)");
-  gen_cmd->add_option(
-      "--seed", gen_args->seed, "Seed for sampling (default 123)");
-  gen_cmd->callback([gen_args] { run_generate(*gen_args); });
 }
 
 }  // namespace ember::cli

@@ -1,0 +1,322 @@
+// `ember forward` and `ember generate`: look inside a model and continue
+// text with it. The model is a run's (--run DIR: its checkpoint and config)
+// or a fresh one built exactly as `ember train` builds it
+// (torch::manual_seed(train.seed), then GPTModel) from --config/--set, so
+// the numbers can be compared with PyTorch's book model under the same seed.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app.hpp"
+#include "json_out.hpp"
+#include <ATen/ops/empty.h>
+#include <ATen/ops/tensor.h>
+#include <CLI/CLI.hpp>
+#include <c10/core/GradMode.h>
+#include <fmt/core.h>
+#include <torch/utils.h>
+
+#include <ember/config/config.hpp>
+#include <ember/generate/generate.hpp>
+#include <ember/nn/gpt_model.hpp>
+#include <ember/text/tokenizer.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
+
+namespace ember::cli {
+namespace {
+
+// Where the model comes from: --run, or --config (default
+// configs/verdict.toml) with --set overrides.
+struct ModelSource {
+  std::string run;
+  std::string config;
+  std::vector<std::string> sets;
+  /// Rows of ids (--ids, repeatable).
+  std::vector<std::string> ids;
+};
+
+void add_source_options(CLI::App* cmd, ModelSource& s) {
+  cmd->add_option("--run", s.run, "Run folder holding checkpoint.pt");
+  cmd->add_option(
+      "--config",
+      s.config,
+      "TOML config of a fresh seeded model (default configs/verdict.toml)");
+  cmd->add_option(
+         "--set", s.sets, "Override a key: section.key=value (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option(
+         "--ids",
+         s.ids,
+         "Token ids of one row, e.g. \"6109 3626 6100 345\" (repeatable)")
+      ->allow_extra_args(false);
+}
+
+TrainedModel load_model(const ModelSource& s) {
+  if (!s.run.empty()) {
+    if (!s.config.empty() || !s.sets.empty()) {
+      throw ConfigError(
+          "--run: the run's own config describes its model; drop --config "
+          "and --set");
+    }
+    return load_run(s.run);
+  }
+  const std::string path =
+      s.config.empty() ? default_config_path() : s.config;
+  // The data file is not needed: parse without looking it up.
+  const Config config = parse_config(read_file(path), path, s.sets);
+  check_module_names(model_options(config.model));
+  return seeded_model(config);
+}
+
+// "6109 3626, 6100" -> {6109, 3626, 6100}; `row` (1-based) names it.
+std::vector<int64_t> parse_row(const std::string& text, size_t row) {
+  std::vector<int64_t> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ' || text[i] == ',' || text[i] == '\t') {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    const std::string token = text.substr(i, std::max(end, i + 1) - i);
+    if (end == i || end - i > 9) {
+      throw ConfigError(fmt::format(
+          "--ids (row {}): '{}' at character {} is not a token id (expected "
+          "ids 0 to 999999999 separated by spaces or commas)",
+          row,
+          token,
+          i + 1));
+    }
+    out.push_back(std::stoll(text.substr(i, end - i)));
+    i = end;
+  }
+  return out;
+}
+
+// The --ids rows as a (B, T) int64 tensor, checked against the model.
+at::Tensor id_rows(const std::vector<std::string>& rows, const ModelConfig& m) {
+  if (rows.empty()) throw ConfigError("--ids: give at least one row of ids");
+  std::vector<int64_t> flat;
+  size_t width = 0;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto ids = parse_row(rows[r], r + 1);
+    if (ids.empty())
+      throw ConfigError(fmt::format("--ids (row {}): no ids", r + 1));
+    if (r == 0) width = ids.size();
+    if (ids.size() != width) {
+      throw ConfigError(fmt::format(
+          "--ids: rows have different lengths (row 1 has {} ids, row {} has "
+          "{})",
+          width,
+          r + 1,
+          ids.size()));
+    }
+    for (const auto id : ids) {
+      if (id >= m.vocab_size) {
+        throw ConfigError(fmt::format(
+            "--ids (row {}): id {} is outside the model's vocabulary "
+            "(vocab_size {})",
+            r + 1,
+            id,
+            m.vocab_size));
+      }
+    }
+    flat.insert(flat.end(), ids.begin(), ids.end());
+  }
+  if (static_cast<int64_t>(width) > m.context_length) {
+    throw ConfigError(fmt::format(
+        "--ids: {} ids per row exceed model.context_length {}",
+        width,
+        m.context_length));
+  }
+  return at::tensor(flat, at::kLong)
+      .view({static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)});
+}
+
+struct ForwardArgs {
+  ModelSource source;
+  std::vector<std::string> dump;
+  bool train_mode = false;
+};
+
+void run_forward(const ForwardArgs& args) {
+  TrainedModel trained = load_model(args.source);
+  auto& model = trained.model;
+  const auto ids = id_rows(args.source.ids, trained.config.model);
+  Activations acts;
+  const auto points = model->dump_points();
+  for (const auto& name : args.dump) {
+    if (std::find(points.begin(), points.end(), name) == points.end()) {
+      throw ConfigError(fmt::format(
+          "--dump: no module named '{}' (expected one of: {})",
+          name,
+          fmt::join(points, ", ")));
+    }
+    acts.wanted.insert(name);
+  }
+  // The book's chapter-4 printout runs the fresh model in train mode, so
+  // dropout draws right after the weights (--train-mode reproduces it).
+  model->train(args.train_mode);
+  c10::NoGradGuard no_grad;
+  const auto logits = model->forward_with(ids, acts);
+  int64_t num_parameters = 0;
+  for (const auto& p : model->parameters()) num_parameters += p.numel();
+  fmt::memory_buffer buf;
+  fmt::format_to(
+      std::back_inserter(buf),
+      "{{\"num_parameters\": {}, \"shape\": [{}], \"logits\": ",
+      num_parameters,
+      fmt::join(logits.sizes(), ", "));
+  append_nested<float>(buf, logits);
+  if (!args.dump.empty()) {
+    buf.append(std::string_view(", \"activations\": {"));
+    for (size_t i = 0; i < args.dump.size(); ++i) {
+      if (i > 0) buf.append(std::string_view(", "));
+      append_string(buf, args.dump[i]);
+      buf.append(std::string_view(": "));
+      append_nested<float>(buf, acts.got.at(args.dump[i]));
+    }
+    buf.push_back('}');
+  }
+  buf.append(std::string_view("}\n"));
+  write_out(buf);
+}
+
+struct GenerateArgs {
+  ModelSource source;
+  std::string prompt;
+  int64_t max_new_tokens = 50;
+  double temperature = 0.0;
+  int64_t top_k = 0;
+  int64_t seed = 123;
+  std::string format = "text";
+};
+
+void check_generate_args(const GenerateArgs& args) {
+  if (args.temperature < 0) {
+    throw ConfigError(fmt::format(
+        "--temperature: out of range (got {}, expected >= 0)",
+        args.temperature));
+  }
+  if (args.top_k < 0) {
+    throw ConfigError(fmt::format(
+        "--top-k: out of range (got {}, expected >= 0; 0 = off)", args.top_k));
+  }
+  if (args.max_new_tokens < 0) {
+    throw ConfigError(fmt::format(
+        "--max-new-tokens: out of range (got {}, expected >= 0)",
+        args.max_new_tokens));
+  }
+  if (args.prompt.empty() == args.source.ids.empty()) {
+    throw ConfigError("generate: give either --prompt or --ids (one of them)");
+  }
+  if (args.source.ids.size() > 1)
+    throw ConfigError("--ids: generate continues one row (got several)");
+}
+
+// The prompt's ids, (1, T).
+at::Tensor prompt_ids(
+    const GenerateArgs& args, const Tokenizer& tokenizer, const ModelConfig& m) {
+  if (!args.source.ids.empty()) return id_rows(args.source.ids, m);
+  const auto ids =
+      tokenizer.encode(args.prompt, AllowedSpecial({"<|endoftext|>"}));
+  if (ids.empty())
+    throw ConfigError("--prompt: empty prompt (expected at least one token)");
+  for (const auto id : ids) {
+    if (static_cast<int64_t>(id) >= m.vocab_size) {
+      throw ConfigError(fmt::format(
+          "--prompt: token id {} is outside the model's vocabulary (vocab_size "
+          "{})",
+          id,
+          m.vocab_size));
+    }
+  }
+  auto idx = at::empty({1, static_cast<int64_t>(ids.size())}, at::kLong);
+  for (size_t i = 0; i < ids.size(); ++i)
+    idx[0][static_cast<int64_t>(i)] = static_cast<int64_t>(ids[i]);
+  return idx;
+}
+
+std::vector<TokenId> to_token_ids(const at::Tensor& row, int64_t from) {
+  std::vector<TokenId> out;
+  for (int64_t i = from; i < row.size(0); ++i)
+    out.push_back(static_cast<TokenId>(row[i].item<int64_t>()));
+  return out;
+}
+
+void run_generate(const GenerateArgs& args) {
+  check_generate_args(args);
+  TrainedModel trained = load_model(args.source);
+  const Tokenizer tokenizer = Tokenizer::gpt2();
+  const auto idx = prompt_ids(args, tokenizer, trained.config.model);
+  torch::manual_seed(static_cast<uint64_t>(args.seed));
+  const auto out = generate(
+      trained.model,
+      idx,
+      args.max_new_tokens,
+      trained.config.model.context_length,
+      args.temperature,
+      args.top_k,
+      std::nullopt);
+  if (args.format == "json") {
+    const auto all = to_token_ids(out[0], 0);
+    fmt::memory_buffer buf;
+    fmt::format_to(
+        std::back_inserter(buf), "{{\"ids\": [{}], \"text\": ", fmt::join(all, ", "));
+    append_string(buf, tokenizer.decode(all));
+    buf.append(std::string_view("}\n"));
+    write_out(buf);
+    return;
+  }
+  fmt::print("{}\n", tokenizer.decode(to_token_ids(out[0], idx.size(1))));
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  auto fwd = std::make_shared<ForwardArgs>();
+  auto* fwd_cmd =
+      app.add_subcommand("forward", torch_command_summary("forward"));
+  add_source_options(fwd_cmd, fwd->source);
+  fwd_cmd
+      ->add_option(
+          "--dump",
+          fwd->dump,
+          "Also print this module's output, e.g. trf_blocks.0.att or "
+          "final_norm (repeatable)")
+      ->allow_extra_args(false);
+  fwd_cmd->add_flag(
+      "--train-mode",
+      fwd->train_mode,
+      "Dropout on, as the book's chapter-4 printout of a fresh model (default "
+      "eval mode)");
+  fwd_cmd->callback([fwd] { run_forward(*fwd); });
+
+  auto gen = std::make_shared<GenerateArgs>();
+  auto* gen_cmd =
+      app.add_subcommand("generate", torch_command_summary("generate"));
+  add_source_options(gen_cmd, gen->source);
+  gen_cmd->add_option("--prompt", gen->prompt, "Text to continue");
+  gen_cmd->add_option(
+      "--max-new-tokens", gen->max_new_tokens, "Tokens to generate (default 50)");
+  gen_cmd->add_option(
+      "--temperature", gen->temperature, "0 = greedy (default); > 0 samples");
+  gen_cmd->add_option(
+      "--top-k", gen->top_k, "Keep the k largest logits; 0 = all (default)");
+  gen_cmd->add_option("--seed", gen->seed, "Seed for sampling (default 123)");
+  gen_cmd
+      ->add_option(
+          "--format",
+          gen->format,
+          "text (the new text, default) or json ({\"ids\": prompt and new "
+          "ids, \"text\": their decoding})")
+      ->check(CLI::IsMember({"text", "json"}));
+  gen_cmd->callback([gen] { run_generate(*gen); });
+}
+
+}  // namespace ember::cli
