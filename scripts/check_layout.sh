@@ -16,8 +16,9 @@ declare -A level=(
   [util]=0
   [text]=1 [config]=1
   [data]=2 [nn]=2 [checkpoint]=2 [dist]=2
-  [generate]=3 [train]=3
-  [cli]=4
+  [generate]=3
+  [train]=4
+  [cli]=5
 )
 torch_free=(util text config)
 bad=0

@@ -41,6 +41,8 @@
 #include <ember/data/loader.hpp>
 #include <ember/data/run_data.hpp>
 #include <ember/dist/process_group.hpp>
+#include <ember/generate/generate.hpp>
+#include <ember/text/tokenizer.hpp>
 #include <ember/nn/gpt_model.hpp>
 #include <ember/train/adamw.hpp>
 #include <ember/train/run_lock.hpp>
@@ -114,6 +116,7 @@ class Trainer {
   void check_resume();
   void probe_run_dir() const;
   // --- data, model, run folder, state --------------------------------------
+  void prepare_sample_prompt();
   void prepare_data();
   void build_model();
   void claim_run_dir();
@@ -129,6 +132,7 @@ class Trainer {
   void distributed_step(const Batch& batch);
   void evaluate();
   double calc_loss_loader(Loader& loader);
+  void print_sample();
   void save();
   void write_outputs() const;
   // --- the end ---------------------------------------------------------------
@@ -162,6 +166,10 @@ class Trainer {
   std::string ckpt_path_;
   std::string metrics_path_;
   std::string plot_path_;
+  std::string samples_path_;
+  std::string samples_;  // samples.txt: earlier sessions' lines, then ours
+  std::optional<Tokenizer> tokenizer_;  // set with train.sample_prompt
+  std::vector<TokenId> sample_ids_;
   RunLock lock_;  // the lead's, on run.dir, held until the end
   std::optional<Checkpoint> ckpt_;  // the one to resume from
   std::optional<RunData> data_;
@@ -202,11 +210,13 @@ Trainer::Trainer(const Config& cfg, const TrainOptions& opt)
   ckpt_path_ = (dir_ / "checkpoint.pt").string();
   metrics_path_ = (dir_ / "metrics.jsonl").string();
   plot_path_ = (dir_ / "loss.svg").string();
+  samples_path_ = (dir_ / "samples.txt").string();
 }
 
 TrainResult Trainer::run() {
   check_resume();
   probe_run_dir();
+  prepare_sample_prompt();
   prepare_data();
   build_model();
   claim_run_dir();
@@ -314,6 +324,23 @@ void Trainer::probe_run_dir() const {
 // Data: text (in memory) or token files (memory-mapped). The seed comes
 // first, as in the PyTorch program (create_dataloader_v1 after
 // manual_seed); reading and tokenizing draw nothing.
+// train.sample_prompt's ids, checked against the vocabulary before any work.
+void Trainer::prepare_sample_prompt() {
+  if (cfg_.train.sample_prompt.empty()) return;
+  tokenizer_.emplace(Tokenizer::gpt2());
+  sample_ids_ = tokenizer_->encode(
+      cfg_.train.sample_prompt, AllowedSpecial({"<|endoftext|>"}));
+  for (const auto id : sample_ids_) {
+    if (static_cast<int64_t>(id) >= cfg_.model.vocab_size) {
+      throw ConfigError(fmt::format(
+          "train.sample_prompt: token id {} is outside the model's vocabulary "
+          "(vocab_size {})",
+          id,
+          cfg_.model.vocab_size));
+    }
+  }
+}
+
 void Trainer::prepare_data() {
   torch::manual_seed(static_cast<uint64_t>(cfg_.train.seed));
   RunDataOptions options;
@@ -430,6 +457,7 @@ void Trainer::restore() {
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(ckpt_->cuda_rng);
   }
+  if (fs::exists(samples_path_)) samples_ = read_file(samples_path_);
   if (fs::exists(metrics_path_)) {
     for (const auto& r : parse_metrics(read_file(metrics_path_))) {
       if (r.step <= step_) evals_.push_back(r);
@@ -525,6 +553,7 @@ TrainResult Trainer::train_loop() {
       if (stop) return interrupted();
     }
     if (done) break;
+    print_sample();
     ++epoch_;
     position_ = 0;
     sampler_seed_ = -1;
@@ -643,6 +672,36 @@ void Trainer::evaluate() {
   if (!std::isfinite(train_loss))
     throw non_finite("training (evaluation)", train_loss);
   if (!std::isfinite(val_loss)) throw non_finite("validation", val_loss);
+}
+
+// The book's generate_and_print_sample, after each epoch: greedy
+// continuation of train.sample_prompt in eval mode (no random draws, so the
+// run's numbers do not change), printed on one line and appended to
+// run.dir/samples.txt.
+void Trainer::print_sample() {
+  if (cfg_.train.sample_prompt.empty() || !lead_) return;
+  const Tokenizer& tokenizer = *tokenizer_;
+  const auto& prompt = sample_ids_;
+  auto idx = at::empty({1, static_cast<int64_t>(prompt.size())}, at::kLong);
+  for (size_t i = 0; i < prompt.size(); ++i)
+    idx[0][static_cast<int64_t>(i)] = static_cast<int64_t>(prompt[i]);
+  const auto out = generate(
+      model_,
+      idx.to(device_),
+      cfg_.train.sample_tokens,
+      cfg_.model.context_length);
+  model_->train();
+  std::vector<TokenId> ids;
+  const auto row = out[0].cpu();
+  for (int64_t i = 0; i < row.size(0); ++i)
+    ids.push_back(static_cast<TokenId>(row[i].item<int64_t>()));
+  std::string text = tokenizer.decode(ids);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  if (tty_) fmt::print(stdout, "\r\033[K");
+  fmt::print(log_, "sample (epoch {}): {}\n", epoch_ + 1, text);
+  std::fflush(log_);
+  samples_ += fmt::format("epoch {} (step {}): {}\n", epoch_ + 1, step_, text);
+  write_file_atomic(samples_path_, samples_);
 }
 
 // The book's calc_loss_loader(num_batches=eval_iter): a fresh pass.
