@@ -3,7 +3,8 @@
 
 Loads RUN/checkpoint.pt (ember's torch::serialize archive plus a 24-byte
 trailer; the payload is a TorchScript archive whose parameters are named
-model.<name>), builds train_reference.py's EmbeddingLM from the run's config,
+model.<name>), builds the book's GPTModel from the run's config
+(gpt_book.build_model),
 copies the weights in, then runs `generate` from the book (rasbt
 LLMs-from-scratch ch05 gpt_generate.py, quoted below) after
 torch.manual_seed(seed), as `ember generate` does. Prints one JSON line:
@@ -35,7 +36,8 @@ except ModuleNotFoundError as e:
 import tomllib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_reference import ROOT, EmbeddingLM  # noqa: E402
+from gpt_book import build_model  # noqa: E402
+from train_reference import ROOT  # noqa: E402
 
 TRAILER = 24  # magic "EMBERCK1" (8), payload size (8), hash (8)
 
@@ -70,13 +72,17 @@ def load_run(run_dir):
     archive = torch.jit.load(io.BytesIO(data[:-TRAILER]))
     saved = dict(archive.named_parameters())
     config = tomllib.loads(bytes(saved["config"].tolist()).decode())
-    model = EmbeddingLM(config["model"])
+    model = build_model(config["model"])
     names = bytes(saved["model_names"].tolist()).decode().split()
     # ember's names (embedding.tok_emb.weight) -> the book's (tok_emb.weight).
     state = {n.removeprefix("embedding."): saved["model." + n].detach() for n in names}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    # "pe" is the sinusoidal buffer, rebuilt from the config.
-    if [m for m in missing if m != "pe"] or unexpected:
+    # Buffers (the sinusoidal "pe", the attention masks) are rebuilt from the
+    # config; a tied out_head.weight is tok_emb.weight, loaded under that name.
+    rebuilt = {n for n, _ in model.named_buffers()}
+    if config["model"]["tie_weights"]:
+        rebuilt.add("out_head.weight")
+    if [m for m in missing if m not in rebuilt] or unexpected:
         sys.exit(f"generate_reference.py: weights do not fit the model "
                  f"(missing {missing}, unexpected {unexpected})")
     model.eval()

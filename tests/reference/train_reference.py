@@ -2,7 +2,8 @@
 """The PyTorch program ember's training loop must match, loss for loss.
 
 The book's train_model_simple (rasbt LLMs-from-scratch ch05 gpt_train.py)
-with GPTModel reduced to EmbeddingLM (no transformer blocks): the same
+with the book's GPTModel as gpt_book.build_model makes it from the [model]
+table (any n_layers, ember's norm/positional/tied options): the same
 character split, tokenizer (tiktoken gpt2 via the npm package, <|endoftext|>
 allowed), GPTDatasetV1 windows, DataLoaders, parameter order, AdamW and
 sequence of random draws as the issue describes. Reads a resolved ember
@@ -12,10 +13,9 @@ metrics.jsonl with the keys ember writes.
   /usr/bin/python3 tests/reference/train_reference.py RUN/config.toml OUT.jsonl
 
 Run it with Debian's python3-torch (torch 1.13). Exits 77 when torch is
-missing. Supports pos_encoding "learned" and "sinusoidal".
+missing. Supports the options gpt_book.build_model supports.
 """
 import json
-import math
 import os
 import subprocess
 import sys
@@ -33,10 +33,10 @@ except ModuleNotFoundError as e:
     sys.exit(77)
 import tomllib
 
-import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from book_dataset import GPTDatasetV1
+from gpt_book import build_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -55,43 +55,6 @@ def encode_parts(parts):
     out = subprocess.run(["node", "-e", ENCODE_JS], input=json.dumps(parts).encode(),
                          capture_output=True, env=env, check=True)
     return json.loads(out.stdout)
-
-
-def sinusoidal_table(context_length, emb_dim):
-    pe = torch.zeros(context_length, emb_dim, dtype=torch.float64)
-    for pos in range(context_length):
-        for i in range(0, emb_dim, 2):
-            angle = pos * math.exp(-math.log(10000.0) * i / emb_dim)
-            pe[pos, i] = math.sin(angle)
-            if i + 1 < emb_dim:
-                pe[pos, i + 1] = math.cos(angle)
-    return pe.float()
-
-
-class EmbeddingLM(nn.Module):
-    """GPTModel with zero blocks; parameters in ember's order."""
-
-    def __init__(self, m):
-        super().__init__()
-        self.tok_emb = nn.Embedding(m["vocab_size"], m["emb_dim"])
-        self.sinusoidal = m["pos_encoding"] == "sinusoidal"
-        if self.sinusoidal:
-            self.register_buffer("pe", sinusoidal_table(m["context_length"], m["emb_dim"]))
-        else:
-            self.pos_emb = nn.Embedding(m["context_length"], m["emb_dim"])
-        self.drop_emb = nn.Dropout(m["drop_rate"])
-        self.trf_blocks = nn.Sequential()
-        self.final_norm = nn.LayerNorm(m["emb_dim"])
-        self.out_head = nn.Linear(m["emb_dim"], m["vocab_size"], bias=False)
-        if m["tie_weights"]:
-            self.out_head.weight = self.tok_emb.weight
-
-    def forward(self, idx):
-        _, t = idx.shape
-        pos = self.pe[:t] if self.sinusoidal else self.pos_emb(torch.arange(t, device=idx.device))
-        x = self.drop_emb(self.tok_emb(idx) + pos)
-        x = self.trf_blocks(x)
-        return self.out_head(self.final_norm(x))
 
 
 def calc_loss_batch(input_batch, target_batch, model, device):
@@ -145,7 +108,7 @@ def main():
                             num_workers=0)
 
     torch.manual_seed(t["seed"])
-    model = EmbeddingLM(m)
+    model = build_model(m)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
 

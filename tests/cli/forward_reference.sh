@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `ember forward` against the book's GPTModel in PyTorch
+# (tests/reference/forward_reference.py, gpt_book.build_model): five fresh
+# seeded models (GPT-2's vocabulary, qkv_bias, RMSNorm, sinusoidal with tied
+# weights, a full context with 8 heads and 3 blocks; emb_dim 64, 2 rows each)
+# must give the same num_parameters, logits and dumped outputs of
+# trf_blocks.0.att, trf_blocks.1 and final_norm, within 1e-5 relative to
+# values above 1. Skips (77) without Debian's python3-torch.
+#   bash forward_reference.sh <ember> <source-dir>
+source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
+py=${EMBER_PYTHON:-/usr/bin/python3}
+if ! "$py" -c 'import torch' 2>/dev/null; then
+  echo "skipped: forward_reference (ember forward vs the book's GPTModel): $py cannot import torch (apt install python3-torch)"
+  exit 77
+fi
+"$py" tests/reference/forward_reference.py "$ember" "$w"
