@@ -1,5 +1,6 @@
 #include "ember/checkpoint/checkpoint.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -245,9 +246,10 @@ void read_training_state(
   }
 }
 
-// A parameter name as ember wrote it before GPTModel took the book's names:
-// the input embedding under "embedding." and torch's LayerNorm as the final
-// norm. Other names are returned unchanged.
+// A parameter name as ember wrote it before GPTModel took the book's names
+// (every such checkpoint has its input embedding under "embedding."; see
+// is_legacy): torch's LayerNorm as the final norm. Other names are returned
+// unchanged.
 std::string current_name(const std::string& name) {
   if (name.rfind("embedding.", 0) == 0) return name.substr(10);
   if (name == "final_norm.weight") return "final_norm.scale";
@@ -275,6 +277,13 @@ Checkpoint read_checkpoint(std::string_view payload, const std::string& path) {
   c.cuda_rng = in.get_optional("cuda_rng");
   in.read_group("model", c.model);
   in.read_group("optim", c.optimizer);
+  // Only checkpoints from before the book's names are renamed: today's
+  // final_norm.weight is RMSNorm's own parameter.
+  const bool legacy = std::any_of(
+      c.model.begin(), c.model.end(), [](const auto& entry) {
+        return entry.first.rfind("embedding.", 0) == 0;
+      });
+  if (!legacy) return c;
   for (auto& entry : c.model) entry.first = current_name(entry.first);
   for (auto& entry : c.optimizer)
     entry.first = current_optim_name(entry.first);

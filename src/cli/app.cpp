@@ -29,8 +29,8 @@ std::string default_config_path() {
 
 void configure_app(CLI::App& app, const std::string& version) {
   app.description(
-      "ember: GPT-2 tokenization, sliding-window data and embedding training "
-      "on LibTorch");
+      "ember: GPT-2 tokenization, sliding-window data, and training and "
+      "inspecting the book's GPT on LibTorch");
   app.set_version_flag("--version", version);
   app.require_subcommand(1);
 }

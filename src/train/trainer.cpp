@@ -927,6 +927,8 @@ const std::vector<std::string>& resumable_keys() {
       "train.backend",
       "train.dist_timeout_s",
       "train.dist_sparse_embedding",
+      "train.sample_prompt",
+      "train.sample_tokens",
       "run.dir",
       "run.checkpoint_every",
       "data.num_workers"};

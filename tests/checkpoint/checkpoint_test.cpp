@@ -2,15 +2,19 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <catch2/catch.hpp>
 #include <ember_test_paths.hpp>
+#include <temp_dir.hpp>
 #include <torch/serialize/output-archive.h>
 
 #include <ember/checkpoint/checkpoint.hpp>
+#include <ember/config/config.hpp>
+#include <ember/nn/gpt_model.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 
@@ -93,7 +97,6 @@ TEST_CASE(
   const std::string path = "ember_checkpoint_test.pt";
   ember::save_checkpoint(path, c);
   const auto back = ember::load_checkpoint(path);
-  std::remove(path.c_str());
   REQUIRE(back.step == 9);
   REQUIRE(back.epoch == 2);
   REQUIRE(back.tokens_seen == 77);
@@ -217,4 +220,51 @@ TEST_CASE(
       ember::parse_checkpoint(patched(false, true), "c.pt"),
       Catch::StartsWith(
           "checkpoint c.pt: 'config' reaches past its storage (19 bytes)"));
+}
+
+TEST_CASE(
+    "load_checkpoint: names from before the book's are mapped, others kept",
+    "[checkpoint]") {
+  // Written by ember before GPTModel took the book's names: the fuzz seed,
+  // a mode byte (fuzz/checkpoint_fuzz.cpp) then the file.
+  const std::string old_path =
+      std::string(EMBER_SOURCE_DIR) + "/tests/fuzz/corpus/checkpoint/valid";
+  const auto old =
+      ember::parse_checkpoint(ember::read_file(old_path).substr(1), old_path);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : old.model) names.push_back(name);
+  CHECK(
+      names == std::vector<std::string>{
+                   "tok_emb.weight",
+                   "pos_emb.weight",
+                   "final_norm.scale",
+                   "final_norm.shift",
+                   "out_head.weight"});
+  bool has_exp_avg = false;
+  for (const auto& [name, t] : old.optimizer) {
+    CHECK(name.find("embedding.") == std::string::npos);
+    CHECK(name.find("final_norm.weight") == std::string::npos);
+    has_exp_avg = has_exp_avg || name == "exp_avg.final_norm.scale";
+  }
+  CHECK(has_exp_avg);
+  // ... and its weights load into today's model of its config.
+  ember::GPTModel model(ember::model_options(
+      ember::parse_config(old.config_toml, old_path).model));
+  ember::load_model_state(*model, old.model, old_path);
+  CHECK(torch::equal(
+      model->named_parameters()["final_norm.shift"], old.model[3].second));
+  // Today's names stay as written: RMSNorm's parameter is final_norm.weight.
+  ember::test::TempDir dir("legacy_names");
+  const std::string path = dir.file("checkpoint.pt");
+  ember::Checkpoint c;
+  c.config_toml = "[train]\nepochs = 1\n";
+  c.cpu_rng = at::ones({8}, at::kByte);
+  c.model = {{"tok_emb.weight", at::ones({2, 3})},
+             {"final_norm.weight", at::ones({3})}};
+  c.optimizer = {{"exp_avg.final_norm.weight", at::ones({3})}};
+  ember::save_checkpoint(path, c);
+  const auto back = ember::load_checkpoint(path);
+  REQUIRE(back.model.size() == 2);
+  CHECK(back.model[1].first == "final_norm.weight");
+  CHECK(back.optimizer[0].first == "exp_avg.final_norm.weight");
 }
