@@ -1,9 +1,11 @@
 // The book's chapter 3-4 modules (LayerNorm, GELU, FeedForward,
-// MultiHeadAttention, TransformerBlock) against tests/golden/
+// MultiHeadAttention, TransformerBlock) and whole GPTModels (also with
+// RMSNorm, and sinusoidal with tied weights) against tests/golden/
 // transformer_blocks.txt, written by tests/reference/gen_blocks.py from the
 // book's classes in PyTorch: weights bit-identical under the same seed,
-// outputs and gradients within 1e-5 (float32 sums over at most 64 terms, in
-// another order than PyTorch's kernels may take).
+// outputs, losses and gradients within 1e-5 (float32 sums over at most 64
+// terms, in another order than PyTorch's kernels may take).
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -15,6 +17,7 @@
 #include <torch/utils.h>
 
 #include <ember/nn/feed_forward.hpp>
+#include <ember/nn/gpt_model.hpp>
 #include <ember/nn/layer_norm.hpp>
 #include <ember/nn/multi_head_attention.hpp>
 #include <ember/nn/transformer_block.hpp>
@@ -126,7 +129,13 @@ TEST_CASE(
     "TransformerBlock and its parts: the book's weights, outputs and "
     "gradients",
     "[module]") {
-  const auto cases = golden_cases();
+  auto cases = golden_cases();
+  cases.erase(
+      std::remove_if(
+          cases.begin(),
+          cases.end(),
+          [](const GoldenCase& c) { return c.kind == "gpt"; }),
+      cases.end());
   REQUIRE(cases.size() == 7);  // the golden file was read, every case
   for (const auto& c : cases) {
     SECTION(c.name) {
@@ -161,6 +170,64 @@ TEST_CASE(
       }
     }
   }
+}
+
+TEST_CASE(
+    "GPTModel: the book's weights, logits, loss and every gradient",
+    "[module]") {
+  size_t seen = 0;
+  for (const auto& c : golden_cases()) {
+    if (c.kind != "gpt") continue;
+    ++seen;
+    SECTION(c.name) {
+      const auto& a = c.args;
+      torch::manual_seed(static_cast<uint64_t>(a.at("seed")));
+      ember::GPTModel model(
+          ember::GPTModelOptions(
+              a.at("vocab_size"), a.at("context_length"), a.at("emb_dim"))
+              .n_layers(a.at("n_layers"))
+              .n_heads(a.at("n_heads"))
+              .drop_rate(0.0)
+              .qkv_bias(a.at("qkv_bias") != 0)
+              .tie_weights(a.at("tie_weights") != 0)
+              .norm(a.at("rmsnorm") != 0 ? "rmsnorm" : "layernorm")
+              .pos_encoding(
+                  a.at("sinusoidal") != 0 ? "sinusoidal" : "learned"));
+      // Parameters then buffers, each bit-identical to PyTorch's.
+      std::vector<std::pair<std::string, torch::Tensor>> state;
+      for (const auto& p : model->named_parameters())
+        state.emplace_back(p.key(), p.value());
+      for (const auto& b : model->named_buffers())
+        state.emplace_back(b.key(), b.value());
+      REQUIRE(state.size() == c.tensors.size());
+      for (size_t i = 0; i < state.size(); ++i) {
+        INFO(c.name << ": " << c.tensors[i][1]);
+        CHECK(state[i].first == c.tensors[i][1]);
+        CHECK(ember::test::tensor_sha256(state[i].second) == c.tensors[i][3]);
+      }
+      // Integer ids, exact in float32.
+      const auto ids = golden_tensor(c.values.at("ids")).to(at::kLong);
+      const auto targets = golden_tensor(c.values.at("targets")).to(at::kLong);
+      const auto logits = model(ids);
+      check_close(logits, c.values.at("output"), c.name + " logits");
+      const auto loss = ember::lm_loss(logits, targets);
+      check_close(loss.reshape({1}), c.values.at("loss"), c.name + " loss");
+      loss.backward();
+      size_t grads = 0;
+      for (const auto& p : model->named_parameters()) {
+        const auto key = "grad " + p.key();
+        REQUIRE(c.values.count(key) == 1);
+        check_close(p.value().grad(), c.values.at(key), c.name + " " + key);
+        ++grads;
+      }
+      // Every parameter's gradient is in the golden file, none left over.
+      size_t golden_grads = 0;
+      for (const auto& v : c.values)
+        golden_grads += v.first.rfind("grad ", 0) == 0 ? 1 : 0;
+      CHECK(grads == golden_grads);
+    }
+  }
+  CHECK(seen == 3);  // gpt, gpt_rmsnorm, gpt_sinusoidal_tied
 }
 
 TEST_CASE(
