@@ -1,8 +1,6 @@
 #include "ember/nn/feed_forward.hpp"
 
-#include <cmath>
-
-#include <ATen/ops/scalar_tensor.h>
+#include <ATen/ops/gelu.h>
 #include <c10/util/Exception.h>
 #include <torch/nn/modules/linear.h>
 
@@ -11,11 +9,10 @@
 namespace ember {
 
 torch::Tensor gelu_tanh(const torch::Tensor& x) {
-  // The book: 0.5 * x * (1 + torch.tanh(torch.sqrt(torch.tensor(2.0 /
-  // torch.pi)) * (x + 0.044715 * torch.pow(x, 3)))), the constant a float32
-  // 0-dim tensor as torch.tensor makes it.
-  const auto c = at::scalar_tensor(2.0 / M_PI, x.options()).sqrt();
-  return 0.5 * x * (1 + at::tanh(c * (x + 0.044715 * at::pow(x, 3))));
+  // The book's 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))),
+  // as ATen's fused kernel (one pass forward, one backward, instead of
+  // eight elementwise ops each way); equal up to float rounding.
+  return at::gelu(x, "tanh");
 }
 
 FeedForwardImpl::FeedForwardImpl(FeedForwardOptions options)

@@ -94,7 +94,8 @@ TEST_CASE(
   c.model = {{"a", at::ones({4})}, {"b.c", at::ones({1, 2})}};
   c.optimizer = {{"step", int_t(9)}};
   c.cpu_rng = at::ones({16}, at::kByte);
-  const std::string path = "ember_checkpoint_test.pt";
+  ember::test::TempDir dir("round_trip");
+  const std::string path = dir.file("checkpoint.pt");
   ember::save_checkpoint(path, c);
   const auto back = ember::load_checkpoint(path);
   REQUIRE(back.step == 9);
