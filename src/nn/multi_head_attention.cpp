@@ -81,10 +81,12 @@ torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {
   const auto values = split(W_value(x));
   // (B, H, T, h) @ (B, H, h, T) -> (B, H, T, T)
   auto scores = at::matmul(queries, keys.transpose(2, 3));
-  const auto mask_bool = mask.to(at::kBool).slice(0, 0, t).slice(1, 0, t);
-  scores.masked_fill_(mask_bool, -std::numeric_limits<double>::infinity());
-  auto weights =
-      at::softmax(scores / std::sqrt(static_cast<double>(head_dim)), -1);
+  const auto mask_bool = mask.slice(0, 0, t).slice(1, 0, t).to(at::kBool);
+  // The book's masked_fill_, then / sqrt(head_dim) in place (the same
+  // rounding, one (B, H, T, T) buffer fewer), then softmax.
+  scores.masked_fill_(mask_bool, -std::numeric_limits<double>::infinity())
+      .div_(std::sqrt(static_cast<double>(head_dim)));
+  auto weights = at::softmax(scores, -1);
   weights = dropout(weights);
   // (B, H, T, T) @ (B, H, T, h) -> (B, H, T, h) -> (B, T, H, h) -> (B, T, D)
   const auto context = at::matmul(weights, values)
