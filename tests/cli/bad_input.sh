@@ -103,6 +103,21 @@ case_ "id 50257 at index 2 .*outside the vocabulary" decode --input "$w/ids_big"
 case_ "resume $pre|$pre/checkpoint.pt" train --resume "$pre"
 # --- run.dir: under a file ------------------------------------------------
 case_ "run.dir $w/afile/run: .*not a folder" train --set run.dir="$w/afile/run"
+# --- the model: shapes, names, presets (train and forward) ---------------
+T "model.emb_dim must be divisible by model.n_heads \(got emb_dim 16, n_heads 3\)" --config configs/debug.toml --set model.n_heads=3
+T "model.preset is not a preset \(got 'gpt2-tiny', expected one of: gpt2-small, gpt2-medium, gpt2-large, gpt2-xl" --set model.preset=gpt2-tiny
+T "model.norm: unknown norm 'batchnorm' \(expected one of: layernorm, rmsnorm\)" --set model.norm=batchnorm
+T "model.attention: unknown attention 'flash' \(expected one of: multihead\)" --config configs/debug.toml --set model.attention=flash
+T "model.n_layers out of range \(got -1, expected 0 to 1024\)" --set model.n_layers=-1
+F() { local re="$1"; shift; case_ "$re" forward --config configs/debug.toml "$@"; }
+F "--ids: rows have different lengths \(row 1 has 2 ids, row 2 has 1\)" --ids "1 2" --ids "3"
+F "--ids \(row 1\): id 50257 is outside the model's vocabulary \(vocab_size 50257\)" --ids "1 50257"
+F "--ids \(row 1\): 'x' at character 3 is not a token id" --ids "1 x"
+F "--ids: 17 ids per row exceed model.context_length 16" --ids "$(seq -s ' ' 1 17)"
+F "--dump: no module named 'trf_blocks.2' \(expected one of: drop_emb, trf_blocks.0.norm1" --ids "1" --dump trf_blocks.2
+F "--ids: give at least one row of ids"
+case_ "--run: the run's own config describes its model; drop --config and --set" forward --run "$pre" --config configs/debug.toml --ids 1
+case_ "generate: give either --prompt or --ids" generate --config configs/debug.toml
 
 echo "bad input: $n cases, $fails failed"
 [[ $fails == 0 ]]
