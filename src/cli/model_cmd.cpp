@@ -12,6 +12,7 @@
 
 #include "app.hpp"
 #include "json_out.hpp"
+#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/tensor.h>
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@
 #include <ember/generate/generate.hpp>
 #include <ember/nn/gpt_model.hpp>
 #include <ember/text/tokenizer.hpp>
+#include <ember/train/trainer.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 
@@ -55,6 +57,8 @@ void add_source_options(CLI::App* cmd, ModelSource& s) {
       ->allow_extra_args(false);
 }
 
+// Uses train.threads of the model's config (0 = all cores), as training
+// does: Debian's LibTorch would otherwise run one thread.
 TrainedModel load_model(const ModelSource& s) {
   if (!s.run.empty()) {
     if (!s.config.empty() || !s.sets.empty()) {
@@ -62,13 +66,17 @@ TrainedModel load_model(const ModelSource& s) {
           "--run: the run's own config describes its model; drop --config "
           "and --set");
     }
-    return load_run(s.run);
+    TrainedModel trained = load_run(s.run);
+    at::set_num_threads(
+        static_cast<int>(resolve_threads(trained.config.train.threads)));
+    return trained;
   }
   const std::string path =
       s.config.empty() ? default_config_path() : s.config;
   // The data file is not needed: parse without looking it up.
   const Config config = parse_config(read_file(path), path, s.sets);
   check_module_names(model_options(config.model));
+  at::set_num_threads(static_cast<int>(resolve_threads(config.train.threads)));
   return seeded_model(config);
 }
 
