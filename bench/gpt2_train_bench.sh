@@ -70,8 +70,9 @@ def gflops(a_rows, k, n, reps=5):
 # square one; the best is the peak.
 peak = max(gflops(N, D, V), gflops(N, D, 4 * D), gflops(2048, 2048, 2048))
 # Parameters in matmuls: the blocks, final norm and out_head (not tok_emb /
-# pos_emb lookups); qkv biases and norms are a rounding error.
-block = 4 * D * D + 4 * D + 2 * 4 * D * D + 5 * D + 4 * D
+# pos_emb lookups).
+# attention 4D^2 + D (+ 3D qkv biases), feed-forward 8D^2 + 5D, norms 4D
+block = 12 * D * D + 10 * D + (3 * D if m["qkv_bias"] else 0)
 matmul_params = L * block + 2 * D + (0 if m["tie_weights"] else D * V)
 flop_per_token = 6 * matmul_params + 12 * L * T * D
 if len(ours) != len(ref) or any(a["tokens_seen"] != b["tokens_seen"] for a, b in zip(ours, ref)):

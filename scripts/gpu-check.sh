@@ -2,8 +2,9 @@
 # GPU check: builds ember against a CUDA LibTorch, then, each stage on its own
 # (a failed stage is reported and the next one still runs):
 #   cuda-vs-cpu  trains briefly on CUDA and on the CPU, same seed, dropout off:
-#                losses agree within 1e-3
-#   throughput   CUDA tokens/s on configs/verdict.toml
+#                losses agree within 1e-3 (configs/debug.toml: a 2-block GPT)
+#   throughput   CUDA tokens/s on configs/verdict.toml and on the book's GPT-2
+#                small run (configs/gpt2-small-verdict.toml, 11 steps)
 #   nccl-1       one rank under torchrun with backend nccl equals the plain run
 #                (the NCCL process group, broadcast and gradient all-reduce on
 #                a real GPU)
@@ -132,10 +133,13 @@ stage cuda-vs-cpu cuda_vs_cpu
 
 # --- throughput on the default model ---------------------------------------------------------
 throughput() {
-  "$ember" train --config configs/verdict.toml --set train.device=cuda \
-    --set train.max_steps=31 --set run.dir="$w/verdict" >"$w/verdict.log" 2>&1 ||
-    { tail -3 "$w/verdict.log"; return 1; }
-  "$py" - "$w/verdict/metrics.jsonl" <<'PY'
+  local config steps
+  for config_steps in verdict:31 gpt2-small-verdict:11; do
+    config=${config_steps%:*} steps=${config_steps#*:}
+    "$ember" train --config "configs/$config.toml" --set train.device=cuda \
+      --set train.max_steps="$steps" --set run.dir="$w/$config" >"$w/$config.log" 2>&1 ||
+      { tail -3 "$w/$config.log"; return 1; }
+    "$py" - "$w/$config/metrics.jsonl" "$config" <<'PY' || return 1
 import sys
 sys.path.insert(0, "tests/cli/lib")
 from checks import check, finite, read_jsonl
@@ -143,9 +147,10 @@ rows = read_jsonl(sys.argv[1])
 check(rows, "no evaluations in metrics.jsonl")
 r = rows[-1]
 check(finite(r["train_loss"]) and finite(r["val_loss"]), f"non-finite loss: {r}")
-print(f"[gpu-check] CUDA, configs/verdict.toml, {r['step']} steps: "
+print(f"[gpu-check] CUDA, configs/{sys.argv[2]}.toml, {r['step']} steps: "
       f"{r['tokens_seen'] / r['elapsed_s']:.0f} tokens/s (evaluations included)")
 PY
+  done
 }
 stage throughput throughput
 

@@ -159,6 +159,10 @@ TEST_CASE("RMSNorm: weight * x / rms(x), selectable as model.norm", "[module]") 
   const auto x = torch::tensor({{1.0f, -2.0f, 3.0f, -4.0f}});
   const double rms = std::sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-5);
   CHECK(torch::allclose(norm(x), x / rms, 0, 1e-6));
+  // Small inputs make eps count: mean square 7.5e-6 against eps 1e-5.
+  const auto small = x * 1e-3;
+  const double small_rms = std::sqrt(7.5e-6 + 1e-5);
+  CHECK(torch::allclose(norm(small), small / small_rms, 1e-5, 0));
   GPTModel gpt(GPTModelOptions(50, 8, 4).n_layers(1).n_heads(2).norm("rmsnorm"));
   const auto p = gpt->named_parameters();
   CHECK(p.contains("trf_blocks.0.norm1.weight"));
