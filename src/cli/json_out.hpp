@@ -27,6 +27,20 @@ inline void flush_if_large(fmt::memory_buffer& buf) {
   }
 }
 
+/// The nested lists of a tensor with no elements: (0, 3) -> [], (2, 0) ->
+/// [[], []].
+inline void append_empty(
+    fmt::memory_buffer& buf, at::IntArrayRef sizes, size_t dim) {
+  buf.push_back('[');
+  if (dim + 1 < sizes.size()) {
+    for (int64_t i = 0; i < sizes[dim]; ++i) {
+      if (i > 0) buf.append(std::string_view(", "));
+      append_empty(buf, sizes, dim + 1);
+    }
+  }
+  buf.push_back(']');
+}
+
 /// A tensor of any rank >= 1 as nested lists, T = int64_t or float:
 /// (R, C) -> [[a, b], [c, d]].
 template <typename T>
@@ -35,7 +49,11 @@ void append_nested(fmt::memory_buffer& buf, const at::Tensor& t) {
   const auto* p = c.data_ptr<T>();
   const int64_t rank = c.dim();
   const int64_t cols = c.size(rank - 1);
-  const int64_t rows = cols == 0 ? 0 : c.numel() / cols;
+  if (c.numel() == 0) {
+    append_empty(buf, c.sizes(), 0);
+    return;
+  }
+  const int64_t rows = c.numel() / cols;
   // Walk the rows; after each, close and reopen the lists it ends.
   std::vector<int64_t> index(static_cast<size_t>(rank), 0);
   for (int64_t d = 0; d < rank; ++d) buf.push_back('[');

@@ -60,7 +60,38 @@ TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
   CHECK(back.train.lr == c.train.lr);
-  CHECK(ember::config_keys().size() == 31);
+  CHECK(ember::config_keys().size() == 39);
+}
+
+TEST_CASE("Config: a preset sets only the keys not given", "[config]") {
+  const Config xl = parse_config("[model]\npreset = \"gpt2-xl\"\n", "c.toml");
+  CHECK(xl.model.emb_dim == 1600);
+  CHECK(xl.model.n_layers == 48);
+  CHECK(xl.model.n_heads == 25);
+  CHECK(xl.model.context_length == 1024);
+  CHECK(xl.model.vocab_size == 50257);
+  // The file's keys and --set win over the preset, wherever they appear.
+  const Config small = parse_config(
+      "[model]\ncontext_length = 256\npreset = \"gpt2-small\"\n",
+      "c.toml",
+      {"model.n_layers=2"});
+  CHECK(small.model.context_length == 256);
+  CHECK(small.model.n_layers == 2);
+  CHECK(small.model.emb_dim == 768);
+  CHECK(small.model.n_heads == 12);
+  const Config medium =
+      parse_config("", "c.toml", {"model.preset=gpt2-medium"});
+  CHECK(medium.model.emb_dim == 1024);
+  CHECK(medium.model.n_layers == 24);
+  CHECK(medium.model.n_heads == 16);
+  const Config large =
+      parse_config("[model]\npreset = \"gpt2-large\"\n", "c.toml");
+  CHECK(large.model.emb_dim == 1280);
+  CHECK(large.model.n_layers == 36);
+  CHECK(large.model.n_heads == 20);
+  // Written back, every key is explicit: the same config.
+  const Config back = parse_config(ember::to_toml(small), "back.toml");
+  CHECK(ember::differing_keys(small, back).empty());
 }
 
 TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
@@ -126,11 +157,28 @@ TEST_CASE("Config: validation errors are one exact line", "[config]") {
           "c.toml: data.max_length exceeds model.context_length (got 512, "
           "expected <= 256)"));
   CHECK_THROWS_MATCHES(
-      parse_config("[model]\nn_layers = 2\n", "c.toml"),
+      parse_config("[model]\nn_layers = 2000\n", "c.toml"),
       ConfigError,
       Catch::Matchers::Message(
-          "c.toml:2:1: model.n_layers out of range (got 2, expected 0; "
-          "transformer blocks are not implemented yet)"));
+          "c.toml:2:1: model.n_layers out of range (got 2000, expected 0 to "
+          "1024)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[model]\nn_layers = 2\nn_heads = 5\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml: model.emb_dim must be divisible by model.n_heads (got "
+          "emb_dim 256, n_heads 5); hint: each head gets emb_dim / n_heads "
+          "dimensions"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[model]\npreset = \"gpt2\"\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml: model.preset is not a preset (got 'gpt2', expected one of: "
+          "gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, or \"\" for none)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[model]\nnorm = \"\"\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message("c.toml: model.norm is empty"));
   CHECK_THROWS_MATCHES(
       parse_config("[train]\ndevice = \"gpu\"\n", "c.toml"),
       ConfigError,
