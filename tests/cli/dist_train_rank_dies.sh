@@ -16,10 +16,12 @@ rank_fails() {
     --set train.dist_timeout_s="$limit" --set run.dir="$w/run-$sig")
   RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$ember" "${args[@]}" >"$w/r1.log" 2>&1 &
   victim=$!
-  RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 90 "$ember" "${args[@]}" \
+  RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 300 "$ember" "${args[@]}" \
     >"$w/r0.log" 2>"$w/r0.err" &
   survivor=$!
-  for _ in $(seq 1 300); do
+  # The first evaluation of debug.toml's 2-block GPT takes over 30 s under
+  # ASan on a busy 2-core machine: wait up to 180 s for it.
+  for _ in $(seq 1 1800); do
     grep -q "train loss" "$w/r0.log" 2>/dev/null && break
     sleep 0.1
   done
