@@ -13,7 +13,6 @@
 #include "app.hpp"
 #include "json_out.hpp"
 #include <ATen/Parallel.h>
-#include <ATen/ops/empty.h>
 #include <ATen/ops/tensor.h>
 #include <CLI/CLI.hpp>
 #include <c10/core/GradMode.h>
@@ -244,17 +243,7 @@ at::Tensor prompt_ids(
           m.vocab_size));
     }
   }
-  auto idx = at::empty({1, static_cast<int64_t>(ids.size())}, at::kLong);
-  for (size_t i = 0; i < ids.size(); ++i)
-    idx[0][static_cast<int64_t>(i)] = static_cast<int64_t>(ids[i]);
-  return idx;
-}
-
-std::vector<TokenId> to_token_ids(const at::Tensor& row, int64_t from) {
-  std::vector<TokenId> out;
-  for (int64_t i = from; i < row.size(0); ++i)
-    out.push_back(static_cast<TokenId>(row[i].item<int64_t>()));
-  return out;
+  return id_batch(ids);
 }
 
 void run_generate(const GenerateArgs& args) {
@@ -272,7 +261,7 @@ void run_generate(const GenerateArgs& args) {
       args.top_k,
       std::nullopt);
   if (args.format == "json") {
-    const auto all = to_token_ids(out[0], 0);
+    const auto all = row_ids(out[0]);
     fmt::memory_buffer buf;
     fmt::format_to(
         std::back_inserter(buf), "{{\"ids\": [{}], \"text\": ", fmt::join(all, ", "));
@@ -281,7 +270,7 @@ void run_generate(const GenerateArgs& args) {
     write_out(buf);
     return;
   }
-  fmt::print("{}\n", tokenizer.decode(to_token_ids(out[0], idx.size(1))));
+  fmt::print("{}\n", tokenizer.decode(row_ids(out[0], idx.size(1))));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <ATen/ops/full_like.h>
 #include <ATen/ops/multinomial.h>
 #include <ATen/ops/softmax.h>
+#include <ATen/ops/tensor.h>
 #include <ATen/ops/topk.h>
 #include <ATen/ops/where.h>
 #include <c10/core/GradMode.h>
@@ -69,6 +70,18 @@ torch::Tensor generate(
     idx = at::cat({idx, next}, 1);
   }
   return idx;
+}
+
+torch::Tensor id_batch(const std::vector<TokenId>& ids) {
+  const std::vector<int64_t> wide(ids.begin(), ids.end());
+  return at::tensor(wide, at::kLong)
+      .view({1, static_cast<int64_t>(ids.size())});
+}
+
+std::vector<TokenId> row_ids(const torch::Tensor& row, int64_t from) {
+  const auto cpu = row.to(at::kCPU, at::kLong).contiguous();
+  const auto* p = cpu.data_ptr<int64_t>();
+  return std::vector<TokenId>(p + from, p + cpu.size(0));
 }
 
 TrainedModel load_run(const std::string& run_dir) {

@@ -681,21 +681,13 @@ void Trainer::evaluate() {
 void Trainer::print_sample() {
   if (cfg_.train.sample_prompt.empty() || !lead_) return;
   const Tokenizer& tokenizer = *tokenizer_;
-  const auto& prompt = sample_ids_;
-  auto idx = at::empty({1, static_cast<int64_t>(prompt.size())}, at::kLong);
-  for (size_t i = 0; i < prompt.size(); ++i)
-    idx[0][static_cast<int64_t>(i)] = static_cast<int64_t>(prompt[i]);
   const auto out = generate(
       model_,
-      idx.to(device_),
+      id_batch(sample_ids_).to(device_),
       cfg_.train.sample_tokens,
       cfg_.model.context_length);
   model_->train();
-  std::vector<TokenId> ids;
-  const auto row = out[0].cpu();
-  for (int64_t i = 0; i < row.size(0); ++i)
-    ids.push_back(static_cast<TokenId>(row[i].item<int64_t>()));
-  std::string text = tokenizer.decode(ids);
+  std::string text = tokenizer.decode(row_ids(out[0]));
   std::replace(text.begin(), text.end(), '\n', ' ');
   if (tty_) fmt::print(stdout, "\r\033[K");
   fmt::print(log_, "sample (epoch {}): {}\n", epoch_ + 1, text);

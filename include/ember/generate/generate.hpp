@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <torch/types.h>  // torch::Tensor
 
 #include <ember/config/config.hpp>
 #include <ember/nn/gpt_model.hpp>
+#include <ember/text/tokenizer.hpp>
 
 namespace ember {
 
@@ -29,6 +31,12 @@ torch::Tensor generate(
     double temperature = 0.0,
     int64_t top_k = 0,
     std::optional<int64_t> eos_id = std::nullopt);
+
+/// Token ids as the (1, T) int64 batch generate() takes.
+torch::Tensor id_batch(const std::vector<TokenId>& ids);
+
+/// Row `row` ((T,) int64, any device) from position `from` on, as ids.
+std::vector<TokenId> row_ids(const torch::Tensor& row, int64_t from = 0);
 
 struct TrainedModel {
   Config config;
