@@ -13,7 +13,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/.gpudeps"
 pkgs=(libfmt-dev libfmt9 libtomlplusplus-dev libtomlplusplus3 libcli11-dev nlohmann-json3-dev
-  libutf8proc-dev libutf8proc2 catch2 zlib1g-dev zlib1g)
+  libutf8proc-dev libutf8proc2 catch2 zlib1g-dev zlib1g libxxhash-dev libxxhash0
+  libssl-dev libssl3 libsimdjson-dev libsimdjson14)
 rm -rf "$out"
 mkdir -p "$out/debs" "$out/root"
 (cd "$out/debs" && apt-get download "${pkgs[@]}") || {

@@ -4,8 +4,9 @@
 # seeded models (GPT-2's vocabulary, qkv_bias, RMSNorm, sinusoidal with tied
 # weights, a full context with 8 heads and 3 blocks; emb_dim 64, 2 rows each)
 # must give the same num_parameters, logits and dumped outputs of
-# trf_blocks.0.att, trf_blocks.1 and final_norm, within 1e-5 relative to
-# values above 1. Skips (77) without Debian's python3-torch.
+# trf_blocks.0.att, trf_blocks.1 and final_norm, within 1e-5 (relative to
+# values above 1 for the tied case, which is not the book's; see the script).
+# Skips (77) without Debian's python3-torch.
 #   bash forward_reference.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 py=${EMBER_PYTHON:-/usr/bin/python3}

@@ -9,7 +9,8 @@
 # spare. Limits are set relative to what the LibTorch-linked binary already
 # takes at start (measured here: ~350 MB VmData, ~860 MB VmSize), which no
 # limit can go under; the torch-free front that tokenizes takes ~21 MB
-# VmData and ~27 MB VmSize. Set EMBER_MEMTEST_MB to change the corpus size.
+# VmData and ~27 MB VmSize. Set EMBER_MEMTEST_MB to change the corpus size
+# (default: 1000 MB, more when LibTorch itself takes more, see below).
 #   bash memory_limit.sh <ember> <source-dir>
 set -euo pipefail
 ember="$1"
@@ -19,11 +20,8 @@ fail() {
   exit 1
 }
 [[ -r /proc/self/status ]] || { echo "skipped: memory_limit: no readable /proc (it reads VmData/VmSize there)"; exit 77; }
-mb="${EMBER_MEMTEST_MB:-1000}"
 w="$(mktemp -d)"
 trap 'rm -rf "$w"' EXIT
-avail_kb="$(df -Pk "$w" | awk 'NR == 2 {print $4}')"
-((avail_kb > mb * 1024 * 2)) || { echo "skipped: memory_limit: need $((mb * 2)) MB free in $w (have $((avail_kb / 1024)) MB)"; exit 77; }
 
 # The baselines, in KB: what an idle `ember tokenize` takes (the torch-free
 # front, waiting on its stdin) and what an idle LibTorch command takes
@@ -60,6 +58,11 @@ fi
 limit_d=$((base_data + 384 * 1024))
 limit_v=$((base_size + 256 * 1024))
 torch_limit_d=$((torch_data + 384 * 1024))
+# The corpus: 1000 MB, or a third more than the LibTorch data limit when that
+# is larger (a CUDA LibTorch 2.x starts at ~590 MB VmData, Debian's at ~350).
+mb="${EMBER_MEMTEST_MB:-$((torch_limit_d / 1024 * 4 / 3 > 1000 ? torch_limit_d / 1024 * 4 / 3 : 1000))}"
+avail_kb="$(df -Pk "$w" | awk 'NR == 2 {print $4}')"
+((avail_kb > mb * 1024 * 2)) || { echo "skipped: memory_limit: need $((mb * 2)) MB free in $w (have $((avail_kb / 1024)) MB)"; exit 77; }
 
 # The corpus: one 326-byte paragraph (76 tokens, ending in a newline, so the
 # ids of N copies are N times its ids) repeated to about $mb MB.
