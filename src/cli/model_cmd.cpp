@@ -201,6 +201,8 @@ struct GenerateArgs {
   double temperature = 0.0;
   int64_t top_k = 0;
   int64_t seed = 123;
+  int64_t eos_id = -1;  // none
+  bool no_kv_cache = false;
   std::string format = "text";
 };
 
@@ -218,6 +220,11 @@ void check_generate_args(const GenerateArgs& args) {
     throw ConfigError(fmt::format(
         "--max-new-tokens: out of range (got {}, expected >= 0)",
         args.max_new_tokens));
+  }
+  if (args.eos_id < -1) {
+    throw ConfigError(fmt::format(
+        "--eos-id: out of range (got {}, expected a token id >= 0)",
+        args.eos_id));
   }
   if (args.prompt.empty() == args.source.ids.empty()) {
     throw ConfigError("generate: give either --prompt or --ids (one of them)");
@@ -252,14 +259,14 @@ void run_generate(const GenerateArgs& args) {
   const Tokenizer tokenizer = Tokenizer::gpt2();
   const auto idx = prompt_ids(args, tokenizer, trained.config.model);
   torch::manual_seed(static_cast<uint64_t>(args.seed));
-  const auto out = generate(
-      trained.model,
-      idx,
-      args.max_new_tokens,
-      trained.config.model.context_length,
-      args.temperature,
-      args.top_k,
-      std::nullopt);
+  GenerateOptions gen;
+  gen.max_new_tokens = args.max_new_tokens;
+  gen.context_size = trained.config.model.context_length;
+  gen.temperature = args.temperature;
+  gen.top_k = args.top_k;
+  if (args.eos_id >= 0) gen.eos_id = args.eos_id;
+  gen.kv_cache = !args.no_kv_cache;
+  const auto out = generate(trained.model, idx, gen);
   if (args.format == "json") {
     const auto all = row_ids(out[0]);
     fmt::memory_buffer buf;
@@ -306,6 +313,15 @@ void add_model_commands(CLI::App& app) {
   gen_cmd->add_option(
       "--top-k", gen->top_k, "Keep the k largest logits; 0 = all (default)");
   gen_cmd->add_option("--seed", gen->seed, "Seed for sampling (default 123)");
+  gen_cmd->add_option(
+      "--eos-id",
+      gen->eos_id,
+      "Stop before this id, e.g. 50256 (<|endoftext|>); default: never");
+  gen_cmd->add_flag(
+      "--no-kv-cache",
+      gen->no_kv_cache,
+      "Run the whole sequence through the model each step, as the book's "
+      "generate (same ids, slower)");
   gen_cmd
       ->add_option(
           "--format",

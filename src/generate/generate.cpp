@@ -17,59 +17,111 @@
 #include <torch/utils.h>
 
 #include <ember/checkpoint/checkpoint.hpp>
+#include <ember/nn/kv_cache.hpp>
 #include <ember/util/error.hpp>
 
 namespace ember {
 
+namespace {
+
+// (B, V) logits of the last position -> (B, 1) next ids, as the book's
+// generate: keep the top_k largest (0 = all), then sample from
+// softmax(logits / temperature), or argmax when temperature == 0.
+torch::Tensor next_ids(torch::Tensor logits, double temperature, int64_t top_k) {
+  if (top_k > 0) {
+    const int64_t k = std::min<int64_t>(top_k, logits.size(-1));
+    auto top = std::get<0>(at::topk(logits, k));
+    auto min_val = top.narrow(1, k - 1, 1);  // (B, 1)
+    logits = at::where(
+        logits < min_val,
+        at::full_like(logits, -std::numeric_limits<double>::infinity()),
+        logits);
+  }
+  if (temperature > 0) {
+    auto probs = at::softmax(logits / temperature, -1);
+    return at::multinomial(probs, 1);  // (B, 1)
+  }
+  return at::argmax(logits, -1, /*keepdim=*/true);  // (B, 1)
+}
+
+bool is_eos(const torch::Tensor& next, const std::optional<int64_t>& eos_id) {
+  return eos_id && next.size(0) == 1 && next.item<int64_t>() == *eos_id;
+}
+
+// The last `window` columns of (B, T) ids (all of them when T <= window).
+torch::Tensor crop(const torch::Tensor& idx, int64_t window) {
+  const int64_t t = idx.size(1);
+  return t > window ? idx.narrow(1, t - window, window) : idx;
+}
+
+// The book's loop: the whole (cropped) sequence through the model each step.
+torch::Tensor generate_plain(
+    GPTModel& model, torch::Tensor idx, const GenerateOptions& o) {
+  for (int64_t i = 0; i < o.max_new_tokens; ++i) {
+    // (B, T, V) -> (B, V)
+    auto logits = model(crop(idx, o.context_size)).select(1, -1);
+    auto next = next_ids(logits, o.temperature, o.top_k);
+    if (is_eos(next, o.eos_id)) break;
+    idx = at::cat({idx, next}, 1);
+  }
+  return idx;
+}
+
+// The same ids through a KV cache: the cropped prompt fills it, then each
+// step runs the one new token. Once the window is full, each step refills
+// it with the last `window` tokens, which is what the book's cropping feeds
+// the model (positions 0..window-1 move with the window, so cached keys
+// cannot be kept).
+torch::Tensor generate_cached(
+    GPTModel& model, torch::Tensor idx, const GenerateOptions& o) {
+  const int64_t window =
+      std::min(o.context_size, model->options().context_length());
+  KVCache cache(model->trf_blocks->size());
+  torch::Tensor next;
+  for (int64_t i = 0; i < o.max_new_tokens; ++i) {
+    torch::Tensor step = next;
+    if (i == 0 || cache.pos == window) {
+      cache.reset();
+      step = crop(idx, window);
+    }
+    // (B, 1, V) -> (B, V)
+    auto logits = model->forward_cached(step, cache).select(1, -1);
+    next = next_ids(logits, o.temperature, o.top_k);
+    if (is_eos(next, o.eos_id)) break;
+    idx = at::cat({idx, next}, 1);
+  }
+  return idx;
+}
+
+}  // namespace
+
 torch::Tensor generate(
-    GPTModel& model,
-    torch::Tensor idx,
-    int64_t max_new_tokens,
-    int64_t context_size,
-    double temperature,
-    int64_t top_k,
-    std::optional<int64_t> eos_id) {
+    GPTModel& model, torch::Tensor idx, const GenerateOptions& options) {
   TORCH_CHECK(
       idx.dim() == 2,
       "generate: idx must be (B, T) (got rank ",
       idx.dim(),
       ")");
   TORCH_CHECK_VALUE(
-      temperature >= 0,
+      options.temperature >= 0,
       "generate: temperature must be >= 0 (got ",
-      temperature,
+      options.temperature,
       ")");
   TORCH_CHECK_VALUE(
-      top_k >= 0, "generate: top_k must be >= 0 (got ", top_k, ")");
+      options.top_k >= 0,
+      "generate: top_k must be >= 0 (got ",
+      options.top_k,
+      ")");
+  TORCH_CHECK_VALUE(
+      options.context_size >= 1,
+      "generate: context_size must be >= 1 (got ",
+      options.context_size,
+      ")");
   c10::NoGradGuard no_grad;
   model->eval();
-  for (int64_t i = 0; i < max_new_tokens; ++i) {
-    const int64_t t = idx.size(1);
-    // (B, T) -> last context_size columns
-    auto idx_cond =
-        t > context_size ? idx.narrow(1, t - context_size, context_size) : idx;
-    // (B, T, V) -> (B, V)
-    auto logits = model(idx_cond).select(1, -1);
-    if (top_k > 0) {
-      const int64_t k = std::min<int64_t>(top_k, logits.size(-1));
-      auto top = std::get<0>(at::topk(logits, k));
-      auto min_val = top.narrow(1, k - 1, 1);  // (B, 1)
-      logits = at::where(
-          logits < min_val,
-          at::full_like(logits, -std::numeric_limits<double>::infinity()),
-          logits);
-    }
-    torch::Tensor next;
-    if (temperature > 0) {
-      auto probs = at::softmax(logits / temperature, -1);
-      next = at::multinomial(probs, 1);  // (B, 1)
-    } else {
-      next = at::argmax(logits, -1, /*keepdim=*/true);  // (B, 1)
-    }
-    if (eos_id && idx.size(0) == 1 && next.item<int64_t>() == *eos_id) break;
-    idx = at::cat({idx, next}, 1);
-  }
-  return idx;
+  if (options.kv_cache && model->supports_kv_cache() && idx.size(1) > 0)
+    return generate_cached(model, std::move(idx), options);
+  return generate_plain(model, std::move(idx), options);
 }
 
 torch::Tensor id_batch(const std::vector<TokenId>& ids) {

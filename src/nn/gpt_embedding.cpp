@@ -49,7 +49,8 @@ void check_token_ids(
     const at::Tensor& ids,
     const char* module,
     int64_t context_length,
-    int64_t vocab_size) {
+    int64_t vocab_size,
+    int64_t start) {
   TORCH_CHECK(
       ids.dim() == 2,
       module,
@@ -65,10 +66,10 @@ void check_token_ids(
       ids.scalar_type(),
       ")");
   TORCH_CHECK(
-      ids.size(1) <= context_length,
+      start + ids.size(1) <= context_length,
       module,
       ": sequence length exceeds context_length (got T = ",
-      ids.size(1),
+      start + ids.size(1),
       ", expected <= ",
       context_length,
       ")");
@@ -87,13 +88,23 @@ void check_token_ids(
 }
 
 torch::Tensor GPTEmbeddingImpl::forward(const torch::Tensor& ids) {
+  return forward_at(ids, 0);
+}
+
+torch::Tensor GPTEmbeddingImpl::forward_at(
+    const torch::Tensor& ids, int64_t start) {
   check_token_ids(
-      ids, "GPTEmbedding", options_.context_length(), options_.vocab_size());
+      ids,
+      "GPTEmbedding",
+      options_.context_length(),
+      options_.vocab_size(),
+      start);
   const int64_t t = ids.size(1);
   // (B, T) -> (B, T, D)
   const torch::Tensor tok = tok_emb(ids);
   // (T,) -> (T, D), broadcast over B
-  const torch::Tensor pos = pos_emb(at::arange(t, ids.options()));
+  const torch::Tensor pos =
+      pos_emb(at::arange(start, start + t, ids.options()));
   return tok + pos;
 }
 

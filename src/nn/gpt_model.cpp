@@ -1,11 +1,14 @@
 #include "ember/nn/gpt_model.hpp"
 
 #include <c10/util/Exception.h>
+#include <fmt/core.h>
 #include <torch/nn/functional/linear.h>
 #include <torch/nn/functional/loss.h>
 
 #include <ember/config/config.hpp>
+#include <ember/nn/kv_cache.hpp>
 #include <ember/nn/registry.hpp>
+#include <ember/util/error.hpp>
 
 namespace ember {
 
@@ -122,6 +125,42 @@ torch::Tensor GPTModelImpl::forward_with(
   auto logits = head(x);
   acts.offer("out_head", logits);
   return logits;
+}
+
+bool GPTModelImpl::supports_kv_cache() const {
+  if (dynamic_cast<PositionedEmbedding*>(embedding.ptr().get()) == nullptr)
+    return false;
+  for (const auto& block : *trf_blocks) {
+    if (!block->as<TransformerBlockImpl>()->supports_kv_cache()) return false;
+  }
+  return true;
+}
+
+torch::Tensor GPTModelImpl::forward_cached(
+    const torch::Tensor& ids, KVCache& cache) {
+  auto* positioned = dynamic_cast<PositionedEmbedding*>(embedding.ptr().get());
+  if (positioned == nullptr) {
+    throw Error(fmt::format(
+        "model.pos_encoding '{}' cannot embed at a position offset (it does "
+        "not implement PositionedEmbedding, nn/kv_cache.hpp); hint: generate "
+        "with --no-kv-cache",
+        options_.pos_encoding()));
+  }
+  TORCH_CHECK(
+      cache.layers.size() == trf_blocks->size(),
+      "GPTModel: a KV cache of ",
+      cache.layers.size(),
+      " layers for a model of ",
+      trf_blocks->size());
+  // (B, T) -> (B, T, D)
+  auto x = drop_emb(positioned->forward_at(ids, cache.pos));
+  for (size_t i = 0; i < trf_blocks->size(); ++i) {
+    x = trf_blocks[i]->as<TransformerBlockImpl>()->forward_cached(
+        x, cache.layers[i]);
+  }
+  cache.pos += ids.size(1);
+  // Only the last position's logits: (B, 1, D) -> (B, 1, V)
+  return head(final_norm.forward(x.narrow(1, x.size(1) - 1, 1)));
 }
 
 std::vector<std::string> GPTModelImpl::dump_points() const {

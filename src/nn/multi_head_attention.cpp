@@ -2,7 +2,10 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
+#include <ATen/ops/empty.h>
+#include <ATen/ops/matmul.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/triu.h>
@@ -52,7 +55,8 @@ MultiHeadAttentionImpl::MultiHeadAttentionImpl(
       "mask", at::triu(at::ones({o.context_length(), o.context_length()}), 1));
 }
 
-torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {
+int64_t MultiHeadAttentionImpl::check_input(
+    const torch::Tensor& x, int64_t past) const {
   const auto& o = options_;
   TORCH_CHECK(
       x.dim() == 3 && x.size(2) == o.d_in(),
@@ -61,39 +65,92 @@ torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {
       " (got shape ",
       x.sizes(),
       ")");
-  const int64_t b = x.size(0);
   const int64_t t = x.size(1);
   TORCH_CHECK(
-      t <= o.context_length(),
+      past + t <= o.context_length(),
       "MultiHeadAttention: sequence longer than context_length (got T = ",
-      t,
+      past + t,
       ", expected <= ",
       o.context_length(),
       ")");
-  const int64_t h = o.num_heads();
-  const int64_t head_dim = o.d_out() / h;
+  return t;
+}
+
+torch::Tensor MultiHeadAttentionImpl::heads(
+    torch::nn::Linear& linear, const torch::Tensor& x) {
+  const int64_t h = options_.num_heads();
   // (B, T, d_in) -> (B, T, D) -> (B, T, H, h) -> (B, H, T, h)
-  const auto split = [&](const torch::Tensor& y) {
-    return y.view({b, t, h, head_dim}).transpose(1, 2);
-  };
-  const auto keys = split(W_key(x));
-  const auto queries = split(W_query(x));
-  const auto values = split(W_value(x));
-  // (B, H, T, h) @ (B, H, h, T) -> (B, H, T, T)
+  return linear(x)
+      .view({x.size(0), x.size(1), h, options_.d_out() / h})
+      .transpose(1, 2);
+}
+
+torch::Tensor MultiHeadAttentionImpl::attend(
+    const torch::Tensor& queries,
+    const torch::Tensor& keys,
+    const torch::Tensor& values,
+    int64_t past) {
+  const int64_t b = queries.size(0);
+  const int64_t t = queries.size(2);
+  const int64_t head_dim = queries.size(3);
+  // (B, H, T, h) @ (B, H, h, P+T) -> (B, H, T, P+T)
   auto scores = at::matmul(queries, keys.transpose(2, 3));
-  const auto mask_bool = mask.slice(0, 0, t).slice(1, 0, t).to(at::kBool);
+  const auto mask_bool =
+      mask.slice(0, past, past + t).slice(1, 0, past + t).to(at::kBool);
   // The book's masked_fill_, then / sqrt(head_dim) in place (the same
   // rounding, one (B, H, T, T) buffer fewer), then softmax.
   scores.masked_fill_(mask_bool, -std::numeric_limits<double>::infinity())
       .div_(std::sqrt(static_cast<double>(head_dim)));
   auto weights = at::softmax(scores, -1);
   weights = dropout(weights);
-  // (B, H, T, T) @ (B, H, T, h) -> (B, H, T, h) -> (B, T, H, h) -> (B, T, D)
+  // (B, H, T, P+T) @ (B, H, P+T, h) -> (B, H, T, h) -> (B, T, H, h)
+  // -> (B, T, D)
   const auto context = at::matmul(weights, values)
                            .transpose(1, 2)
                            .contiguous()
-                           .view({b, t, o.d_out()});
+                           .view({b, t, options_.d_out()});
   return out_proj(context);
+}
+
+torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {
+  check_input(x, 0);
+  const auto keys = heads(W_key, x);
+  const auto queries = heads(W_query, x);
+  const auto values = heads(W_value, x);
+  return attend(queries, keys, values, 0);
+}
+
+torch::Tensor MultiHeadAttentionImpl::forward_cached(
+    const torch::Tensor& x, LayerCache& cache) {
+  const int64_t past = cache.len;
+  const int64_t t = check_input(x, past);
+  const int64_t h = options_.num_heads();
+  if (!cache.k.defined() || past == 0) {
+    // (B, H, C, h), reused across resets while B and the device hold.
+    const std::vector<int64_t> shape = {
+        x.size(0), h, options_.context_length(), options_.d_out() / h};
+    if (!cache.k.defined() || !cache.k.sizes().equals(shape) ||
+        cache.k.device() != x.device()) {
+      cache.k = at::empty(shape, x.options());
+      cache.v = at::empty(shape, x.options());
+    }
+  }
+  TORCH_CHECK(
+      cache.k.size(0) == x.size(0),
+      "MultiHeadAttention: batch of ",
+      x.size(0),
+      " rows against a cache of ",
+      cache.k.size(0));
+  // The book's order: keys, queries, values.
+  cache.k.narrow(2, past, t).copy_(heads(W_key, x));
+  const auto queries = heads(W_query, x);
+  cache.v.narrow(2, past, t).copy_(heads(W_value, x));
+  cache.len = past + t;
+  return attend(
+      queries,
+      cache.k.narrow(2, 0, past + t),
+      cache.v.narrow(2, 0, past + t),
+      past);
 }
 
 // The book's MultiHeadAttention: the default of model.attention.

@@ -47,14 +47,20 @@ torch::Tensor SinusoidalEncodingImpl::table(
 }
 
 torch::Tensor SinusoidalEncodingImpl::forward(const torch::Tensor& ids) {
+  return forward_at(ids, 0);
+}
+
+torch::Tensor SinusoidalEncodingImpl::forward_at(
+    const torch::Tensor& ids, int64_t start) {
   check_token_ids(
       ids,
       "SinusoidalEncoding",
       options_.context_length(),
-      options_.vocab_size());
+      options_.vocab_size(),
+      start);
   const int64_t t = ids.size(1);
   // (B, T) -> (B, T, D) plus (T, D) broadcast over B.
-  return tok_emb(ids) + pe.narrow(0, 0, t);
+  return tok_emb(ids) + pe.narrow(0, start, t);
 }
 
 // Registered exactly as a user's own module would be (docs/extending.md).

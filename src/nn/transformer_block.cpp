@@ -1,8 +1,10 @@
 #include "ember/nn/transformer_block.hpp"
 
 #include <c10/util/Exception.h>
+#include <fmt/core.h>
 
 #include <ember/nn/registry.hpp>
+#include <ember/util/error.hpp>
 
 namespace ember {
 
@@ -40,6 +42,24 @@ TransformerBlockImpl::TransformerBlockImpl(TransformerBlockOptions options)
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
   // (B, T, D) -> (B, T, D), twice, each with a shortcut.
   auto y = x + drop_shortcut(att.forward(norm1.forward(x)));
+  return y + drop_shortcut(ff.forward(norm2.forward(y)));
+}
+
+bool TransformerBlockImpl::supports_kv_cache() const {
+  return dynamic_cast<CachedAttention*>(att.ptr().get()) != nullptr;
+}
+
+torch::Tensor TransformerBlockImpl::forward_cached(
+    const torch::Tensor& x, LayerCache& cache) {
+  auto* cached = dynamic_cast<CachedAttention*>(att.ptr().get());
+  if (cached == nullptr) {
+    throw Error(fmt::format(
+        "model.attention '{}' has no KV cache (it does not implement "
+        "CachedAttention, nn/kv_cache.hpp); hint: generate with "
+        "--no-kv-cache",
+        options_.attention()));
+  }
+  auto y = x + drop_shortcut(cached->forward_cached(norm1.forward(x), cache));
   return y + drop_shortcut(ff.forward(norm2.forward(y)));
 }
 

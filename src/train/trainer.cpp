@@ -681,11 +681,10 @@ void Trainer::evaluate() {
 void Trainer::print_sample() {
   if (cfg_.train.sample_prompt.empty() || !lead_) return;
   const Tokenizer& tokenizer = *tokenizer_;
-  const auto out = generate(
-      model_,
-      id_batch(sample_ids_).to(device_),
-      cfg_.train.sample_tokens,
-      cfg_.model.context_length);
+  GenerateOptions gen;
+  gen.max_new_tokens = cfg_.train.sample_tokens;
+  gen.context_size = cfg_.model.context_length;
+  const auto out = generate(model_, id_batch(sample_ids_).to(device_), gen);
   model_->train();
   std::string text = tokenizer.decode(row_ids(out[0]));
   std::replace(text.begin(), text.end(), '\n', ' ');

@@ -2,7 +2,8 @@
 // gpt_generate.py: context cropping, top-k filter, temperature sampling,
 // greedy argmax at temperature 0, optional end-of-text stop), and loading a
 // run's model from its checkpoint. Dimensions: B batch, T sequence, V vocab.
-// Leaves out: KV caching, beam search.
+// With a KV cache by default (GenerateOptions::kv_cache).
+// Leaves out: beam search.
 #pragma once
 
 #include <cstdint>
@@ -19,18 +20,29 @@
 
 namespace ember {
 
-/// (B, T) int64 ids -> (B, T + n) with n <= max_new_tokens new ids. Greedy
-/// when temperature == 0; top_k == 0 keeps every logit. With B = 1, stops
-/// early when the next id equals eos_id. Runs in eval mode without grad;
-/// sampling draws from the global generator.
+/// How generate() continues a sequence (the book's generate arguments).
+struct GenerateOptions {
+  int64_t max_new_tokens = 0;
+  /// The longest tail of the sequence the model sees (the book's
+  /// context_size): usually the model's context_length.
+  int64_t context_size = 1;
+  /// 0: greedy (argmax); > 0: sample from softmax(logits / temperature).
+  double temperature = 0.0;
+  /// Keep only the top_k largest logits before sampling; 0 keeps all.
+  int64_t top_k = 0;
+  /// With B = 1, stop before appending this id.
+  std::optional<int64_t> eos_id;
+  /// Cache keys and values across steps (nn/kv_cache.hpp): the same ids,
+  /// faster. Ignored for a model whose parts do not support it.
+  bool kv_cache = true;
+};
+
+/// (B, T) int64 ids -> (B, T + n) with n <= max_new_tokens new ids. Runs in
+/// eval mode without grad; sampling draws from the global generator, one
+/// multinomial draw per step as the book's loop does, so a seed gives the
+/// book's ids with or without the cache.
 torch::Tensor generate(
-    GPTModel& model,
-    torch::Tensor idx,
-    int64_t max_new_tokens,
-    int64_t context_size,
-    double temperature = 0.0,
-    int64_t top_k = 0,
-    std::optional<int64_t> eos_id = std::nullopt);
+    GPTModel& model, torch::Tensor idx, const GenerateOptions& options);
 
 /// Token ids as the (1, T) int64 batch generate() takes.
 torch::Tensor id_batch(const std::vector<TokenId>& ids);

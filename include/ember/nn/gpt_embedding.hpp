@@ -14,6 +14,8 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
+#include <ember/nn/kv_cache.hpp>
+
 namespace ember {
 
 /// GPTEmbeddingOptions(50257, 1024, 768): all three are required and >= 1.
@@ -36,11 +38,14 @@ struct GPTEmbeddingOptions {
 /// c10::Error (IndexError for ids) naming `module`:
 ///   "GPTEmbedding: token id out of range (got 50257, expected 0 <= id <
 ///   50257)"
+/// With start > 0 (positions start..start+T-1, nn/kv_cache.hpp) the
+/// positions must fit: start + T <= context_length.
 void check_token_ids(
     const at::Tensor& ids,
     const char* module,
     int64_t context_length,
-    int64_t vocab_size);
+    int64_t vocab_size,
+    int64_t start = 0);
 
 /// Submodules `tok_emb` = Embedding(V, D) then `pos_emb` = Embedding(C, D),
 /// each initialised N(0, 1) like torch.nn.Embedding.
@@ -48,7 +53,7 @@ void check_token_ids(
 ///   torch::manual_seed(123);
 ///   GPTEmbedding emb(GPTEmbeddingOptions(50257, 4, 256));
 ///   emb(ids) // ids (8, 4) int64 -> (8, 4, 256) float32
-class GPTEmbeddingImpl : public torch::nn::Module {
+class GPTEmbeddingImpl : public torch::nn::Module, public PositionedEmbedding {
  public:
   /// Throws c10::ValueError when an option is < 1.
   explicit GPTEmbeddingImpl(GPTEmbeddingOptions options);
@@ -58,6 +63,9 @@ class GPTEmbeddingImpl : public torch::nn::Module {
   /// and c10::IndexError on an id outside [0, V) (checked before the lookup,
   /// so CUDA never hits a device-side assert).
   torch::Tensor forward(const torch::Tensor& ids);
+
+  /// forward() at positions start..start+T-1 (a KV-cache step).
+  torch::Tensor forward_at(const torch::Tensor& ids, int64_t start) override;
 
   const GPTEmbeddingOptions& options() const {
     return options_;

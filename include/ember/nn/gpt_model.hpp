@@ -9,7 +9,7 @@
 // order, so torch::manual_seed(s) gives the weights of the same model built
 // in PyTorch. The input embedding's submodules, parameters and buffers sit
 // at the top level (no `embedding.` prefix) as in the book.
-// Leaves out: a KV cache.
+// forward_cached() is the KV-cache step of generation (nn/kv_cache.hpp).
 // Dimensions: B batch, T sequence, D emb_dim, V vocab.
 #pragma once
 
@@ -90,6 +90,17 @@ class GPTModelImpl : public torch::nn::Module {
   /// forward() that also offers each module's output to `acts` under its
   /// name (dump_points()).
   torch::Tensor forward_with(const torch::Tensor& ids, Activations& acts);
+
+  /// Whether forward_cached() works: the input embedding is a
+  /// PositionedEmbedding and every block's attention a CachedAttention.
+  bool supports_kv_cache() const;
+
+  /// (B, T) int64 ids at positions cache.pos..cache.pos+T-1 -> (B, 1, V)
+  /// logits of the last of them, keys and values of all T appended to
+  /// `cache` (a KVCache(n_layers)). For generation: call in eval mode
+  /// without grad. Throws c10::Error when cache.pos + T > context_length,
+  /// ember::Error when !supports_kv_cache().
+  torch::Tensor forward_cached(const torch::Tensor& ids, KVCache& cache);
 
   /// Names forward_with() offers, in order: "drop_emb", then for each
   /// block i "trf_blocks.i.norm1", ".att", ".norm2", ".ff", "trf_blocks.i",

@@ -4,7 +4,8 @@
 // 1/sqrt(head_dim), a causal mask from the registered buffer `mask` (the
 // upper triangle of a (context_length, context_length) matrix of ones),
 // heads split with view/transpose and merged back as the book does.
-// Leaves out: a KV cache (generation), fused or flash attention.
+// forward_cached() is the KV-cache step (nn/kv_cache.hpp).
+// Leaves out: fused or flash attention.
 // Dimensions: B batch, T tokens, D d_out, H heads, h = D / H head_dim.
 #pragma once
 
@@ -16,6 +17,8 @@
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+
+#include <ember/nn/kv_cache.hpp>
 
 namespace ember {
 
@@ -45,7 +48,8 @@ struct MultiHeadAttentionOptions {
 ///   torch::manual_seed(123);
 ///   MultiHeadAttention att(MultiHeadAttentionOptions(768, 768, 1024, 12));
 ///   att(x) // (2, 4, 768) -> (2, 4, 768), token t attends to tokens <= t
-class MultiHeadAttentionImpl : public torch::nn::Module {
+class MultiHeadAttentionImpl : public torch::nn::Module,
+                               public CachedAttention {
  public:
   /// Throws c10::ValueError when d_out % num_heads != 0 or a size is < 1.
   explicit MultiHeadAttentionImpl(MultiHeadAttentionOptions options);
@@ -53,6 +57,13 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   /// (B, T, d_in) -> (B, T, d_out). Throws c10::Error on a rank other than
   /// 3, a last dimension other than d_in, or T > context_length.
   torch::Tensor forward(const torch::Tensor& x);
+
+  /// forward() of the T new positions after the cache's P: keys and values
+  /// of x are appended to `cache` (its buffers allocated on first use), and
+  /// position P + t attends to positions <= P + t, masked as forward() masks
+  /// them. With an empty cache it computes what forward() does.
+  torch::Tensor forward_cached(
+      const torch::Tensor& x, LayerCache& cache) override;
 
   const MultiHeadAttentionOptions& options() const {
     return options_;
@@ -66,6 +77,17 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
   torch::Tensor mask;  ///< (C, C) float, 1 above the diagonal
 
  private:
+  /// Checks x's shape and that P + T fits the context; returns T.
+  int64_t check_input(const torch::Tensor& x, int64_t past) const;
+  /// (B, T, d_in) -> (B, H, T, h) through `linear`.
+  torch::Tensor heads(torch::nn::Linear& linear, const torch::Tensor& x);
+  /// Attention of queries (B, H, T, h) at positions past..past+T-1 over
+  /// keys and values (B, H, past+T, h), then out_proj: (B, T, D).
+  torch::Tensor attend(
+      const torch::Tensor& queries,
+      const torch::Tensor& keys,
+      const torch::Tensor& values,
+      int64_t past);
   MultiHeadAttentionOptions options_;
 };
 

@@ -14,6 +14,8 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
+#include <ember/nn/kv_cache.hpp>
+
 namespace ember {
 
 struct SinusoidalEncodingOptions {
@@ -31,7 +33,8 @@ struct SinusoidalEncodingOptions {
 /// buffer (saved, never trained).
 ///   SinusoidalEncoding enc(SinusoidalEncodingOptions(50257, 256, 64));
 ///   enc(ids) // (B, T) int64 -> (B, T, 64)
-class SinusoidalEncodingImpl : public torch::nn::Module {
+class SinusoidalEncodingImpl : public torch::nn::Module,
+                               public PositionedEmbedding {
  public:
   /// Throws c10::ValueError when an option is < 1.
   explicit SinusoidalEncodingImpl(SinusoidalEncodingOptions options);
@@ -39,6 +42,9 @@ class SinusoidalEncodingImpl : public torch::nn::Module {
   /// (B, T) int64 ids -> (B, T, D). Throws c10::Error on a rank other than
   /// 2, a dtype other than int64, T > context_length or an id outside [0, V).
   torch::Tensor forward(const torch::Tensor& ids);
+
+  /// forward() at positions start..start+T-1 (a KV-cache step).
+  torch::Tensor forward_at(const torch::Tensor& ids, int64_t start) override;
 
   /// The (C, D) float32 table, computed in float64.
   static torch::Tensor table(int64_t context_length, int64_t emb_dim);

@@ -23,6 +23,8 @@
 
 #include <torch/nn/modules/container/any.h>
 
+#include <ember/nn/kv_cache.hpp>
+
 namespace ember {
 
 /// The book's cfg keys: TransformerBlockOptions(768, 1024, 12)
@@ -66,6 +68,14 @@ class TransformerBlockImpl : public torch::nn::Module {
 
   /// (B, T, D) -> (B, T, D).
   torch::Tensor forward(const torch::Tensor& x);
+
+  /// forward() of T new positions, attention through the cache
+  /// (nn/kv_cache.hpp). Throws ember::Error when the attention is not a
+  /// CachedAttention (supports_kv_cache() says so beforehand).
+  torch::Tensor forward_cached(const torch::Tensor& x, LayerCache& cache);
+
+  /// Whether the attention module implements CachedAttention.
+  bool supports_kv_cache() const;
 
   /// forward() that also offers `<prefix>.norm1`, `.att`, `.ff`, `.norm2`
   /// and `<prefix>` itself to `acts`.
