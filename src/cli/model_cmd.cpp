@@ -4,6 +4,7 @@
 // (torch::manual_seed(train.seed), then GPTModel) from --config/--set, so
 // the numbers can be compared with PyTorch's book model under the same seed.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -203,6 +204,7 @@ struct GenerateArgs {
   int64_t seed = 123;
   int64_t eos_id = -1;  // none
   bool no_kv_cache = false;
+  bool stats = false;
   std::string format = "text";
 };
 
@@ -253,6 +255,30 @@ at::Tensor prompt_ids(
   return id_batch(ids);
 }
 
+// One line on stderr: how many tokens the loop made and how fast.
+void print_generate_stats(
+    GPTModel& model,
+    const at::Tensor& prompt,
+    const at::Tensor& out,
+    const GenerateOptions& gen,
+    std::chrono::steady_clock::time_point start) {
+  const double s = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  const int64_t made = out.size(1) - prompt.size(1);
+  const bool cached = gen.kv_cache && model->supports_kv_cache();
+  fmt::print(
+      stderr,
+      "generate: {} new tokens after a {}-token prompt in {:.3f} s, {:.1f} "
+      "tokens/s ({}, threads {})\n",
+      made,
+      prompt.size(1),
+      s,
+      s > 0 ? static_cast<double>(made) / s : 0.0,
+      cached ? "KV cache" : "no KV cache",
+      at::get_num_threads());
+}
+
 void run_generate(const GenerateArgs& args) {
   check_generate_args(args);
   TrainedModel trained = load_model(args.source);
@@ -266,7 +292,9 @@ void run_generate(const GenerateArgs& args) {
   gen.top_k = args.top_k;
   if (args.eos_id >= 0) gen.eos_id = args.eos_id;
   gen.kv_cache = !args.no_kv_cache;
+  const auto start = std::chrono::steady_clock::now();
   const auto out = generate(trained.model, idx, gen);
+  if (args.stats) print_generate_stats(trained.model, idx, out, gen, start);
   if (args.format == "json") {
     const auto all = row_ids(out[0]);
     fmt::memory_buffer buf;
@@ -322,6 +350,10 @@ void add_model_commands(CLI::App& app) {
       gen->no_kv_cache,
       "Run the whole sequence through the model each step, as the book's "
       "generate (same ids, slower)");
+  gen_cmd->add_flag(
+      "--stats",
+      gen->stats,
+      "Print the generation loop's time and tokens/s on stderr");
   gen_cmd
       ->add_option(
           "--format",
