@@ -118,6 +118,11 @@ F "--dump: no module named 'trf_blocks.2' \(expected one of: drop_emb, trf_block
 F "--ids: give at least one row of ids"
 case_ "--run: the run's own config describes its model; drop --config and --set" forward --run "$pre" --config configs/debug.toml --ids 1
 case_ "generate: give either --prompt or --ids" generate --config configs/debug.toml
+G() { local re="$1"; shift; case_ "$re" generate --config configs/debug.toml --ids "1 2" "$@"; }
+G "--eos-id: out of range \(got -5, expected a token id >= 0\)" --eos-id -5
+G "--temperature: out of range \(got -1, expected >= 0\)" --temperature -1
+G "--top-k: out of range \(got -2, expected >= 0; 0 = off\)" --top-k -2
+G "--max-new-tokens: out of range \(got -3, expected >= 0\)" --max-new-tokens -3
 
 echo "bad input: $n cases, $fails failed"
 [[ $fails == 0 ]]
