@@ -38,6 +38,9 @@ inline constexpr CommandInfo kTorchCommands[] = {
     {"forward",
      "Print the logits (and chosen modules' outputs) of a run's or a fresh "
      "seeded model for --ids, as JSON"},
+    {"export",
+     "Write a run's (or a configured model's) weights for PyTorch: the book's "
+     ".pth state dict, safetensors, or Hugging Face GPT-2 safetensors"},
 };
 
 /// The summary of one of kTorchCommands (throws std::logic_error if none).

@@ -20,6 +20,7 @@
 #include <fmt/core.h>
 #include <torch/utils.h>
 
+#include <ember/checkpoint/weights.hpp>
 #include <ember/config/config.hpp>
 #include <ember/generate/generate.hpp>
 #include <ember/nn/gpt_model.hpp>
@@ -39,6 +40,8 @@ struct ModelSource {
   std::vector<std::string> sets;
   /// Rows of ids (--ids, repeatable).
   std::vector<std::string> ids;
+  /// A weight file for the configured model (--weights).
+  std::string weights;
 };
 
 void add_source_options(CLI::App* cmd, ModelSource& s) {
@@ -51,10 +54,34 @@ void add_source_options(CLI::App* cmd, ModelSource& s) {
          "--set", s.sets, "Override a key: section.key=value (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option(
+      "--weights",
+      s.weights,
+      "Weights for the configured model: the book's .pth (torch.save of a "
+      "state_dict), safetensors with the book's keys, or Hugging Face "
+      "GPT-2's model.safetensors");
+  cmd->add_option(
          "--ids",
          s.ids,
          "Token ids of one row, e.g. \"6109 3626 6100 345\" (repeatable)")
       ->allow_extra_args(false);
+}
+
+// load_weights() and a line on stderr saying what was loaded and how fast.
+void load_weights_reported(torch::nn::Module& model, const std::string& path) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    load_weights(model, path);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(e.what());  // a bad input file: exit status 2
+  }
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  int64_t n = 0;
+  for (const auto& p : model.parameters()) n += p.numel();
+  fmt::print(stderr, "weights: {} ({} parameters) loaded in {:.2f} s\n", path, n, s);
 }
 
 // Uses train.threads of the model's config (0 = all cores), as training
@@ -66,6 +93,8 @@ TrainedModel load_model(const ModelSource& s) {
           "--run: the run's own config describes its model; drop --config "
           "and --set");
     }
+    if (!s.weights.empty())
+      throw ConfigError("--weights: give either --run or --weights, not both");
     TrainedModel trained = load_run(s.run);
     at::set_num_threads(
         static_cast<int>(resolve_threads(trained.config.train.threads)));
@@ -77,7 +106,9 @@ TrainedModel load_model(const ModelSource& s) {
   const Config config = parse_config(read_file(path), path, s.sets);
   check_module_names(model_options(config.model));
   at::set_num_threads(static_cast<int>(resolve_threads(config.train.threads)));
-  return seeded_model(config);
+  TrainedModel trained = seeded_model(config);
+  if (!s.weights.empty()) load_weights_reported(*trained.model, s.weights);
+  return trained;
 }
 
 // "6109 3626, 6100" -> {6109, 3626, 6100}; `row` (1-based) names it.
@@ -308,9 +339,39 @@ void run_generate(const GenerateArgs& args) {
   fmt::print("{}\n", tokenizer.decode(row_ids(out[0], idx.size(1))));
 }
 
+struct ExportArgs {
+  ModelSource source;
+  std::string out;
+  std::string format = "pth";
+};
+
+void run_export(const ExportArgs& args) {
+  if (!args.source.ids.empty())
+    throw ConfigError("--ids: export takes no ids");
+  TrainedModel trained = load_model(args.source);
+  export_weights(*trained.model, args.out, args.format);
+  fmt::print(stderr, "wrote {} ({})\n", args.out, args.format);
+}
+
+void add_export_command(CLI::App& app) {
+  auto ex = std::make_shared<ExportArgs>();
+  auto* cmd = app.add_subcommand("export", torch_command_summary("export"));
+  add_source_options(cmd, ex->source);
+  cmd->add_option("--out", ex->out, "File to write (atomically)")->required();
+  cmd->add_option(
+         "--format",
+         ex->format,
+         "pth (default: torch.save(model.state_dict()) of the book's "
+         "GPTModel), safetensors (the same keys) or hf-safetensors (Hugging "
+         "Face's GPT-2 layout; needs qkv_bias and tied weights)")
+      ->check(CLI::IsMember({"pth", "safetensors", "hf-safetensors"}));
+  cmd->callback([ex] { run_export(*ex); });
+}
+
 }  // namespace
 
 void add_model_commands(CLI::App& app) {
+  add_export_command(app);
   auto fwd = std::make_shared<ForwardArgs>();
   auto* fwd_cmd =
       app.add_subcommand("forward", torch_command_summary("forward"));

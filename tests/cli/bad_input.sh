@@ -123,6 +123,26 @@ G "--eos-id: out of range \(got -5, expected a token id >= 0\)" --eos-id -5
 G "--temperature: out of range \(got -1, expected >= 0\)" --temperature -1
 G "--top-k: out of range \(got -2, expected >= 0; 0 = off\)" --top-k -2
 G "--max-new-tokens: out of range \(got -3, expected >= 0\)" --max-new-tokens -3
+# --- weight files (--weights, ember export) -----------------------------------
+"${EMBER_PYTHON:-/usr/bin/python3}" tests/reference/bad_weights.py "$w"
+"$ember" export --config configs/debug.toml --out "$w/debug.safetensors" --format safetensors 2>/dev/null
+W() { local re="$1"; shift; case_ "$re" forward --config configs/debug.toml --ids 1 "$@"; }
+W "$w/st_short: neither a PyTorch state dict \(.pth, a zip\) nor safetensors" --weights "$w/st_short"
+W "$w/not_weights: neither a PyTorch state dict" --weights "$w/not_weights"
+W "$w/st_len: not a safetensors file: the header length \(bytes 0-7\) says 1000 bytes, but 2 follow" --weights "$w/st_len"
+W "$w/st_json: the JSON header \(bytes 8-17\) is not valid JSON at byte 18" --weights "$w/st_json"
+W "$w/st_offsets: tensor 'tok_emb.weight': data_offsets \[0, 8\] lie outside the 4 bytes of data" --weights "$w/st_offsets"
+W "$w/st_dtype: tensor 'tok_emb.weight': dtype \"F8_E4M3\" is not one ember reads" --weights "$w/st_dtype"
+W "$w/st_size: tensor 'tok_emb.weight': shape \[3\] of F32 needs 12 bytes, data_offsets \[0, 8\] hold 8" --weights "$w/st_size"
+W "$w/st_overlap: tensors 'a' and 'b' overlap in the data \(bytes 0-8 and 4-12\)" --weights "$w/st_overlap"
+W "$w/st_dup: key 'a' appears twice in the header" --weights "$w/st_dup"
+W "$w/st_missing: 'tok_emb.weight' has shape \[1\] in the file, the model's is \[50257, 16\]" --weights "$w/st_missing"
+W "$w/missing.pth: no such file" --weights "$w/missing.pth"
+W "$w/debug.safetensors: 14 keys the model does not have: trf_blocks.1.att.W_key.weight, .* and 6 more; hint: check model.n_layers" --weights "$w/debug.safetensors" --set model.n_layers=1
+W "$w/debug.safetensors: missing 6 of the model's parameters: trf_blocks.0.att.W_key.bias, " --weights "$w/debug.safetensors" --set model.qkv_bias=true
+W "$w/debug.safetensors: out_head.weight differs from tok_emb.weight, but the model ties them" --weights "$w/debug.safetensors" --set model.tie_weights=true
+case_ "--weights: give either --run or --weights, not both" forward --run "$pre" --weights "$w/debug.safetensors" --ids 1
+case_ "hf-safetensors export: out_head.weight differs from tok_emb.weight" export --config configs/debug.toml --out "$w/hf.safetensors" --format hf-safetensors
 
 echo "bad input: $n cases, $fails failed"
 [[ $fails == 0 ]]
