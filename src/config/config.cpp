@@ -136,6 +136,46 @@ void add_model_fields(std::vector<Field>& out) {
       });
 }
 
+bool finite_non_negative(double v) {
+  return v >= 0.0 && std::isfinite(v);
+}
+
+// The [train] keys of the book's appendix D (schedule, clipping) and
+// gradient accumulation, after the other [train] keys.
+void add_schedule_fields(std::vector<Field>& out) {
+  const char* kFinite = "a finite number >= 0";
+  out.insert(
+      out.end(),
+      {
+          EMBER_FIELD(train, lr_schedule, Kind::kString, nullptr, ""),
+          EMBER_FIELD(
+              train,
+              warmup_steps,
+              Kind::kInt,
+              [](double v) { return v >= 0 && v <= 1024 * kBig; },
+              "0 to 1073741824"),
+          EMBER_FIELD(
+              train,
+              warmup_ratio,
+              Kind::kFloat,
+              [](double v) { return v >= 0.0 && v < 1.0; },
+              "0 <= warmup_ratio < 1"),
+          EMBER_FIELD(
+              train, initial_lr, Kind::kFloat, finite_non_negative, kFinite),
+          EMBER_FIELD(
+              train, min_lr, Kind::kFloat, finite_non_negative, kFinite),
+          EMBER_FIELD(
+              train, grad_clip, Kind::kFloat, finite_non_negative, kFinite),
+          EMBER_FIELD(train, grad_clip_after_warmup, Kind::kBool, nullptr, ""),
+          EMBER_FIELD(
+              train,
+              grad_accum_steps,
+              Kind::kInt,
+              [](double v) { return v >= 1 && v <= 65536; },
+              "1 to 65536"),
+      });
+}
+
 // The [train] keys, in the order config_keys() lists them.
 void add_train_fields(std::vector<Field>& out) {
   out.insert(
@@ -202,6 +242,7 @@ void add_train_fields(std::vector<Field>& out) {
               "1 to 86400 seconds"),
           EMBER_FIELD(train, dist_sparse_embedding, Kind::kBool, nullptr, ""),
       });
+  add_schedule_fields(out);
 }
 
 // The [run] keys, in the order config_keys() lists them.
@@ -546,6 +587,26 @@ bool valid_device(const std::string& d) {
       d.begin() + 5, d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
+// train.lr_schedule's names, and one warmup length at most.
+void validate_schedule(const TrainConfig& t, std::string_view source) {
+  if (t.lr_schedule != "constant" && t.lr_schedule != "cosine") {
+    throw ConfigError(fmt::format(
+        "{}: train.lr_schedule is not a schedule (got '{}', expected constant "
+        "or cosine)",
+        source,
+        t.lr_schedule));
+  }
+  if (t.warmup_steps > 0 && t.warmup_ratio > 0) {
+    throw ConfigError(fmt::format(
+        "{}: train.warmup_steps and train.warmup_ratio are both set (got {} "
+        "and {}); hint: give the warmup as a number of steps or as a share "
+        "of the run, not both",
+        source,
+        t.warmup_steps,
+        t.warmup_ratio));
+  }
+}
+
 // Checks that involve more than one key, or string values.
 void validate(const Config& c, std::string_view source) {
   if (c.model.n_layers > 0 && c.model.emb_dim % c.model.n_heads != 0) {
@@ -579,6 +640,7 @@ void validate(const Config& c, std::string_view source) {
         source,
         c.train.backend));
   }
+  validate_schedule(c.train, source);
   if (c.data.train_path.empty() != c.data.val_path.empty()) {
     const bool has_train = !c.data.train_path.empty();
     throw ConfigError(fmt::format(

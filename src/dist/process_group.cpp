@@ -449,7 +449,9 @@ struct GradientReducer::Impl {
   Clock::time_point first_grad;
   bool seen_grad = false;
   int64_t steps = 0;
+  int64_t launches = 0;
   double backward_s = 0;
+  bool sync = true;  // set_require_sync()
 
   // Collectives pair up by their order on each rank, and the order of the
   // hooks need not be the bucket order (nor the same on a rank that had no
@@ -467,6 +469,7 @@ struct GradientReducer::Impl {
     b.sent_bytes += static_cast<double>(b.buffer.numel()) *
                     static_cast<double>(b.buffer.element_size());
     b.pending = group->allreduce_sum_async(b.buffer);
+    ++launches;
   }
 
   size_t index_of(const Bucket& b) const {
@@ -530,6 +533,7 @@ struct GradientReducer::Impl {
 
   // Runs after the parameter's gradient was accumulated into .grad().
   void on_grad(size_t i) {
+    if (!sync) return;  // accumulating: the gradient stays in .grad()
     if (!seen_grad) {
       seen_grad = true;
       first_grad = Clock::now();
@@ -737,6 +741,10 @@ void GradientReducer::finish(const OnReduced& on_reduced) {
   impl_->last_wait_s = blocked_s;
 }
 
+void GradientReducer::set_require_sync(bool sync) {
+  impl_->sync = sync;
+}
+
 double GradientReducer::last_wait_s() const {
   return impl_->last_wait_s;
 }
@@ -748,6 +756,7 @@ size_t GradientReducer::num_buckets() const {
 GradientReducer::Stats GradientReducer::stats() const {
   Stats out;
   out.steps = impl_->steps;
+  out.allreduces = impl_->launches;
   const double n = static_cast<double>(std::max<int64_t>(impl_->steps, 1));
   out.backward_ms = 1e3 * impl_->backward_s / n;
   for (const auto& b : impl_->buckets) {

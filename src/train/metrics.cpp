@@ -13,14 +13,18 @@ namespace ember {
 std::string metrics_json(const EvalRecord& r) {
   return fmt::format(
       "{{\"step\":{},\"epoch\":{},\"train_loss\":{:.17g},\"val_loss\":{:.17g},"
-      "\"tokens_seen\":{},\"elapsed_s\":{:.3f},\"tokens_per_s\":{:.1f}}}",
+      "\"tokens_seen\":{},\"elapsed_s\":{:.3f},\"tokens_per_s\":{:.1f},"
+      "\"lr\":{:.17g},\"grad_norm\":{}}}",
       r.step,
       r.epoch,
       r.train_loss,
       r.val_loss,
       r.tokens_seen,
       r.elapsed_s,
-      r.tokens_per_s);
+      r.tokens_per_s,
+      r.lr,
+      std::isfinite(r.grad_norm) ? fmt::format("{:.17g}", r.grad_norm)
+                                 : std::string("null"));
 }
 
 std::vector<EvalRecord> parse_metrics(std::string_view jsonl) {
@@ -44,6 +48,9 @@ std::vector<EvalRecord> parse_metrics(std::string_view jsonl) {
       r.tokens_seen = j.at("tokens_seen").get<int64_t>();
       r.elapsed_s = j.at("elapsed_s").get<double>();
       r.tokens_per_s = j.at("tokens_per_s").get<double>();
+      r.lr = j.value("lr", 0.0);
+      if (j.contains("grad_norm") && !j.at("grad_norm").is_null())
+        r.grad_norm = j.at("grad_norm").get<double>();
       out.push_back(r);
     } catch (const nlohmann::json::exception& e) {
       throw Error(fmt::format(
@@ -212,21 +219,83 @@ std::string plot_curves(
   return s;
 }
 
+// The learning-rate panel below the loss plot: its own frame and y axis,
+// the loss plot's steps on x.
+constexpr double kLrTop = PlotFrame::kH;  // the panel's frame starts here
+constexpr double kLrH = 120;              // its height
+constexpr double kLrPanel = kLrH + 50;    // what it adds to the SVG
+
+bool has_lr(const std::vector<EvalRecord>& records) {
+  return std::any_of(
+      records.begin(), records.end(), [](const auto& r) { return r.lr > 0; });
+}
+
+std::string plot_lr_panel(
+    const PlotFrame& f, const std::vector<EvalRecord>& records) {
+  constexpr double kL = PlotFrame::kL, kPlotW = PlotFrame::kPlotW;
+  double lo = 1e300, hi = 0;
+  for (const auto& r : records)
+    lo = std::min(lo, r.lr), hi = std::max(hi, r.lr);
+  if (hi - lo < 1e-12 * hi) lo = 0;  // a constant rate: from 0
+  const double pad = 0.05 * (hi - lo);
+  lo = std::max(0.0, lo - pad);
+  hi += pad;
+  const auto py = [&](double v) {
+    return kLrTop + (hi - v) / (hi - lo) * kLrH;
+  };
+  std::string s = fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"#444\"/>\n",
+      kL,
+      kLrTop,
+      kPlotW,
+      kLrH);
+  const double ys = tick_step(hi - lo, 4);
+  for (double y = std::ceil(lo / ys) * ys; y <= hi; y += ys) {
+    s += fmt::format(
+        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" "
+        "stroke=\"#ddd\"/><text x=\"{3}\" y=\"{4:.1f}\" "
+        "text-anchor=\"end\">{5:.3g}</text>\n",
+        kL,
+        kL + kPlotW,
+        py(y),
+        kL - 6,
+        py(y) + 4,
+        y);
+  }
+  std::string pts;
+  for (const auto& r : records) {
+    pts += fmt::format(
+        "{:.1f},{:.1f} ", f.px(static_cast<double>(r.step)), py(r.lr));
+  }
+  s += fmt::format(
+      "<polyline fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\" "
+      "points=\"{}\"/>\n<text x=\"16\" y=\"{}\" text-anchor=\"middle\" "
+      "transform=\"rotate(-90 16 {})\">learning rate</text>\n",
+      pts,
+      kLrTop + kLrH / 2,
+      kLrTop + kLrH / 2);
+  return s;
+}
+
 }  // namespace
 
 std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
-  constexpr double kW = PlotFrame::kW, kH = PlotFrame::kH;
+  constexpr double kW = PlotFrame::kW;
+  const bool lr_panel = has_lr(records);
+  const double height = PlotFrame::kH + (lr_panel ? kLrPanel : 0);
   std::string s = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       kW,
-      kH,
+      height,
       kW,
-      kH);
+      height);
   const PlotFrame frame = plot_frame(records);
   s += plot_axes(frame);
   s += plot_curves(frame, records);
+  if (lr_panel) s += plot_lr_panel(frame, records);
   s += "</svg>\n";
   return s;
 }

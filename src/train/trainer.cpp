@@ -28,6 +28,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/GradMode.h>
@@ -42,9 +43,11 @@
 #include <ember/data/run_data.hpp>
 #include <ember/dist/process_group.hpp>
 #include <ember/generate/generate.hpp>
-#include <ember/text/tokenizer.hpp>
 #include <ember/nn/gpt_model.hpp>
+#include <ember/text/tokenizer.hpp>
 #include <ember/train/adamw.hpp>
+#include <ember/train/grad_clip.hpp>
+#include <ember/train/lr_schedule.hpp>
 #include <ember/train/run_lock.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
@@ -94,6 +97,13 @@ Batch shard(const Batch& b, int rank, int world, int64_t per_rank) {
   return Batch{b.inputs.narrow(0, begin, n), b.targets.narrow(0, begin, n)};
 }
 
+// Optimizer steps of the whole run: epochs x steps per epoch, or max_steps
+// when smaller.
+int64_t run_total_steps(const TrainConfig& t, int64_t steps_per_epoch) {
+  const int64_t total = t.epochs * steps_per_epoch;
+  return t.max_steps > 0 ? std::min(total, t.max_steps) : total;
+}
+
 std::string duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const auto total = static_cast<int64_t>(s + 0.5);
@@ -118,6 +128,7 @@ class Trainer {
   // --- data, model, run folder, state --------------------------------------
   void prepare_sample_prompt();
   void prepare_data();
+  void prepare_schedule();
   void build_model();
   void claim_run_dir();
   bool move_earlier_run_aside();
@@ -127,9 +138,14 @@ class Trainer {
   void prepare_reducer();
   // --- the loop --------------------------------------------------------------
   TrainResult train_loop();
-  void train_step(const Batch& batch, const Loader::Pass& pass);
-  void local_step(const Batch& batch);
-  void distributed_step(const Batch& batch);
+  std::vector<Batch> next_micro_batches(Loader::Pass& pass) const;
+  void train_step(const std::vector<Batch>& micro, const Loader::Pass& pass);
+  void local_step(const std::vector<Batch>& micro);
+  void distributed_step(const std::vector<Batch>& micro);
+  std::pair<at::Tensor, double> rank_loss(const Batch& batch, size_t n);
+  void agree_on_loss(double local);
+  void reduce_and_update();
+  void clip_gradients();
   void evaluate();
   double calc_loss_loader(Loader& loader);
   void print_sample();
@@ -144,6 +160,11 @@ class Trainer {
     return cfg_.train.max_steps > 0 && step_ >= cfg_.train.max_steps;
   }
   bool stop_requested() const;
+  // Whether this step measures its gradient norm: it clips, or the
+  // evaluation after it records the norm.
+  bool norm_due() const {
+    return schedule_->clips(step_) || step_ % cfg_.train.eval_freq == 0;
+  }
   double session_s() const {
     return std::chrono::duration<double>(Clock::now() - t0_).count();
   }
@@ -174,7 +195,9 @@ class Trainer {
   std::optional<Checkpoint> ckpt_;  // the one to resume from
   std::optional<RunData> data_;
   GPTModel model_{nullptr};
+  std::vector<at::Tensor> params_;  // each trained tensor once (tied: once)
   std::unique_ptr<AdamW> optimizer_;
+  std::optional<LrSchedule> schedule_;
   // Training state: fresh or from the checkpoint.
   int64_t step_ = 0;
   int64_t epoch_ = 0;
@@ -191,7 +214,9 @@ class Trainer {
   Clock::time_point t0_;
   int64_t tokens_at_start_ = 0;
   int64_t step_at_start_ = 0;
-  int64_t total_steps_ = 0;
+  int64_t total_steps_ = 0;  // optimizer steps of the whole run
+  double last_lr_ = 0;       // of the last step, for its evaluation
+  double last_grad_norm_ = std::nan("");
   bool tty_ = false;
   // Under torchrun every rank must stop at the same step: the flag is
   // agreed on in each step's all-reduce (distributed_step).
@@ -218,6 +243,7 @@ TrainResult Trainer::run() {
   probe_run_dir();
   prepare_sample_prompt();
   prepare_data();
+  prepare_schedule();
   build_model();
   claim_run_dir();
   restore();
@@ -350,6 +376,31 @@ void Trainer::prepare_data() {
   data_.emplace(prepare_run_data(cfg_.data, options, log_));
 }
 
+// The learning-rate schedule over the run's optimizer steps. A resumed run
+// keeps its checkpoint's schedule: a new length that would change the rates
+// (cosine, warmup_ratio) is refused before any work.
+void Trainer::prepare_schedule() {
+  const auto steps_per_epoch =
+      (data_->num_batches + cfg_.train.grad_accum_steps - 1) /
+      cfg_.train.grad_accum_steps;
+  total_steps_ = run_total_steps(cfg_.train, steps_per_epoch);
+  schedule_.emplace(cfg_.train, total_steps_);
+  if (!ckpt_ || !schedule_->depends_on_total()) return;
+  const Config saved =
+      parse_config(ckpt_->config_toml, ckpt_path_ + " (its config)");
+  const int64_t saved_total = run_total_steps(saved.train, steps_per_epoch);
+  if (saved_total == total_steps_) return;
+  throw ConfigError(fmt::format(
+      "resume {}: the learning-rate schedule ({}) spans the run's optimizer "
+      "steps, which train.epochs and train.max_steps change (got {} steps, "
+      "expected {} as in the checkpoint); hint: resume with the "
+      "checkpoint's train.epochs and train.max_steps, or start a new run.dir",
+      cfg_.run.dir,
+      cfg_.train.lr_schedule == "cosine" ? "cosine decay" : "warmup_ratio",
+      total_steps_,
+      saved_total));
+}
+
 void Trainer::build_model() {
   torch::manual_seed(static_cast<uint64_t>(cfg_.train.seed));
   model_ = GPTModel(model_options(cfg_.model));
@@ -357,6 +408,13 @@ void Trainer::build_model() {
   NamedTensors params;
   for (const auto& item : model_->named_parameters())
     params.emplace_back(item.key(), item.value());
+  // Tied weights could appear under two names: clip and reduce each once.
+  for (const auto& p : model_->parameters()) {
+    const bool seen = std::any_of(params_.begin(), params_.end(), [&](auto& u) {
+      return u.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+    });
+    if (!seen) params_.push_back(p);
+  }
   optimizer_ = std::make_unique<AdamW>(
       params, AdamWOptions{cfg_.train.lr, cfg_.train.weight_decay});
 }
@@ -483,14 +541,6 @@ void Trainer::prepare_reducer() {
     c10::NoGradGuard no_grad;
     group_->broadcast(state, 0);
   }
-  // Tied weights appear under two names: reduce each tensor once.
-  std::vector<torch::Tensor> unique;
-  for (const auto& p : model_->parameters()) {
-    const bool seen = std::any_of(unique.begin(), unique.end(), [&](auto& u) {
-      return u.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
-    });
-    if (!seen) unique.push_back(p);
-  }
   // The token table's gradient is non-zero only in the rows of the ids the
   // batch looked up (embedding backward is an index_add), unless the output
   // head shares the table: then every row has a gradient.
@@ -504,7 +554,7 @@ void Trainer::prepare_reducer() {
     }
   }
   reducer_ = std::make_unique<dist::GradientReducer>(
-      *group_, unique, size_t{4} << 20, row_sparse);
+      *group_, params_, size_t{4} << 20, row_sparse);
 }
 
 void Trainer::write_outputs() const {
@@ -520,9 +570,6 @@ TrainResult Trainer::train_loop() {
   tokens_at_start_ = tokens_seen_;
   step_at_start_ = step_;
   const int64_t num_batches = data_->num_batches;
-  total_steps_ = cfg_.train.epochs * num_batches;
-  if (cfg_.train.max_steps > 0)
-    total_steps_ = std::min(total_steps_, cfg_.train.max_steps);
   tty_ = opt_.progress && lead_;
   // A checkpoint at the end of a pass continues with the next epoch.
   if (position_ >= num_batches) {
@@ -543,9 +590,9 @@ TrainResult Trainer::train_loop() {
         done = true;
         break;
       }
-      auto batch = pass.next();
-      if (!batch) break;
-      train_step(*batch, pass);
+      const auto micro = next_micro_batches(pass);
+      if (micro.empty()) break;
+      train_step(micro, pass);
       const bool stop = stop_requested();
       if (stop || (cfg_.run.checkpoint_every > 0 &&
                    step_ % cfg_.run.checkpoint_every == 0))
@@ -561,16 +608,34 @@ TrainResult Trainer::train_loop() {
   return finish();
 }
 
-// One optimizer step on `batch`, then the bookkeeping, the evaluation every
-// eval_freq steps and the progress bar.
-void Trainer::train_step(const Batch& batch, const Loader::Pass& pass) {
-  optimizer_->zero_grad();
-  if (group_) {
-    distributed_step(batch);
-  } else {
-    local_step(batch);
+// The micro-batches of the next optimizer step: train.grad_accum_steps of
+// them, fewer at the end of a pass; none when the pass is over. Taking them
+// all first draws nothing the step would not (only a pass's first next()
+// draws, its sampler seed).
+std::vector<Batch> Trainer::next_micro_batches(Loader::Pass& pass) const {
+  std::vector<Batch> micro;
+  while (static_cast<int64_t>(micro.size()) < cfg_.train.grad_accum_steps) {
+    auto batch = pass.next();
+    if (!batch) break;
+    micro.push_back(std::move(*batch));
   }
-  tokens_seen_ += batch.inputs.numel();
+  return micro;
+}
+
+// One optimizer step on `micro` at the schedule's rate (the book's
+// appendix D sets it before the forward), then the bookkeeping, the
+// evaluation every eval_freq steps and the progress bar.
+void Trainer::train_step(
+    const std::vector<Batch>& micro, const Loader::Pass& pass) {
+  optimizer_->zero_grad();
+  last_lr_ = schedule_->lr(step_);
+  optimizer_->set_lr(last_lr_);
+  if (group_) {
+    distributed_step(micro);
+  } else {
+    local_step(micro);
+  }
+  for (const auto& b : micro) tokens_seen_ += b.inputs.numel();
   ++step_;
   position_ = static_cast<int64_t>(pass.position());
   sampler_seed_ = pass.sampler_seed();
@@ -578,37 +643,81 @@ void Trainer::train_step(const Batch& batch, const Loader::Pass& pass) {
   progress();
 }
 
-void Trainer::local_step(const Batch& batch) {
-  const auto loss =
-      lm_loss(model_(batch.inputs.to(device_)), batch.targets.to(device_));
-  const double loss_value = loss.item<double>();
-  if (!std::isfinite(loss_value)) {
-    ++step_;
-    throw non_finite("training", loss_value);
+// Gradients summed over the micro-batches, each loss divided by their
+// number (not divided when there is one, as before accumulation existed).
+void Trainer::local_step(const std::vector<Batch>& micro) {
+  const auto n = static_cast<double>(micro.size());
+  for (const auto& b : micro) {
+    auto loss = lm_loss(model_(b.inputs.to(device_)), b.targets.to(device_));
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      ++step_;
+      throw non_finite("training", loss_value);
+    }
+    if (micro.size() > 1) loss = loss / n;
+    loss.backward();
   }
-  loss.backward();
+  clip_gradients();
   optimizer_->step();
 }
 
-void Trainer::distributed_step(const Batch& batch) {
-  // Local loss weighted by this rank's share of the global batch, so that
-  // the averaged gradient is the global batch mean's gradient.
+// The gradient norm of the step, clipped when the schedule says so;
+// measured only when clipped or when an evaluation records it.
+void Trainer::clip_gradients() {
+  last_grad_norm_ = std::nan("");
+  if (!norm_due()) return;
+  const bool clip = schedule_->clips(step_);
+  last_grad_norm_ = clip_grad_norm(params_, clip ? cfg_.train.grad_clip : 0.0);
+}
+
+// This rank's loss on its share of one global micro-batch, scaled so that
+// the ranks' averaged gradients sum to the step's mean (undefined when the
+// rank got no rows), and its value's share of the step's global loss.
+std::pair<at::Tensor, double> Trainer::rank_loss(const Batch& batch, size_t n) {
   const Batch mine = shard(batch, rank_, world_, cfg_.data.batch_size);
   const int64_t rows = mine.inputs.size(0);
+  if (rows == 0) return {at::Tensor(), 0.0};
   const double share =
       static_cast<double>(rows) / static_cast<double>(batch.inputs.size(0));
-  double local = 0;
-  // Every rank names its ids, even none: the row mask is a collective.
-  if (tok_table_.defined()) reducer_->expect_rows(tok_table_, mine.inputs);
-  at::Tensor loss;
-  if (rows > 0) {
-    loss = lm_loss(model_(mine.inputs.to(device_)), mine.targets.to(device_));
-    local = loss.item<double>() * share;
+  const auto loss =
+      lm_loss(model_(mine.inputs.to(device_)), mine.targets.to(device_));
+  const double num = static_cast<double>(n);
+  return {loss * (share * world_ / num), loss.item<double>() * share / num};
+}
+
+// Gradient accumulation as DDP's no_sync(): the micro-batches before the
+// last only add to .grad(); the last one's backward launches the buckets'
+// all-reduces (once per step, of the summed gradients).
+void Trainer::distributed_step(const std::vector<Batch>& micro) {
+  // Every rank names its ids, even none: the row mask is a collective. It
+  // covers every micro-batch whose gradient the step sums.
+  if (tok_table_.defined()) {
+    std::vector<at::Tensor> ids;
+    for (const auto& b : micro) {
+      ids.push_back(
+          shard(b, rank_, world_, cfg_.data.batch_size).inputs.reshape({-1}));
+    }
+    reducer_->expect_rows(tok_table_, ids.size() == 1 ? ids[0] : at::cat(ids));
   }
-  // The global loss and the stop flag, agreed on before backward: a
-  // non-finite loss stops every rank before any weight changes, as without
-  // torchrun (the all-reduce also absorbs the ranks' forward imbalance, so
-  // it counts as communication).
+  double local = 0;
+  reducer_->set_require_sync(false);
+  for (size_t j = 0; j < micro.size(); ++j) {
+    auto [loss, part] = rank_loss(micro[j], micro.size());
+    local += part;
+    if (j + 1 == micro.size()) {
+      agree_on_loss(local);
+      reducer_->set_require_sync(true);
+    }
+    if (loss.defined()) loss.backward();
+  }
+  reduce_and_update();
+}
+
+// The global loss and the stop flag, agreed on before the last backward: a
+// non-finite loss stops every rank before any weight changes, as without
+// torchrun (the all-reduce also absorbs the ranks' forward imbalance, so it
+// counts as communication).
+void Trainer::agree_on_loss(double local) {
   const bool stop_here = opt_.stop != nullptr && opt_.stop->load() != 0;
   auto agreed = at::empty({2}, at::kDouble);
   agreed.data_ptr<double>()[0] = local;
@@ -624,7 +733,18 @@ void Trainer::distributed_step(const Batch& batch) {
     ++step_;
     throw non_finite("training", loss_value);
   }
-  if (rows > 0) (loss * (share * world_)).backward();
+}
+
+void Trainer::reduce_and_update() {
+  if (norm_due()) {
+    // Clipping needs every averaged gradient before any update.
+    reducer_->finish();
+    comm_wait_s_ += reducer_->last_wait_s();
+    clip_gradients();
+    optimizer_->step();
+    return;
+  }
+  last_grad_norm_ = std::nan("");  // not measured
   // Each bucket's parameters are updated as soon as their averaged
   // gradients arrive, while the larger buckets are still on the wire.
   optimizer_->begin_step();
@@ -655,17 +775,20 @@ void Trainer::evaluate() {
   r.elapsed_s = elapsed_before_ + session_s();
   r.tokens_per_s = static_cast<double>(tokens_seen_ - tokens_at_start_) /
                    std::max(session_s(), 1e-9);
+  r.lr = last_lr_;
+  r.grad_norm = last_grad_norm_;
   evals_.push_back(r);
   write_outputs();
   if (tty_) fmt::print(stdout, "\r\033[K");
   fmt::print(
       log_,
-      "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | tokens "
-      "seen {} | {:.0f} tok/s\n",
+      "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | lr {:.3g} | "
+      "tokens seen {} | {:.0f} tok/s\n",
       r.epoch,
       r.step,
       r.train_loss,
       r.val_loss,
+      r.lr,
       r.tokens_seen,
       r.tokens_per_s);
   std::fflush(log_);
@@ -848,9 +971,19 @@ void Trainer::log_distributed_stats() const {
       1e3 * wait,
       1e3 * per_step,
       100 * wait / per_step);
+  // One all-reduce per bucket and optimizer step, however many
+  // micro-batches the step sums (train.grad_accum_steps).
+  const auto stats = reducer_->stats();
+  fmt::print(
+      log_,
+      "distributed: {} bucket all-reduces in {} optimizer steps ({} buckets, "
+      "{} micro-batches a step)\n",
+      stats.allreduces,
+      stats.steps,
+      stats.buckets.size(),
+      cfg_.train.grad_accum_steps);
   // Where the wait comes from, bucket by bucket (backward fills them in
   // this order).
-  const auto stats = reducer_->stats();
   for (size_t k = 0; k < stats.buckets.size(); ++k) {
     const auto& b = stats.buckets[k];
     fmt::print(

@@ -87,6 +87,17 @@ for key in data.max_length data.stride data.batch_size train.epochs train.eval_i
   T "$key.*(out of range|too large|wrong type)" --set "$key=99999999999999999999"
 done
 T "data.max_length exceeds model.context_length" --set data.max_length=512
+# --- the appendix-D schedule, clipping, accumulation ----------------------
+T "train.lr_schedule is not a schedule \(got 'linear', expected constant or cosine\)" --set train.lr_schedule=linear
+T "train.warmup_steps and train.warmup_ratio are both set \(got 5 and 0.1\)" --set train.warmup_steps=5 --set train.warmup_ratio=0.1
+T "train.warmup_steps out of range \(got -1" --set train.warmup_steps=-1
+T "train.warmup_ratio out of range \(got 1.5, expected 0 <= warmup_ratio < 1\)" --set train.warmup_ratio=1.5
+T "train.initial_lr out of range \(got -1.0" --set train.initial_lr=-1
+T "train.min_lr out of range \(got nan" --set train.min_lr=nan
+T "train.grad_clip out of range \(got -0.5, expected a finite number >= 0\)" --set train.grad_clip=-0.5
+T "train.grad_clip_after_warmup has the wrong type \(got 'yes', expected boolean\)" --set train.grad_clip_after_warmup=yes
+T "train.grad_accum_steps out of range \(got 0, expected 1 to 65536\)" --set train.grad_accum_steps=0
+T "train.grad_accum_steps has the wrong type \(got 'two'" --set train.grad_accum_steps=two
 T "model.vocab_size: the data has token id 50085" --set model.vocab_size=1000
 # --- TOML: syntax (line:column), unknown key, wrong type, duplicate -------
 T "$w/syntax.toml:2:[0-9]+: " --config "$w/syntax.toml"

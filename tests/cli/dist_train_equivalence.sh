@@ -3,7 +3,8 @@
 # dropout off) with batch b gives the losses of 1 process with batch 2b at
 # every evaluation (within 1e-5), the same tokens_seen, and the same final
 # weights (within 1e-5). Shuffle stays on: every rank draws the same order
-# and takes its half of each global batch.
+# and takes its half of each global batch. The same with gradient
+# accumulation, warmup, cosine decay and clipping.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
 # lr 4e-4 (the book's), not debug.toml's 5e-3: AdamW divides each update by
@@ -37,6 +38,32 @@ worst = compare_metrics(one, two, 1e-5, "1 process vs 2 ranks", exact=("step", "
 print(f"{len(one)} evaluations, largest loss difference {worst:.3g}")
 PY
 "$worker" compare "$w/one/checkpoint.pt" "$w/two/checkpoint.pt" 1e-5
+
+# Gradient accumulation (issue 16): 2 ranks x batch 2 x 3 micro-batches a
+# step = 1 process x batch 4 x 3, with the book's warmup, cosine decay and
+# clipping; the ranks all-reduce the summed gradients once per step (as
+# DDP's no_sync), never per micro-batch.
+accum=("${common[@]}" --set train.max_steps=12 --set train.grad_accum_steps=3
+       --set train.lr_schedule=cosine --set train.warmup_steps=3 --set train.grad_clip=1.0)
+"$ember" train "${accum[@]}" --set data.batch_size=4 --set run.dir="$w/one-accum" >"$w/one-accum.log"
+two_ranks 120 "$w/two-accum" "$ember" train "${accum[@]}" --set data.batch_size=2 \
+  --set run.dir="$w/two-accum"
+line=$(grep "bucket all-reduces in" "$w/two-accum.rank0.log")
+echo "$line"
+read -r n_reduce n_steps n_buckets < <(sed -E 's/^distributed: ([0-9]+) bucket all-reduces in ([0-9]+) optimizer steps \(([0-9]+) buckets.*/\1 \2 \3/' <<<"$line")
+((n_steps == 12 && n_reduce == n_steps * n_buckets)) ||
+  { echo "FAIL: $n_reduce all-reduces for $n_steps steps of $n_buckets buckets (expected one per bucket and step)"; exit 1; }
+python3 - "$w/one-accum/metrics.jsonl" "$w/two-accum/metrics.jsonl" <<'PY'
+import sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check, compare_metrics, compare_rates, read_jsonl
+one, two = read_jsonl(sys.argv[1]), read_jsonl(sys.argv[2])
+check(len(one) >= 3, f"{len(one)} evaluations, expected at least 3")
+worst = compare_metrics(one, two, 1e-5, "1 process vs 2 ranks, accumulating", exact=("step", "tokens_seen"))
+compare_rates(one, two, 1e-5, "1 process vs 2 ranks, accumulating")
+print(f"accumulating: {len(one)} evaluations, largest loss difference {worst:.3g}")
+PY
+"$worker" compare "$w/one-accum/checkpoint.pt" "$w/two-accum/checkpoint.pt" 1e-5
 
 # Resume works for distributed runs, under torchrun's launcher: 2 ranks stop
 # at step 12 (checkpoint), resume to 24 and log the metrics of the

@@ -15,10 +15,13 @@ import sys
 sys.path.insert(0, "tests/cli/lib")
 from checks import check, finite, read_jsonl
 rows = read_jsonl(sys.argv[1])
-keys = {"step", "epoch", "train_loss", "val_loss", "tokens_seen", "elapsed_s", "tokens_per_s"}
+keys = {"step", "epoch", "train_loss", "val_loss", "tokens_seen", "elapsed_s", "tokens_per_s",
+        "lr", "grad_norm"}
 for r in rows:
     check(set(r) == keys, f"metrics keys {sorted(r)}, expected {sorted(keys)}")
     check(finite(r["train_loss"]) and finite(r["val_loss"]), f"non-finite loss at step {r['step']}: {r}")
+    check(finite(r["lr"]) and r["lr"] > 0 and finite(r["grad_norm"]) and r["grad_norm"] > 0,
+          f"lr or grad_norm missing at step {r['step']}: {r}")
 check(len(rows) >= 3, f"{len(rows)} evaluations, expected at least 3")
 first, last = rows[0]["train_loss"], rows[-1]["train_loss"]
 check(last < first - 0.1, f"train loss did not fall by 0.1: {first} -> {last}")

@@ -60,7 +60,7 @@ TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
   CHECK(back.train.lr == c.train.lr);
-  CHECK(ember::config_keys().size() == 39);
+  CHECK(ember::config_keys().size() == 47);
 }
 
 TEST_CASE("Config: a preset sets only the keys not given", "[config]") {
@@ -111,6 +111,57 @@ TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
           "gloo or nccl)"));
   CHECK_THROWS_AS(
       parse_config("[train]\ndist_timeout_s = 0\n", "c.toml"), ConfigError);
+}
+
+TEST_CASE("Config: the appendix-D schedule and accumulation keys", "[config]") {
+  using Catch::Matchers::Message;
+  const Config d = parse_config("", "c.toml");
+  // The defaults are train_model_simple: constant rate, no clipping, one
+  // batch per step.
+  CHECK(d.train.lr_schedule == "constant");
+  CHECK(d.train.warmup_steps == 0);
+  CHECK(d.train.warmup_ratio == 0.0);
+  CHECK(d.train.initial_lr == 3e-5);
+  CHECK(d.train.min_lr == 1e-6);
+  CHECK(d.train.grad_clip == 0.0);
+  CHECK(d.train.grad_clip_after_warmup);
+  CHECK(d.train.grad_accum_steps == 1);
+  const Config c = parse_config(
+      "[train]\nlr_schedule = \"cosine\"\nwarmup_ratio = 0.2\n"
+      "grad_clip = 1\ngrad_accum_steps = 4\n",
+      "c.toml");
+  CHECK(c.train.lr_schedule == "cosine");
+  CHECK(c.train.warmup_ratio == 0.2);
+  CHECK(c.train.grad_clip == 1.0);
+  CHECK(c.train.grad_accum_steps == 4);
+  CHECK_THROWS_MATCHES(
+      parse_config("[train]\nlr_schedule = \"linear\"\n", "c.toml"),
+      ConfigError,
+      Message("c.toml: train.lr_schedule is not a schedule (got 'linear', "
+              "expected constant or cosine)"));
+  CHECK_THROWS_MATCHES(
+      parse_config(
+          "", "c.toml", {"train.warmup_steps=5", "train.warmup_ratio=0.1"}),
+      ConfigError,
+      Message("c.toml: train.warmup_steps and train.warmup_ratio are both set "
+              "(got 5 and 0.1); hint: give the warmup as a number of steps or "
+              "as a share of the run, not both"));
+  CHECK_THROWS_MATCHES(
+      parse_config("", "c.toml", {"train.grad_accum_steps=0"}),
+      ConfigError,
+      Message("--set train.grad_accum_steps=0: train.grad_accum_steps out of "
+              "range (got 0, expected 1 to 65536)"));
+  CHECK_THROWS_MATCHES(
+      parse_config("[train]\nwarmup_ratio = 1.0\n", "c.toml"),
+      ConfigError,
+      Message("c.toml:2:1: train.warmup_ratio out of range (got 1.0, "
+              "expected 0 <= warmup_ratio < 1)"));
+  CHECK_THROWS_AS(
+      parse_config("", "c.toml", {"train.grad_clip=-1"}), ConfigError);
+  CHECK_THROWS_AS(
+      parse_config("", "c.toml", {"train.min_lr=inf"}), ConfigError);
+  CHECK_THROWS_AS(
+      parse_config("", "c.toml", {"train.warmup_steps=-1"}), ConfigError);
 }
 
 TEST_CASE("Config: validation errors are one exact line", "[config]") {

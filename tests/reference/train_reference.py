@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
 """The PyTorch program ember's training loop must match, loss for loss.
 
-The book's train_model_simple (rasbt LLMs-from-scratch ch05 gpt_train.py)
-with the book's GPTModel as gpt_book.build_model makes it from the [model]
+The book's train_model_simple (rasbt LLMs-from-scratch ch05 gpt_train.py),
+which becomes the book's appendix-D train_model (linear warmup, cosine decay,
+gradient clipping after the warmup) with the [train] keys lr_schedule,
+warmup_steps / warmup_ratio, initial_lr, min_lr, grad_clip and
+grad_clip_after_warmup, plus gradient accumulation (grad_accum_steps
+micro-batches per optimizer step, each loss divided by their number), with
+the book's GPTModel as gpt_book.build_model makes it from the [model]
 table (any n_layers, ember's norm/positional/tied options): the same
 character split, tokenizer (tiktoken gpt2 via the npm package, <|endoftext|>
 allowed), GPTDatasetV1 windows, DataLoaders, parameter order, AdamW and
 sequence of random draws as the issue describes. Reads a resolved ember
 config.toml (every key present, as ember writes run.dir/config.toml), writes
-metrics.jsonl with the keys ember writes.
+metrics.jsonl with the keys ember writes (lr: the rate of the step before
+the evaluation; grad_norm: its gradient norm before clipping).
 
   /usr/bin/python3 tests/reference/train_reference.py RUN/config.toml OUT.jsonl
 
 Run it with Debian's python3-torch (torch 1.13). Exits 77 when torch is
 missing. Supports the options gpt_book.build_model supports.
 """
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -112,21 +120,71 @@ def main():
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
 
-    tokens_seen, global_step = 0, -1
-    max_steps = t["max_steps"]
+    train_model(model, optimizer, train_loader, val_loader, device, t, sys.argv[2])
+
+
+def lr_schedule(t, total_steps):
+    """The appendix-D rate of step global_step (0-based) and its warmup."""
+    peak_lr, initial_lr, min_lr = t["lr"], t.get("initial_lr", 3e-5), t.get("min_lr", 1e-6)
+    warmup_steps = t.get("warmup_steps", 0)
+    if t.get("warmup_ratio", 0.0) > 0:
+        warmup_steps = int(t["warmup_ratio"] * total_steps)  # the book's int(0.2 * total_steps)
+    lr_increment = (peak_lr - initial_lr) / warmup_steps if warmup_steps else 0.0
+    cosine = t.get("lr_schedule", "constant") == "cosine"
+
+    def lr_at(global_step):
+        if global_step < warmup_steps:
+            return initial_lr + global_step * lr_increment
+        if not cosine:
+            return peak_lr
+        progress = ((global_step - warmup_steps) / (total_steps - warmup_steps))
+        return min_lr + (peak_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+    return lr_at, warmup_steps
+
+
+def grad_norm(parameters):
+    """clip_grad_norm_'s total norm, without clipping."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    return torch.norm(torch.stack([torch.norm(g.detach(), 2.0) for g in grads]), 2.0)
+
+
+def train_model(model, optimizer, train_loader, val_loader, device, t, out_path):
+    """The book's appendix-D train_model; with a constant rate and no warmup,
+    clipping or accumulation it is train_model_simple, op for op."""
+    accum, max_steps = t.get("grad_accum_steps", 1), t["max_steps"]
+    total_steps = t["epochs"] * math.ceil(len(train_loader) / accum)
+    if max_steps:
+        total_steps = min(total_steps, max_steps)
+    lr_at, warmup_steps = lr_schedule(t, total_steps)
+    clip = t.get("grad_clip", 0.0)
+    tokens_seen, global_step, clipped = 0, -1, 0
     start = time.perf_counter()
-    with open(sys.argv[2], "w") as out:
+    with open(out_path, "w") as out:
         for epoch in range(t["epochs"]):
             if max_steps and global_step + 1 >= max_steps:
                 break
             model.train()
-            for input_batch, target_batch in train_loader:
+            batches = iter(train_loader)
+            while micro := list(itertools.islice(batches, accum)):
                 optimizer.zero_grad()
-                loss = calc_loss_batch(input_batch, target_batch, model, device)
-                loss.backward()
-                optimizer.step()
-                tokens_seen += input_batch.numel()
                 global_step += 1
+                lr = lr_at(global_step)
+                for param_group in optimizer.param_groups:
+                    param_group["lr"] = lr
+                for input_batch, target_batch in micro:
+                    loss = calc_loss_batch(input_batch, target_batch, model, device)
+                    if len(micro) > 1:
+                        loss = loss / len(micro)
+                    loss.backward()
+                    tokens_seen += input_batch.numel()
+                norm = None
+                if clip > 0 and (not t.get("grad_clip_after_warmup", True)
+                                 or global_step >= warmup_steps):
+                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)
+                    clipped += int(norm.item() > clip)
+                elif global_step % t["eval_freq"] == 0:
+                    norm = grad_norm(model.parameters())
+                optimizer.step()
                 if global_step % t["eval_freq"] == 0:
                     train_loss, val_loss = evaluate_model(
                         model, train_loader, val_loader, device, t["eval_iter"])
@@ -135,7 +193,8 @@ def main():
                         "step": global_step + 1, "epoch": epoch + 1,
                         "train_loss": train_loss, "val_loss": val_loss,
                         "tokens_seen": tokens_seen, "elapsed_s": round(elapsed, 3),
-                        "tokens_per_s": round(tokens_seen / elapsed, 1)}) + "\n")
+                        "tokens_per_s": round(tokens_seen / elapsed, 1),
+                        "lr": lr, "grad_norm": norm.item()}) + "\n")
                     out.flush()
                     print(f"Ep {epoch + 1} (Step {global_step:06d}): "
                           f"Train loss {train_loss:.3f}, Val loss {val_loss:.3f}", flush=True)
@@ -143,7 +202,8 @@ def main():
                     break
     elapsed = time.perf_counter() - start
     print(f"reference: {global_step + 1} steps, {tokens_seen} tokens, "
-          f"{elapsed:.2f} s, {tokens_seen / elapsed:.1f} tok/s")
+          f"{elapsed:.2f} s, {tokens_seen / elapsed:.1f} tok/s; "
+          f"warmup {warmup_steps} of {total_steps} steps, {clipped} steps clipped")
 
 
 if __name__ == "__main__":

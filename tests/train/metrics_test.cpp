@@ -1,8 +1,21 @@
 // metrics.jsonl lines and the SVG loss plot.
+#include <cmath>
+
 #include <catch2/catch.hpp>
 
 #include <ember/util/error.hpp>
 #include <ember/train/metrics.hpp>
+
+namespace {
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos;
+       p = text.find(what, p + 1)) {
+    ++n;
+  }
+  return n;
+}
+}  // namespace
 
 TEST_CASE("Metrics: a line round-trips through parse_metrics", "[metrics]") {
   ember::EvalRecord r{6, 1, 10.123456789012345, 9.87654321, 3072, 1.5, 2048.0};
@@ -11,7 +24,7 @@ TEST_CASE("Metrics: a line round-trips through parse_metrics", "[metrics]") {
       line ==
       "{\"step\":6,\"epoch\":1,\"train_loss\":10.123456789012344,"
       "\"val_loss\":9.8765432099999995,\"tokens_seen\":3072,\"elapsed_s\":1."
-      "500,\"tokens_per_s\":2048.0}");
+      "500,\"tokens_per_s\":2048.0,\"lr\":0,\"grad_norm\":null}");
   const auto back = ember::parse_metrics(line + "\n\n" + line + "\n");
   REQUIRE(back.size() == 2);
   CHECK(back[1].step == 6);
@@ -20,6 +33,35 @@ TEST_CASE("Metrics: a line round-trips through parse_metrics", "[metrics]") {
   CHECK(back[1].tokens_seen == 3072);
   CHECK_THROWS_AS(
       ember::parse_metrics(line + "\n{\"step\":1}\n"), ember::Error);
+  // lr and grad_norm round-trip; lines written before them still parse.
+  r.lr = 0.1 + 0.2;
+  r.grad_norm = 1.0 / 3;
+  const auto with_lr = ember::parse_metrics(ember::metrics_json(r));
+  REQUIRE(with_lr.size() == 1);
+  CHECK(with_lr[0].lr == r.lr);
+  CHECK(with_lr[0].grad_norm == r.grad_norm);
+  const auto old = ember::parse_metrics(
+      "{\"step\":6,\"epoch\":1,\"train_loss\":1,\"val_loss\":2,"
+      "\"tokens_seen\":3,\"elapsed_s\":1,\"tokens_per_s\":1}");
+  REQUIRE(old.size() == 1);
+  CHECK(old[0].lr == 0);
+  CHECK(std::isnan(old[0].grad_norm));
+}
+
+TEST_CASE("Metrics: the plot gains a learning-rate panel", "[metrics]") {
+  std::vector<ember::EvalRecord> rows;
+  for (int64_t s = 1; s <= 21; s += 5) {
+    ember::EvalRecord r{s, 1, 10.0, 10.5, s * 512, 1, 1};
+    r.lr = 1e-3 * static_cast<double>(s) / 21;
+    rows.push_back(r);
+  }
+  const std::string svg = ember::loss_plot_svg(rows);
+  CHECK(svg.find("height=\"610\"") != std::string::npos);
+  CHECK(svg.find(">learning rate<") != std::string::npos);
+  CHECK(count(svg, "<polyline") == 3);
+  // Records without a rate (older runs) keep the plain plot.
+  for (auto& r : rows) r.lr = 0;
+  CHECK(ember::loss_plot_svg(rows).find("learning rate") == std::string::npos);
 }
 
 TEST_CASE("Metrics: the plot has both curves and both axes", "[metrics]") {
@@ -31,12 +73,7 @@ TEST_CASE("Metrics: the plot has both curves and both axes", "[metrics]") {
   const std::string svg = ember::loss_plot_svg(rows);
   CHECK(svg.rfind("<svg", 0) == 0);
   CHECK(svg.find("</svg>") != std::string::npos);
-  size_t lines = 0;
-  for (size_t p = svg.find("<polyline"); p != std::string::npos;
-       p = svg.find("<polyline", p + 1)) {
-    ++lines;
-  }
-  CHECK(lines == 2);
+  CHECK(count(svg, "<polyline") == 2);
   CHECK(svg.find("tokens seen") != std::string::npos);
   CHECK(svg.find(">10.24k<") != std::string::npos);  // tokens at step 20
   CHECK(svg.find("validation loss") != std::string::npos);

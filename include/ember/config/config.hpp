@@ -96,6 +96,24 @@ struct TrainConfig {
   /// of the whole (V, D) table. Ignored with model.tie_weights (the output
   /// head makes every row non-zero). Same result on 2 ranks, bit for bit.
   bool dist_sparse_embedding = true;
+  /// The book's appendix D (train_model): "constant" = train.lr after the
+  /// warmup; "cosine" = cosine decay from train.lr to min_lr over the steps
+  /// after the warmup. Steps are optimizer steps (train_schedule.hpp).
+  std::string lr_schedule = "constant";
+  /// Linear warmup from initial_lr to train.lr over this many optimizer
+  /// steps; or over int(warmup_ratio * total steps). At most one is > 0.
+  int64_t warmup_steps = 0;
+  double warmup_ratio = 0.0;
+  double initial_lr = 3e-5;  ///< the book's train_model default
+  double min_lr = 1e-6;      ///< the book's train_model default
+  /// Clip the global gradient norm to this (clip_grad_norm_); 0 = off.
+  double grad_clip = 0.0;
+  /// Clip only from the first step after the warmup (the book's corrected
+  /// `global_step >= warmup_steps`); false = from the first step.
+  bool grad_clip_after_warmup = true;
+  /// Micro-batches whose gradients one optimizer step sums (each loss
+  /// divided by their number).
+  int64_t grad_accum_steps = 1;
 };
 
 /// `[run]`: where outputs go.

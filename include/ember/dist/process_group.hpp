@@ -152,6 +152,14 @@ class GradientReducer {
   /// Throws ember::Error for another tensor or a second call before finish().
   void expect_rows(const at::Tensor& param, const at::Tensor& ids);
 
+  /// DDP's no_sync(): while `sync` is false, backward leaves each gradient
+  /// in .grad() (summed over the backward passes, as autograd accumulates)
+  /// and launches nothing; the first backward after set_require_sync(true)
+  /// reduces those sums. Gradient accumulation turns it off for every
+  /// micro-batch but the last, so a step costs one all-reduce per bucket
+  /// however many micro-batches it sums. Default: true.
+  void set_require_sync(bool sync);
+
   /// Called with a bucket's parameters as soon as their .grad() holds the
   /// average (for each bucket once per finish(), in the order the buckets'
   /// all-reduces complete).
@@ -185,6 +193,7 @@ class GradientReducer {
   };
   struct Stats {
     int64_t steps = 0;
+    int64_t allreduces = 0;  // bucket all-reduces launched, all steps
     double backward_ms = 0;  // first gradient to finish()
     std::vector<BucketStats> buckets;
   };

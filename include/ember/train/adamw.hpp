@@ -52,6 +52,15 @@ class AdamW {
   /// Restores state(); throws ember::Error when a name or shape differs.
   void load_state(const NamedTensors& state);
 
+  /// The rate of the coming steps (param_group["lr"] = lr in the book's
+  /// appendix D): a schedule sets it before each step.
+  void set_lr(double lr) {
+    options_.lr = lr;
+  }
+  double lr() const {
+    return options_.lr;
+  }
+
   int64_t num_steps() const {
     return step_;
   }

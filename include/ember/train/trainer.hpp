@@ -1,9 +1,11 @@
-// The training loop: the book's train_model_simple (ch05 gpt_train.py) with
-// the exact sequence of random draws of its PyTorch program, so a run
-// matches tests/reference/train_reference.py loss for loss; plus what a real
-// front end needs: metrics.jsonl, an SVG loss plot, atomic checkpoints,
-// resume, graceful stop on a signal and a stop on a non-finite loss.
-// Leaves out: learning-rate schedules, gradient clipping, mixed precision.
+// The training loop: the book's train_model_simple (ch05 gpt_train.py), or
+// its appendix-D train_model (warmup, cosine decay, gradient clipping) with
+// gradient accumulation, with the exact sequence of random draws of its
+// PyTorch program, so a run matches tests/reference/train_reference.py loss
+// for loss; plus what a real front end needs: metrics.jsonl, an SVG loss
+// plot, atomic checkpoints (at optimizer-step boundaries), resume, graceful
+// stop on a signal and a stop on a non-finite loss.
+// Leaves out: schedules other than the book's, mixed precision.
 #pragma once
 
 #include <atomic>

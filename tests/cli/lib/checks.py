@@ -61,3 +61,17 @@ def compare_metrics(a, b, tol, what="metrics", exact=("step", "epoch", "tokens_s
         for k in ("train_loss", "val_loss"):
             worst = max(worst, check_close(x[k], y[k], tol, f"{what}: {k} at step {x['step']}"))
     return worst
+
+
+def compare_rates(a, b, norm_tol, what="metrics"):
+    """The appendix-D columns of two metrics.jsonl lists (issue 16): each
+    evaluation's lr equal (exact: the same expressions in the same order)
+    and its grad_norm (before clipping) within norm_tol relative. Returns
+    the largest relative grad_norm difference."""
+    check(len(a) == len(b) and len(a) > 0, f"{what}: {len(a)} evaluations vs {len(b)}")
+    worst = 0.0
+    for x, y in zip(a, b):
+        check(x["lr"] == y["lr"], f"{what}: lr at step {x['step']}: {x['lr']!r} vs {y['lr']!r}")
+        ratio = x["grad_norm"] / y["grad_norm"] if finite(x["grad_norm"]) and finite(y["grad_norm"]) else math.nan
+        worst = max(worst, check_close(ratio, 1.0, norm_tol, f"{what}: grad_norm ratio at step {x['step']}"))
+    return worst
