@@ -81,7 +81,10 @@ echo "corpus $((size / 1000000)) MB; baseline VmData $((base_data / 1024)) MB, V
   fail "tokenize under ulimit -d failed"
 want=$((64 + 2 * 76 * n))
 [[ "$(stat -c %s "$w/corpus.bin")" == "$want" ]] || fail "token file size $(stat -c %s "$w/corpus.bin"), expected $want"
-(ulimit -v "$limit_v" && "$ember" tokenize --input "$w/corpus.txt" --format bin16 --output "$w/v.bin") ||
+# Two encoding threads: each thread reserves address space of its own (an
+# 8 MB stack, a 64 MB glibc malloc arena), which the 256 MB of headroom
+# covers for 2 threads but not for all 16 cores of a larger machine.
+(ulimit -v "$limit_v" && "$ember" tokenize --threads 2 --input "$w/corpus.txt" --format bin16 --output "$w/v.bin") ||
   fail "tokenize under ulimit -v failed"
 cmp -s "$w/corpus.bin" "$w/v.bin" || fail "the token files differ"
 rm -f "$w/v.bin"
