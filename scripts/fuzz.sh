@@ -3,7 +3,8 @@
 # (default 60) from its seed corpus in tests/fuzz/corpus/<target>/ and the
 # inputs that once crashed it, tests/fuzz/regressions/<target>/.
 #   bash scripts/fuzz.sh [seconds] [target...]   # targets: tokenizer decode
-#                                                # config checkpoint safetensors (default: all)
+#                                                # config checkpoint pth safetensors
+#                                                # (default: all)
 # Each target runs on one core; what it learns is kept in
 # build-fuzz/corpus/<target>/ (reused by the next run), a crashing input is
 # written to build-fuzz/artifacts/<target>-crash-<sha1> and the script exits
@@ -11,7 +12,7 @@
 # Environment: EMBER_FUZZ_BUILD_DIR (default build-fuzz), EMBER_FUZZ_JOBS
 # (build parallelism, default 2).
 set -euo pipefail
-all_targets=(tokenizer decode config checkpoint safetensors)
+all_targets=(tokenizer decode config checkpoint pth safetensors)
 secs="${1:-60}"
 shift || true
 targets=("$@")
@@ -41,7 +42,7 @@ cmake --build "$b" -j "${EMBER_FUZZ_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
 # Longest input per target: checkpoints need room for a small real one.
 max_len() {
   case "$1" in
-    checkpoint) echo 65536 ;;
+    checkpoint | pth) echo 65536 ;;
     safetensors) echo 4096 ;;
     config) echo 4096 ;;
     *) echo 1024 ;;

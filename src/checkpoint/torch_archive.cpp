@@ -14,16 +14,21 @@
 #include <ember/util/error.hpp>
 
 namespace ember {
-namespace {
 
-// --- zip (APPNOTE.TXT 4.3) ----------------------------------------------------
-
-uint64_t le(std::string_view s, uint64_t at, int bytes) {
+uint64_t detail::read_le(std::string_view s, uint64_t at, int bytes) {
   uint64_t v = 0;
   for (int k = bytes - 1; k >= 0; --k) {
     v = (v << 8) | static_cast<unsigned char>(s[at + static_cast<uint64_t>(k)]);
   }
   return v;
+}
+
+namespace {
+
+// --- zip (APPNOTE.TXT 4.3) ----------------------------------------------------
+
+uint64_t le(std::string_view s, uint64_t at, int bytes) {
+  return detail::read_le(s, at, bytes);
 }
 
 [[noreturn]] void zip_error(const std::string& what) {
@@ -505,6 +510,7 @@ std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
       zip_error(fmt::format("central directory entry {} is damaged", k));
     }
     const uint64_t method = le(zip, p + 10, 2);
+    const auto crc = static_cast<uint32_t>(le(zip, p + 16, 4));
     uint64_t stored = le(zip, p + 20, 4);
     uint64_t size = le(zip, p + 24, 4);
     const uint64_t name_len = le(zip, p + 28, 2);
@@ -556,6 +562,7 @@ std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
     r.stored_size = stored;
     r.size = size;
     r.deflated = method == 8;
+    r.crc32 = crc;
     if (r.data_offset > dir_offset || stored > dir_offset - r.data_offset) {
       zip_error(fmt::format(
           "record '{}': {} bytes at {} run past the records", name, stored,

@@ -89,6 +89,11 @@ void write_stdout(std::string_view data) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view data) {
+  write_file_atomic(path, std::vector<std::string_view>{data});
+}
+
+void write_file_atomic(
+    const std::string& path, const std::vector<std::string_view>& pieces) {
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -103,14 +108,16 @@ void write_file_atomic(const std::string& path, std::string_view data) {
         path,
         errno_text(err)));
   };
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(errno);
+  for (const std::string_view data : pieces) {
+    size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail(errno);
+      }
+      done += static_cast<size_t>(n);
     }
-    done += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0) fail(errno);
   if (::close(fd) != 0) {

@@ -22,6 +22,7 @@ struct ArchiveRecord {
   uint64_t stored_size = 0;  // bytes in the file
   uint64_t size = 0;         // bytes once read (inflated)
   bool deflated = false;
+  uint32_t crc32 = 0;  // of the bytes once read, as the directory states
 };
 
 /// The records of a zip archive by name. Throws ember::Error ("archive: ...")
@@ -42,5 +43,11 @@ std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip);
 /// numel x sizeof(T) bytes. Throws ember::Error naming the record, the byte
 /// offset or line within it and what is wrong.
 void check_torch_archive(std::string_view zip);
+
+namespace detail {
+/// The `bytes`-byte little-endian unsigned number at s[at]; the caller has
+/// checked that it lies inside `s`.
+uint64_t read_le(std::string_view s, uint64_t at, int bytes);
+}  // namespace detail
 
 }  // namespace ember

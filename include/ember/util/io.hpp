@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ember {
 
@@ -26,6 +27,11 @@ void write_stdout(std::string_view data);
 /// flushed to disk and renamed over `path`. On any failure (disk full,
 /// permission) the old `path` is untouched and ember::Error is thrown.
 void write_file_atomic(const std::string& path, std::string_view data);
+
+/// write_file_atomic of the pieces one after another, without joining them
+/// first (a weight file's tensors are written from their own memory).
+void write_file_atomic(
+    const std::string& path, const std::vector<std::string_view>& pieces);
 
 /// A short lowercase reason for an errno value, for messages like
 /// "read <path>: no such file" ("permission denied", "no space left on
