@@ -149,6 +149,10 @@ W "$w/st_overlap: tensors 'a' and 'b' overlap in the data \(bytes 0-8 and 4-12\)
 W "$w/st_dup: key 'a' appears twice in the header" --weights "$w/st_dup"
 W "$w/st_missing: 'tok_emb.weight' has shape \[1\] in the file, the model's is \[50257, 16\]" --weights "$w/st_missing"
 W "$w/missing.pth: no such file" --weights "$w/missing.pth"
+W "$w/evil.pth: .*global 'posix.system' is not allowed.*hint: save model.state_dict\(\), not the model" --weights "$w/evil.pth"
+W "$w/module.pth: .*global 'torch.nn.modules.linear.Linear' is not allowed" --weights "$w/module.pth"
+W "$w/truncated.pth: " --weights "$w/truncated.pth"
+W "$w/small.pth: 'tok_emb.weight' has shape \[4, 4\] in the file, the model's is \[50257, 16\]" --weights "$w/small.pth"
 W "$w/debug.safetensors: 14 keys the model does not have: trf_blocks.1.att.W_key.weight, .* and 6 more; hint: check model.n_layers" --weights "$w/debug.safetensors" --set model.n_layers=1
 W "$w/debug.safetensors: missing 6 of the model's parameters: trf_blocks.0.att.W_key.bias, " --weights "$w/debug.safetensors" --set model.qkv_bias=true
 W "$w/debug.safetensors: out_head.weight differs from tok_emb.weight, but the model ties them" --weights "$w/debug.safetensors" --set model.tie_weights=true

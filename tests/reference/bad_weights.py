@@ -20,3 +20,22 @@ t = b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype
 open(f"{d}/st_dup", "wb").write(struct.pack("<Q", len(t)) + t + bytes(8))
 open(f"{d}/st_missing", "wb").write(st({"tok_emb.weight": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, bytes(4)))
 open(f"{d}/not_weights", "wb").write(b"hello world, not weights")
+
+# PyTorch .pth files (torch.save), when this Python has torch.
+try:
+    import torch
+except ModuleNotFoundError:
+    torch = None
+if torch is not None:
+    import os
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"tok_emb.weight": torch.zeros(2), "x": Evil()}, f"{d}/evil.pth")
+    torch.save(torch.nn.Linear(2, 2), f"{d}/module.pth")
+    good = open(f"{d}/evil.pth", "rb").read()
+    torch.save({"tok_emb.weight": torch.zeros(4, 4)}, f"{d}/small.pth")
+    raw = open(f"{d}/small.pth", "rb").read()
+    open(f"{d}/truncated.pth", "wb").write(raw[: len(raw) // 2])
