@@ -58,6 +58,7 @@ struct TrainArgs {
   std::string config;
   std::vector<std::string> sets;
   std::string resume;
+  std::string init_from;
 };
 
 void run_train(const TrainArgs& args) {
@@ -67,6 +68,11 @@ void run_train(const TrainArgs& args) {
         args.resume.empty()
             ? default_config_path()
             : (std::filesystem::path(args.resume) / "config.toml").string();
+  }
+  if (!args.resume.empty() && !args.init_from.empty()) {
+    throw ConfigError(
+        "--init-from: a resumed run continues from its checkpoint; give "
+        "either --resume or --init-from");
   }
   Config config = load_config(config_path, args.sets);
   if (!args.resume.empty()) config.run.dir = args.resume;
@@ -87,6 +93,7 @@ void run_train(const TrainArgs& args) {
     keep_large_blocks_in_heap();
   TrainOptions options;
   options.resume = !args.resume.empty();
+  options.init_from = args.init_from;
   options.stop = &g_stop;
   options.progress = ::isatty(STDOUT_FILENO) != 0;
   const TrainResult result = train(config, options);
@@ -113,6 +120,11 @@ void add_train_commands(CLI::App& app) {
       "--resume",
       train_args->resume,
       "Continue the run in RUN_DIR from its checkpoint");
+  train_cmd->add_option(
+      "--init-from",
+      train_args->init_from,
+      "Start from these weights (the book's .pth, safetensors, or Hugging "
+      "Face GPT-2's model.safetensors) for the configured model");
   train_cmd->callback([train_args] { run_train(*train_args); });
 }
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <ember/checkpoint/checkpoint.hpp>
+#include <ember/checkpoint/weights.hpp>
 #include <ember/data/loader.hpp>
 #include <ember/data/run_data.hpp>
 #include <ember/dist/process_group.hpp>
@@ -130,6 +131,7 @@ class Trainer {
   void prepare_data();
   void prepare_schedule();
   void build_model();
+  void init_weights();
   void claim_run_dir();
   bool move_earlier_run_aside();
   void create_run_dir() const;
@@ -401,9 +403,24 @@ void Trainer::prepare_schedule() {
       saved_total));
 }
 
+// --init-from: the file's weights over the seeded ones (the draws made
+// building the model stay, so dropout and shuffling match a seeded run). A
+// bad file is a usage error, found before the run folder is touched.
+void Trainer::init_weights() {
+  try {
+    load_weights(*model_, opt_.init_from);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(fmt::format("--init-from: {}", e.what()));
+  }
+  if (lead_) fmt::print(log_, "init: weights from {}\n", opt_.init_from);
+}
+
 void Trainer::build_model() {
   torch::manual_seed(static_cast<uint64_t>(cfg_.train.seed));
   model_ = GPTModel(model_options(cfg_.model));
+  if (!opt_.init_from.empty()) init_weights();
   model_->to(device_);
   NamedTensors params;
   for (const auto& item : model_->named_parameters())

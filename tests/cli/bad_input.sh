@@ -149,6 +149,8 @@ W "$w/st_overlap: tensors 'a' and 'b' overlap in the data \(bytes 0-8 and 4-12\)
 W "$w/st_dup: key 'a' appears twice in the header" --weights "$w/st_dup"
 W "$w/st_missing: 'tok_emb.weight' has shape \[1\] in the file, the model's is \[50257, 16\]" --weights "$w/st_missing"
 W "$w/missing.pth: no such file" --weights "$w/missing.pth"
+T "--init-from: $w/st_len: not a safetensors file" --init-from "$w/st_len"
+case_ "--init-from: a resumed run continues from its checkpoint" train --resume "$pre" --init-from "$w/debug.safetensors"
 W "$w/evil.pth: .*global 'posix.system' is not allowed.*hint: save model.state_dict\(\), not the model" --weights "$w/evil.pth"
 W "$w/module.pth: .*global 'torch.nn.modules.linear.Linear' is not allowed" --weights "$w/module.pth"
 W "$w/truncated.pth: " --weights "$w/truncated.pth"

@@ -33,6 +33,10 @@ int64_t resolve_threads(int64_t threads);
 struct TrainOptions {
   /// Continue from run.dir/checkpoint.pt instead of starting over.
   bool resume = false;
+  /// Start from the weights in this file (checkpoint/weights.hpp: the
+  /// book's .pth, safetensors, Hugging Face GPT-2) instead of the seeded
+  /// initialisation; the seed still drives dropout and shuffling.
+  std::string init_from;
   /// Set (to a signal number) by the driver's SIGINT/SIGTERM handler: the
   /// loop finishes the current step, saves a checkpoint and returns.
   const std::atomic<int>* stop = nullptr;
