@@ -205,6 +205,16 @@ def main():
             d = (twin(torch.tensor(ROWS)) - model(torch.tensor(ROWS))).abs().max().item()
         check(d <= 1e-5, f"pth export: logits differ by {d:.3g}")
         print(f"same logits: ember export --format pth, load_state_dict(strict=True) (max |diff| {d:.2e})")
+    # ember -> file -> ember: bit-identical logits, in each format.
+    ids = sum([["--ids", " ".join(map(str, r))] for r in ROWS], [])
+    first = ember(exe, "forward", "--config", cfg, "--weights", f"{w}/hf.safetensors", *ids)
+    for fmt in ("safetensors", "hf-safetensors") + (("pth",) if with_pth else ()):
+        out = f"{w}/round.{fmt}"
+        ember(exe, "export", "--config", cfg, "--weights", f"{w}/hf.safetensors", "--out", out,
+              "--format", fmt)
+        again = ember(exe, "forward", "--config", cfg, "--weights", out, *ids)
+        check(again == first, f"ember -> {fmt} -> ember: the logits changed")
+    print("same bits: ember -> file -> ember logits, every export format")
     print("ok: weights move between PyTorch and ember")
 
 
