@@ -7,11 +7,12 @@ weights under torch.manual_seed(SEED), written as
   hf.safetensors        Hugging Face's GPT-2 layout (wte, wpe, h.N.attn.c_attn
                         as Conv1D (D, 3D), the attn.bias mask buffers, ...)
   hf_prefixed_bf16.safetensors  the same with the "transformer." prefix, in BF16
+  hf_f16.safetensors    the same in F16
   book.safetensors      the book's state_dict keys
   book.pth              torch.save(model.state_dict()) (when ember reads .pth)
 
 and for each file `ember forward --weights FILE` must give PyTorch's logits
-within 1e-5 (BF16: the BF16-rounded model's), and `ember generate --weights`
+within 1e-5 (BF16, F16: the rounded model's), and `ember generate --weights`
 the ids of the book's generate, greedy and seeded top-k sampling. Then
 `ember export` of the loaded model: --format pth into the book's GPTModel
 with load_state_dict(strict=True) (logits within 1e-5), and
@@ -173,6 +174,7 @@ def main():
     write_safetensors(f"{w}/hf.safetensors", hf)
     write_safetensors(f"{w}/hf_prefixed_bf16.safetensors",
                       {"transformer." + k: v.to(torch.bfloat16) for k, v in hf.items()})
+    write_safetensors(f"{w}/hf_f16.safetensors", {k: v.to(torch.float16) for k, v in hf.items()})
     write_safetensors(f"{w}/book.safetensors", model.state_dict())
     files = [("hf.safetensors", model), ("book.safetensors", model)]
     if with_pth:
@@ -183,6 +185,11 @@ def main():
         for p in bf16.parameters():
             p.copy_(p.to(torch.bfloat16).to(torch.float32))
     files.append(("hf_prefixed_bf16.safetensors", bf16))
+    f16 = make_model()
+    with torch.no_grad():
+        for p in f16.parameters():
+            p.copy_(p.to(torch.float16).to(torch.float32))
+    files.append(("hf_f16.safetensors", f16))
     for name, m in files:
         check_forward(exe, cfg, f"{w}/{name}", m, name)
     check_generate(exe, cfg, f"{w}/hf.safetensors", model, "hf.safetensors")
