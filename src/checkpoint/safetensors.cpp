@@ -95,6 +95,11 @@ Header parse_header(std::string_view bytes, const std::string& where) {
         8 + n,
         8 + e.byte,
         e.what()));
+  } catch (const json::exception& e) {
+    // Valid syntax the parser still refuses, e.g. a number beyond a double
+    // (out_of_range 406).
+    throw Error(fmt::format(
+        "{}: the JSON header (bytes 8-{}) cannot be read: {}", where, 8 + n, e.what()));
   }
   if (!h.doc.is_object())
     throw Error(fmt::format("{}: the JSON header is not an object", where));

@@ -142,6 +142,7 @@ W "$w/st_short: neither a PyTorch state dict \(.pth, a zip\) nor safetensors" --
 W "$w/not_weights: neither a PyTorch state dict" --weights "$w/not_weights"
 W "$w/st_len: not a safetensors file: the header length \(bytes 0-7\) says 1000 bytes, but 2 follow" --weights "$w/st_len"
 W "$w/st_json: the JSON header \(bytes 8-17\) is not valid JSON at byte 18" --weights "$w/st_json"
+W "$w/st_number: the JSON header \(bytes 8-20\) cannot be read: .*number overflow" --weights "$w/st_number"
 W "$w/st_offsets: tensor 'tok_emb.weight': data_offsets \[0, 8\] lie outside the 4 bytes of data" --weights "$w/st_offsets"
 W "$w/st_dtype: tensor 'tok_emb.weight': dtype \"F8_E4M3\" is not one ember reads" --weights "$w/st_dtype"
 W "$w/st_size: tensor 'tok_emb.weight': shape \[3\] of F32 needs 12 bytes, data_offsets \[0, 8\] hold 8" --weights "$w/st_size"

@@ -12,6 +12,7 @@ def st(header, data=b""):
 open(f"{d}/st_short", "wb").write(b"\x05\x00\x00")
 open(f"{d}/st_len", "wb").write(struct.pack("<Q", 1000) + b"{}")
 open(f"{d}/st_json", "wb").write(struct.pack("<Q", 9) + b'{"a": [1,')
+open(f"{d}/st_number", "wb").write(struct.pack("<Q", 12) + b'{"a": 1e999}')
 open(f"{d}/st_offsets", "wb").write(st({"tok_emb.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0\0\0\0"))
 open(f"{d}/st_dtype", "wb").write(st({"tok_emb.weight": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}}, b"\0\0"))
 open(f"{d}/st_size", "wb").write(st({"tok_emb.weight": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, bytes(8)))
