@@ -9,8 +9,8 @@
 # sqrt(v), so the float rounding of two summation orders grows with the rate.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 common=(--config configs/debug.toml --set model.drop_rate=0.0 --set data.shuffle=false
-  --set train.lr=4e-4 --set train.max_steps=24 --set train.eval_freq=4 --set train.eval_iter=2
-  --set train.warmup_steps=6 --set train.grad_clip=0.3 --set train.grad_clip_after_warmup=false
+  --set train.lr=4e-4 --set train.max_steps=12 --set train.eval_freq=2 --set train.eval_iter=2
+  --set train.warmup_steps=4 --set train.grad_clip=0.3 --set train.grad_clip_after_warmup=false
   --set run.checkpoint_every=0)
 "$ember" train "${common[@]}" --set data.batch_size=8 --set run.dir="$w/one" >"$w/one.log"
 # An evaluation averages eval_iter batches: 8 of 2 are the 2 of 8.
