@@ -5,7 +5,8 @@
 #   bash scripts/fuzz.sh [seconds] [target...]   # targets: tokenizer decode
 #                                                # config checkpoint pth safetensors
 #                                                # (default: all)
-# Each target runs on one core; what it learns is kept in
+# Each target runs on one core, as many at once as there are cores
+# (EMBER_FUZZ_PARALLEL); what it learns is kept in
 # build-fuzz/corpus/<target>/ (reused by the next run), a crashing input is
 # written to build-fuzz/artifacts/<target>-crash-<sha1> and the script exits
 # non-zero. One summary line per target: runs, seconds, corpus size.
@@ -50,33 +51,55 @@ max_len() {
 }
 # LibTorch-internal leaks that are suppressed, and why: the .supp file.
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0}"
-status=0
-summary=()
-for t in "${targets[@]}"; do
-  work="$b/corpus/$t"
+# fuzz_one TARGET: runs it, writes its summary line to $b/summary-TARGET and,
+# when it failed, the report (sanitizer or libFuzzer, with its stack, then
+# the ending) to $b/report-TARGET.
+fuzz_one() {
+  local t="$1" work="$b/corpus/$1" log="$b/fuzz-$1.log" rc=0 runs units
   mkdir -p "$work" "$b/artifacts"
-  log="$b/fuzz-$t.log"
-  echo "fuzz: $t for ${secs}s (log: $log)"
   # Inputs that once crashed the target are replayed first, every run.
-  regressions=()
+  local regressions=()
   [[ -d "$root/tests/fuzz/regressions/$t" ]] && regressions=("$root/tests/fuzz/regressions/$t")
-  rc=0
   "$b/${t}_fuzz" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=30 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$b/artifacts/$t-" \
     "$work" "$root/tests/fuzz/corpus/$t" "${regressions[@]}" >"$log" 2>&1 || rc=$?
   runs="$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$log" | tail -1)"
   units="$(ls "$work" | wc -l)"
   if ((rc != 0)); then
-    status=1
-    # The report (sanitizer or libFuzzer) with its stack, then the ending.
-    sed -n '/==[0-9]*==ERROR\|ERROR: libFuzzer\|runtime error:/,$p' "$log" |
-      grep -v '^    #[0-9]* 0x[0-9a-f]* in fuzzer::' | head -60 >&2
-    tail -8 "$log" >&2
-    grep -m1 '^INFO: Seed:' "$log" >&2 || true
-    summary+=("$t: FAILED (exit $rc), see $log and $b/artifacts/")
+    {
+      sed -n '/==[0-9]*==ERROR\|ERROR: libFuzzer\|runtime error:/,$p' "$log" |
+        grep -v '^    #[0-9]* 0x[0-9a-f]* in fuzzer::' | head -60
+      tail -8 "$log"
+      grep -m1 '^INFO: Seed:' "$log" || true
+    } >"$b/report-$t"
+    echo "$t: FAILED (exit $rc), see $log and $b/artifacts/" >"$b/summary-$t"
   else
-    summary+=("$t: ok, ${runs:-? runs}, corpus $units inputs")
+    echo "$t: ok, ${runs:-? runs}, corpus $units inputs" >"$b/summary-$t"
+  fi
+}
+# Each target is one process on one core: EMBER_FUZZ_PARALLEL of them at a
+# time (default: the number of cores), every one for the full SECONDS.
+parallel="${EMBER_FUZZ_PARALLEL:-$(nproc)}"
+[[ "$parallel" =~ ^[1-9][0-9]*$ ]] || {
+  echo "fuzz: EMBER_FUZZ_PARALLEL must be a positive whole number (got '$parallel')" >&2
+  exit 2
+}
+for t in "${targets[@]}"; do rm -f "$b/summary-$t" "$b/report-$t"; done
+for t in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
+  echo "fuzz: $t for ${secs}s (log: $b/fuzz-$t.log)"
+  fuzz_one "$t" &
+done
+wait
+status=0
+for t in "${targets[@]}"; do
+  if [[ ! -f "$b/summary-$t" ]]; then
+    status=1
+    echo "$t: FAILED: its run ended before writing a summary (see $b/fuzz-$t.log)" >"$b/summary-$t"
+  elif [[ -f "$b/report-$t" ]]; then
+    status=1
+    cat "$b/report-$t" >&2
   fi
 done
-printf 'fuzz: %s\n' "${summary[@]}"
+for t in "${targets[@]}"; do echo "fuzz: $(cat "$b/summary-$t")"; done
 exit "$status"
