@@ -1,7 +1,8 @@
 // Skipping a Catch2 v2 case that cannot run on this machine (Catch2 2.x has
 // no SKIP, and a case that WARNs and returns is reported as Passed). Under
 // CTest (tests/CMakeLists.txt sets EMBER_CTEST_SKIP=77 and SKIP_RETURN_CODE
-// 77 on every discovered case, each of which runs alone) the case prints one
+// 77 on every discovered case, each of which runs alone; the sanitized
+// suite runs a file's cases together, the [cuda] ones alone) the case prints one
 // line "skipped: <what>: <why>" and exits 77, which CTest shows as Skipped
 // and scripts/check_skips.sh checks against tests/allowed_skips.txt. Run by
 // hand (the whole binary at once) it prints the same line as a WARN and
