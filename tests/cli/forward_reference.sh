@@ -9,9 +9,6 @@
 # Skips (77) without Debian's python3-torch.
 #   bash forward_reference.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
-py=${EMBER_PYTHON:-/usr/bin/python3}
-if ! "$py" -c 'import torch' 2>/dev/null; then
-  echo "skipped: forward_reference (ember forward vs the book's GPTModel): $py cannot import torch (apt install python3-torch)"
-  exit 77
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+need_torch "forward_reference (ember forward vs the book's GPTModel)"
 "$py" tests/reference/forward_reference.py "$ember" "$w"

@@ -12,15 +12,9 @@
 # Skips (77) without Debian's python3-torch or Node's tiktoken.
 #   bash generate_reference.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
-py=${EMBER_PYTHON:-/usr/bin/python3}
-if ! "$py" -c 'import torch' 2>/dev/null; then
-  echo "skipped: generate_reference (ember generate vs the book): $py cannot import torch (apt install python3-torch)"
-  exit 77
-fi
-if ! command -v node >/dev/null || [[ ! -f node_modules/tiktoken/package.json ]]; then
-  echo "skipped: generate_reference (ember generate vs the book): node or $src/node_modules/tiktoken missing (run scripts/setup.sh)"
-  exit 77
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+need_torch "generate_reference (ember generate vs the book)"
+need_tiktoken "generate_reference (ember generate vs the book)"
 "$ember" train --config configs/debug.toml --set train.max_steps=10 --set run.dir="$w/run" >"$w/train.log"
 prompt="Every effort moves you"
 n=0

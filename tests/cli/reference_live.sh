@@ -6,11 +6,8 @@
 #   bash tests/cli/reference_live.sh <ember> <source-dir>
 set -euo pipefail
 src="$2"
-py=${EMBER_PYTHON:-/usr/bin/python3}
-if ! "$py" -c 'import torch' 2>/dev/null; then
-  echo "skipped: reference_live (PyTorch goldens regenerated live): $py cannot import torch (apt install python3-torch)"
-  exit 77
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+need_torch "reference_live (PyTorch goldens regenerated live)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$py" "$src/tests/reference/gen_reference.py" --out "$tmp"

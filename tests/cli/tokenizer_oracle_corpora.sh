@@ -6,8 +6,8 @@
 set -euo pipefail
 ember="$1"
 src="$2"
-command -v node >/dev/null || { echo "skipped: tokenizer_oracle_corpora (tiktoken oracle): node not found (apt install nodejs)"; exit 77; }
-[[ -f "$src/node_modules/tiktoken/package.json" ]] || { echo "skipped: tokenizer_oracle_corpora (tiktoken oracle): $src/node_modules/tiktoken missing (run scripts/setup.sh)"; exit 77; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+need_tiktoken "tokenizer_oracle_corpora (tiktoken oracle)"
 files=("$src/data/the-verdict.txt")
 bench="${EMBER_BENCH_DIR:-$src/../shared/data/bench}"
 if [[ -d "$bench" ]]; then

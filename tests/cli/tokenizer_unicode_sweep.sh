@@ -6,6 +6,6 @@
 set -euo pipefail
 ember="$1"
 src="$2"
-command -v node >/dev/null || { echo "skipped: tokenizer_unicode_sweep (tiktoken oracle): node not found (apt install nodejs)"; exit 77; }
-[[ -f "$src/node_modules/tiktoken/package.json" ]] || { echo "skipped: tokenizer_unicode_sweep (tiktoken oracle): $src/node_modules/tiktoken missing (run scripts/setup.sh)"; exit 77; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+need_tiktoken "tokenizer_unicode_sweep (tiktoken oracle)"
 exec node "$src/tests/reference/differential.js" sweep "$ember"

@@ -10,15 +10,9 @@ set -euo pipefail
 ember="$1"
 src="$2"
 shift 2
-py=${EMBER_PYTHON:-/usr/bin/python3}
-if ! "$py" -c 'import torch' 2>/dev/null; then
-  echo "skipped: train_parity (ember vs the PyTorch reference): $py cannot import torch (apt install python3-torch)"
-  exit 77
-fi
-if ! command -v node >/dev/null || [[ ! -d "$src/node_modules/tiktoken" ]]; then
-  echo "skipped: train_parity (ember vs the PyTorch reference): node or $src/node_modules/tiktoken missing (run scripts/setup.sh)"
-  exit 77
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+need_torch "train_parity (ember vs the PyTorch reference)"
+need_tiktoken "train_parity (ember vs the PyTorch reference)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$src"

@@ -10,9 +10,6 @@
 # without Debian's python3-torch.
 #   bash weights_reference.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
-py=${EMBER_PYTHON:-/usr/bin/python3}
-if ! "$py" -c 'import torch' 2>/dev/null; then
-  echo "skipped: weights_reference (weights between PyTorch and ember): $py cannot import torch (apt install python3-torch)"
-  exit 77
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+need_torch "weights_reference (weights between PyTorch and ember)"
 "$py" tests/reference/weights_reference.py "$ember" "$w"
