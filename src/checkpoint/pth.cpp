@@ -130,7 +130,7 @@ std::string_view checked_record(
 // 64 MiB of pickle: a state dict of GPT-2 XL's 580 tensors takes 40 KB.
 constexpr uint64_t kMaxPickle = uint64_t{64} << 20;
 
-class PthUnpickler {
+class PthUnpickler : detail::PickleCursor<PthUnpickler> {
  public:
   PthUnpickler(
       std::string_view file,
@@ -152,14 +152,13 @@ class PthUnpickler {
   StateDict run();
 
  private:
+  friend class detail::PickleCursor<PthUnpickler>;
   std::string_view file_;
   const std::map<std::string, ArchiveRecord>& records_;
   std::string path_;
   std::string pickle_;  // "<prefix>data.pkl"
   std::string prefix_;  // "archive/"
   bool check_crc_;
-  std::string_view data_;
-  size_t pos_ = 0;
   std::deque<Value> arena_;
   std::vector<Value*> stack_;
   std::vector<size_t> marks_;
@@ -173,30 +172,6 @@ class PthUnpickler {
     arena_.emplace_back();
     arena_.back().kind = kind;
     return &arena_.back();
-  }
-  std::string_view take(size_t at, uint64_t n, const char* what) {
-    if (n > data_.size() - pos_) {
-      fail(
-          at,
-          fmt::format(
-              "{} claims {} bytes, {} remain in the record",
-              what,
-              n,
-              data_.size() - pos_));
-    }
-    const auto out = data_.substr(pos_, static_cast<size_t>(n));
-    pos_ += static_cast<size_t>(n);
-    return out;
-  }
-  uint64_t uint(size_t at, int bytes, const char* what) {
-    return detail::read_le(
-        take(at, static_cast<uint64_t>(bytes), what), 0, bytes);
-  }
-  std::string_view line(size_t at) {
-    const size_t nl = data_.find('\n', pos_);
-    if (nl == std::string_view::npos) fail(at, "GLOBAL: no newline");
-    const size_t len = nl - pos_;
-    return take(at, len + 1, "GLOBAL").substr(0, len);
   }
   Value* pop(size_t at) {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) {
@@ -508,9 +483,8 @@ StateDict PthUnpickler::result(size_t at, const Value& v) const {
 
 StateDict PthUnpickler::run() {
   for (;;) {
-    if (pos_ >= data_.size()) fail(pos_, "ends without STOP");
-    const size_t at = pos_;
-    const auto op = static_cast<unsigned char>(data_[pos_++]);
+    size_t at = 0;
+    const auto op = next_op(at);
     if (op == '.') {  // STOP
       const Value* v = pop(at);
       return result(at, *v);
@@ -590,8 +564,8 @@ void PthUnpickler::step(size_t at, unsigned char op) {
       break;
     }
     case 'c': {  // GLOBAL module\nname\n
-      const std::string module(line(at));
-      global(at, module + "." + std::string(line(at)));
+      const std::string module(line(at, "GLOBAL"));
+      global(at, module + "." + std::string(line(at, "GLOBAL")));
       break;
     }
     case 0x93: {  // STACK_GLOBAL

@@ -89,7 +89,7 @@ int storage_item_size(const std::string& global) {
   return 0;
 }
 
-class PickleScan {
+class PickleScan : detail::PickleCursor<PickleScan> {
  public:
   PickleScan(
       std::string_view zip,
@@ -105,20 +105,18 @@ class PickleScan {
 
   void run() {
     for (;;) {
-      if (pos_ >= data_.size()) fail(pos_, "ends without STOP");
-      const size_t at = pos_;
-      const auto op = static_cast<unsigned char>(data_[pos_++]);
+      size_t at = 0;
+      const auto op = next_op(at);
       if (op == '.') return;  // STOP
       step(at, op);
     }
   }
 
  private:
-  std::string_view data_;
+  friend class detail::PickleCursor<PickleScan>;
   const std::map<std::string, ArchiveRecord>& records_;
   std::string name_;
   std::string storage_prefix_;
-  size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::map<uint64_t, ValuePtr> memo_;
@@ -126,31 +124,6 @@ class PickleScan {
   [[noreturn]] void fail(size_t at, const std::string& what) const {
     throw Error(fmt::format(
         "archive record '{}': byte {}: {}", name_, at, what));
-  }
-
-  // The next n bytes of argument, which must be there.
-  std::string_view take(size_t at, uint64_t n, const char* what) {
-    if (n > data_.size() - pos_) {
-      fail(at, fmt::format(
-                   "{} claims {} bytes, {} remain in the record",
-                   what,
-                   n,
-                   data_.size() - pos_));
-    }
-    const auto out = data_.substr(pos_, static_cast<size_t>(n));
-    pos_ += static_cast<size_t>(n);
-    return out;
-  }
-  uint64_t uint(size_t at, int bytes, const char* what) {
-    return le(take(at, static_cast<uint64_t>(bytes), what), 0, bytes);
-  }
-  std::string_view line(size_t at, const char* what) {
-    const size_t nl = data_.find('\n', pos_);
-    if (nl == std::string_view::npos) {
-      fail(at, fmt::format("{}: no newline", what));
-    }
-    const size_t len = nl - pos_;
-    return take(at, len + 1, what).substr(0, len);
   }
 
   void push(ValuePtr v) {

@@ -155,16 +155,7 @@ at::Tensor id_rows(const std::vector<std::string>& rows, const ModelConfig& m) {
           r + 1,
           ids.size()));
     }
-    for (const auto id : ids) {
-      if (id >= m.vocab_size) {
-        throw ConfigError(fmt::format(
-            "--ids (row {}): id {} is outside the model's vocabulary "
-            "(vocab_size {})",
-            r + 1,
-            id,
-            m.vocab_size));
-      }
-    }
+    for (const auto id : ids) check_token_id(id, m, fmt::format("--ids (row {})", r + 1));
     flat.insert(flat.end(), ids.begin(), ids.end());
   }
   if (static_cast<int64_t>(width) > m.context_length) {
@@ -274,15 +265,7 @@ at::Tensor prompt_ids(
       tokenizer.encode(args.prompt, AllowedSpecial({"<|endoftext|>"}));
   if (ids.empty())
     throw ConfigError("--prompt: empty prompt (expected at least one token)");
-  for (const auto id : ids) {
-    if (static_cast<int64_t>(id) >= m.vocab_size) {
-      throw ConfigError(fmt::format(
-          "--prompt: token id {} is outside the model's vocabulary (vocab_size "
-          "{})",
-          id,
-          m.vocab_size));
-    }
-  }
+  for (const auto id : ids) check_token_id(static_cast<int64_t>(id), m, "--prompt");
   return id_batch(ids);
 }
 

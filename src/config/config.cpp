@@ -823,4 +823,13 @@ std::vector<std::string> differing_keys(const Config& a, const Config& b) {
   return out;
 }
 
+void check_token_id(int64_t id, const ModelConfig& m, const std::string& where) {
+  if (id >= 0 && id < m.vocab_size) return;
+  throw ConfigError(fmt::format(
+      "{}: token id {} is outside the model's vocabulary (vocab_size {})",
+      where,
+      id,
+      m.vocab_size));
+}
+
 }  // namespace ember

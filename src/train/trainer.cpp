@@ -358,15 +358,8 @@ void Trainer::prepare_sample_prompt() {
   tokenizer_.emplace(Tokenizer::gpt2());
   sample_ids_ = tokenizer_->encode(
       cfg_.train.sample_prompt, AllowedSpecial({"<|endoftext|>"}));
-  for (const auto id : sample_ids_) {
-    if (static_cast<int64_t>(id) >= cfg_.model.vocab_size) {
-      throw ConfigError(fmt::format(
-          "train.sample_prompt: token id {} is outside the model's vocabulary "
-          "(vocab_size {})",
-          id,
-          cfg_.model.vocab_size));
-    }
-  }
+  for (const auto id : sample_ids_)
+    check_token_id(static_cast<int64_t>(id), cfg_.model, "train.sample_prompt");
 }
 
 void Trainer::prepare_data() {

@@ -122,7 +122,7 @@ T "model.attention: unknown attention 'flash' \(expected one of: multihead\)" --
 T "model.n_layers out of range \(got -1, expected 0 to 1024\)" --set model.n_layers=-1
 F() { local re="$1"; shift; case_ "$re" forward --config configs/debug.toml "$@"; }
 F "--ids: rows have different lengths \(row 1 has 2 ids, row 2 has 1\)" --ids "1 2" --ids "3"
-F "--ids \(row 1\): id 50257 is outside the model's vocabulary \(vocab_size 50257\)" --ids "1 50257"
+F "--ids \(row 1\): token id 50257 is outside the model's vocabulary \(vocab_size 50257\)" --ids "1 50257"
 F "--ids \(row 1\): 'x' at character 3 is not a token id" --ids "1 x"
 F "--ids: 17 ids per row exceed model.context_length 16" --ids "$(seq -s ' ' 1 17)"
 F "--dump: no module named 'trf_blocks.2' \(expected one of: drop_emb, trf_blocks.0.norm1" --ids "1" --dump trf_blocks.2
@@ -130,6 +130,8 @@ F "--ids: give at least one row of ids"
 case_ "--run: the run's own config describes its model; drop --config and --set" forward --run "$pre" --config configs/debug.toml --ids 1
 case_ "generate: give either --prompt or --ids" generate --config configs/debug.toml
 G() { local re="$1"; shift; case_ "$re" generate --config configs/debug.toml --ids "1 2" "$@"; }
+case_ "--prompt: token id 15496 is outside the model's vocabulary \(vocab_size 1000\)" generate --config configs/debug.toml --set model.vocab_size=1000 --prompt Hello
+T "train.sample_prompt: token id 15496 is outside the model's vocabulary \(vocab_size 1000\)" --set model.vocab_size=1000 --set train.sample_prompt=Hello
 G "--eos-id: out of range \(got -5, expected a token id >= 0\)" --eos-id -5
 G "--temperature: out of range \(got -1, expected >= 0\)" --temperature -1
 G "--top-k: out of range \(got -2, expected >= 0; 0 = off\)" --top-k -2

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/core.h>
+
 namespace ember {
 
 /// One record of the archive, as the central directory describes it.
@@ -48,6 +50,50 @@ namespace detail {
 /// The `bytes`-byte little-endian unsigned number at s[at]; the caller has
 /// checked that it lies inside `s`.
 uint64_t read_le(std::string_view s, uint64_t at, int bytes);
+
+/// A pickle read front to back, every read bounded by its record: the
+/// cursor of the two unpicklers (torch_archive.cpp's check of LibTorch
+/// archives, pth.cpp's .pth reader). `Reader` derives from it and has
+/// `[[noreturn]] void fail(size_t at, const std::string& what) const`,
+/// which names the record and the opcode's byte `at`.
+template <class Reader>
+class PickleCursor {
+ protected:
+  std::string_view data_;
+  size_t pos_ = 0;
+
+  /// The next opcode, its byte offset in `at`; fails at the record's end
+  /// (every pickle ends with STOP).
+  unsigned char next_op(size_t& at) {
+    if (pos_ >= data_.size()) reader().fail(pos_, "ends without STOP");
+    at = pos_;
+    return static_cast<unsigned char>(data_[pos_++]);
+  }
+  /// The next n bytes of argument, which must be there.
+  std::string_view take(size_t at, uint64_t n, const char* what) {
+    if (n > data_.size() - pos_) {
+      reader().fail(at, fmt::format(
+          "{} claims {} bytes, {} remain in the record", what, n, data_.size() - pos_));
+    }
+    const auto out = data_.substr(pos_, static_cast<size_t>(n));
+    pos_ += static_cast<size_t>(n);
+    return out;
+  }
+  /// A `bytes`-byte little-endian argument.
+  uint64_t uint(size_t at, int bytes, const char* what) {
+    return read_le(take(at, static_cast<uint64_t>(bytes), what), 0, bytes);
+  }
+  /// A newline-terminated argument (GLOBAL's module and name), without it.
+  std::string_view line(size_t at, const char* what) {
+    const size_t nl = data_.find('\n', pos_);
+    if (nl == std::string_view::npos) reader().fail(at, fmt::format("{}: no newline", what));
+    const size_t len = nl - pos_;
+    return take(at, len + 1, what).substr(0, len);
+  }
+
+ private:
+  const Reader& reader() const { return static_cast<const Reader&>(*this); }
+};
 }  // namespace detail
 
 }  // namespace ember

@@ -57,6 +57,11 @@ struct ModelConfig {
   std::string feed_forward = "gelu";
 };
 
+/// Throws ConfigError "WHERE: token id ID is outside the model's vocabulary
+/// (vocab_size V)" unless 0 <= id < m.vocab_size (ids from the user: --ids,
+/// a prompt's tokens, train.sample_prompt).
+void check_token_id(int64_t id, const ModelConfig& m, const std::string& where);
+
 /// One of the book's model_configs (ch05): GPT-2's four sizes.
 struct ModelPreset {
   const char* name;
