@@ -1,11 +1,7 @@
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ember/util/error.hpp>
@@ -14,28 +10,14 @@
 namespace ember {
 
 MappedTokenFile::MappedTokenFile(const std::string& path, bool verify_checksum)
-    : path_(path), header_(read_token_file_header(path)) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) {
-    throw Error(fmt::format("read {}: {}", path, std::strerror(errno)));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw Error(fmt::format("stat {}: {}", path, std::strerror(errno)));
-  }
-  map_size_ = static_cast<size_t>(st.st_size);
-  void* m = ::mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) {
-    throw Error(fmt::format("mmap {}: {}", path, std::strerror(errno)));
-  }
-  map_ = m;
-  payload_ = static_cast<const unsigned char*>(map_) + kTokenFileHeaderSize;
-  const uint64_t expected = static_cast<uint64_t>(
-      map_size_ - kTokenFileHeaderSize);  // size already checked
-  if (expected != header_.num_tokens * (header_.width_bits / 8)) {
-    ::munmap(map_, map_size_);
+    : path_(path),
+      header_(read_token_file_header(path)),
+      file_(MappedFile::open(path)) {
+  const auto bytes = file_->bytes();
+  payload_ = reinterpret_cast<const unsigned char*>(bytes.data()) + kTokenFileHeaderSize;
+  const uint64_t expected = header_.num_tokens * (header_.width_bits / 8);
+  if (bytes.size() < kTokenFileHeaderSize ||
+      bytes.size() - kTokenFileHeaderSize != expected) {
     throw TokenizerError(
         fmt::format("token file {}: size changed while opening", path));
   }
@@ -47,36 +29,11 @@ MappedTokenFile::MappedTokenFile(const std::string& path, bool verify_checksum)
     for (uint64_t at = 0; at < expected; at += kBlock) {
       const uint64_t n = std::min(kBlock, expected - at);
       sum.update(payload_ + at, static_cast<size_t>(n));
-      drop_pages(kTokenFileHeaderSize + at, n);
+      file_->drop_pages(kTokenFileHeaderSize + at, n);
     }
-    try {
-      check_payload_checksum(header_, sum.digest(), path);
-    } catch (...) {
-      ::munmap(map_, map_size_);
-      throw;
-    }
+    check_payload_checksum(header_, sum.digest(), path);
   }
-  ::madvise(map_, map_size_, MADV_RANDOM);
-}
-
-void MappedTokenFile::drop_pages(uint64_t offset, uint64_t n) const {
-  // Whole pages inside [offset, offset + n) only: a neighbour's page that is
-  // still in use is never dropped (refaulting it would be correct anyway).
-  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  const uint64_t first = (offset + page - 1) / page * page;
-  const uint64_t last = (offset + n) / page * page;
-  if (last > first) {
-    ::madvise(
-        static_cast<unsigned char*>(map_) + first,
-        static_cast<size_t>(last - first),
-        MADV_DONTNEED);
-  }
-}
-
-MappedTokenFile::~MappedTokenFile() {
-  if (map_ != nullptr) {
-    ::munmap(map_, map_size_);
-  }
+  file_->advise_random();
 }
 
 TokenId MappedTokenFile::at(uint64_t i) const {
@@ -125,7 +82,7 @@ TokenId MappedTokenFile::max_id(uint64_t begin, uint64_t n) const {
     copy_to(begin + done, m, buf);
     for (uint64_t k = 0; k < m; ++k) top = std::max(top, buf[k]);
     const uint64_t end = kTokenFileHeaderSize + (begin + done + m) * width;
-    drop_pages(dropped, end - dropped);
+    file_->drop_pages(dropped, end - dropped);
     dropped = std::max(dropped, end / page * page);
   }
   return static_cast<TokenId>(top);

@@ -1,5 +1,6 @@
 #include <ember/util/mapped_file.hpp>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fcntl.h>
@@ -43,6 +44,19 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+void MappedFile::drop_pages(uint64_t offset, uint64_t n) const {
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t first = (offset + page - 1) / page * page;
+  const uint64_t last = std::min<uint64_t>(offset + n, size_) / page * page;
+  if (data_ != nullptr && last > first) {
+    ::madvise(static_cast<char*>(data_) + first, static_cast<size_t>(last - first), MADV_DONTNEED);
+  }
+}
+
+void MappedFile::advise_random() const {
+  if (data_ != nullptr) ::madvise(data_, size_, MADV_RANDOM);
 }
 
 }  // namespace ember

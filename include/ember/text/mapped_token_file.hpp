@@ -7,9 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <ember/text/token_file.hpp>
+#include <ember/util/mapped_file.hpp>
 
 namespace ember {
 
@@ -22,7 +24,6 @@ class MappedTokenFile {
  public:
   explicit MappedTokenFile(
       const std::string& path, bool verify_checksum = true);
-  ~MappedTokenFile();
   MappedTokenFile(const MappedTokenFile&) = delete;
   MappedTokenFile& operator=(const MappedTokenFile&) = delete;
 
@@ -46,14 +47,9 @@ class MappedTokenFile {
   }
 
  private:
-  // Drops the whole pages of bytes [offset, offset + n) of the file from
-  // this process's resident set after a one-off scan (MADV_DONTNEED on a
-  // read-only shared mapping: the data stays in the page cache).
-  void drop_pages(uint64_t offset, uint64_t n) const;
   std::string path_;
   TokenFileHeader header_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  std::shared_ptr<const MappedFile> file_;
   const unsigned char* payload_ = nullptr;
 };
 

@@ -1,8 +1,10 @@
 // A whole file mapped read-only into memory (mmap), unmapped when the last
-// owner lets go. For weight files read in place: a tensor can view the
-// mapping and keep it alive through a shared_ptr.
+// owner lets go. For weight files read in place (a tensor can view the
+// mapping and keep it alive through a shared_ptr) and token files
+// (text/mapped_token_file.hpp: a corpus larger than memory).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +28,14 @@ class MappedFile {
   const std::string& path() const {
     return path_;
   }
+  /// Drops the whole pages inside bytes [offset, offset + n) from this
+  /// process's resident set after a one-off scan (MADV_DONTNEED on a
+  /// read-only mapping: the data stays in the page cache; a neighbour's
+  /// page still in use is never dropped).
+  void drop_pages(uint64_t offset, uint64_t n) const;
+  /// Tells the kernel reads will come in no order (MADV_RANDOM: no
+  /// read-ahead beyond the pages touched).
+  void advise_random() const;
 
  private:
   MappedFile(std::string path, void* data, size_t size)
