@@ -35,10 +35,12 @@ for part in train val; do
 done
 "$ember" tokenize --input "$text" --format bin16 --output "$w/all.bin" --allowed-special '<|endoftext|>'
 
+# 15 steps, evaluated every 3 (5 evaluations): every run here is debug.toml's.
+short=(--config configs/debug.toml --set train.max_steps=15 --set train.eval_freq=3)
 run() {
   local name="$1"
   shift
-  "$ember" train --config configs/debug.toml --set run.dir="$w/$name" "$@" >"$w/$name.log"
+  "$ember" train "${short[@]}" --set run.dir="$w/$name" "$@" >"$w/$name.log"
 }
 run text
 run bins --set data.train_path="$w/train.bin" --set data.val_path="$w/val.bin"
@@ -77,9 +79,9 @@ check(rows[-1]["train_loss"] < rows[0]["train_loss"] - 0.1,
       f"train loss did not fall by 0.1: {rows[0]['train_loss']} -> {rows[-1]['train_loss']}")
 PY
 # Resuming a token-file run works like any other.
-"$ember" train --config configs/debug.toml --set run.dir="$w/res" --set data.path="$w/all.bin" \
-  --set train.max_steps=10 >/dev/null
-"$ember" train --resume "$w/res" --set train.max_steps=30 >/dev/null
+"$ember" train "${short[@]}" --set run.dir="$w/res" --set data.path="$w/all.bin" \
+  --set train.max_steps=6 >/dev/null
+"$ember" train --resume "$w/res" --set train.max_steps=15 >/dev/null
 python3 - "$w/res/metrics.jsonl" "$w/onebin/metrics.jsonl" <<'PY'
 import sys
 sys.path.insert(0, "tests/cli/lib")
