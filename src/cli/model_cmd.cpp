@@ -155,7 +155,8 @@ at::Tensor id_rows(const std::vector<std::string>& rows, const ModelConfig& m) {
           r + 1,
           ids.size()));
     }
-    for (const auto id : ids) check_token_id(id, m, fmt::format("--ids (row {})", r + 1));
+    const std::string where = fmt::format("--ids (row {})", r + 1);
+    for (const auto id : ids) check_token_id(id, m, where);
     flat.insert(flat.end(), ids.begin(), ids.end());
   }
   if (static_cast<int64_t>(width) > m.context_length) {

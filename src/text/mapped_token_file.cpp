@@ -10,8 +10,7 @@
 namespace ember {
 
 MappedTokenFile::MappedTokenFile(const std::string& path, bool verify_checksum)
-    : path_(path),
-      header_(read_token_file_header(path)),
+    : header_(read_token_file_header(path)),
       file_(MappedFile::open(path)) {
   const auto bytes = file_->bytes();
   payload_ = reinterpret_cast<const unsigned char*>(bytes.data()) + kTokenFileHeaderSize;
@@ -67,7 +66,7 @@ void check_range(
 }  // namespace
 
 TokenId MappedTokenFile::max_id(uint64_t begin, uint64_t n) const {
-  check_range(path_, begin, n, size());
+  check_range(path(), begin, n, size());
   // Blocks through copy_to: its widening loop is the fast one.
   constexpr uint64_t kBlock = 1 << 14;
   int64_t buf[kBlock];
@@ -89,7 +88,7 @@ TokenId MappedTokenFile::max_id(uint64_t begin, uint64_t n) const {
 }
 
 void MappedTokenFile::copy_to(uint64_t begin, uint64_t n, int64_t* out) const {
-  check_range(path_, begin, n, size());
+  check_range(path(), begin, n, size());
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   // The stored order is the host's: a widening loop the compiler
   // vectorizes (memcpy per id: no alignment assumption).

@@ -43,11 +43,10 @@ class MappedTokenFile {
   /// the range runs past the end.
   TokenId max_id(uint64_t begin, uint64_t n) const;
   const std::string& path() const {
-    return path_;
+    return file_->path();
   }
 
  private:
-  std::string path_;
   TokenFileHeader header_;
   std::shared_ptr<const MappedFile> file_;
   const unsigned char* payload_ = nullptr;
