@@ -16,9 +16,10 @@ declare -A level=(
   [util]=0
   [text]=1 [config]=1
   [data]=2 [nn]=2 [checkpoint]=2 [dist]=2
-  [generate]=3
-  [train]=4
-  [cli]=5
+  [run]=3
+  [generate]=4
+  [train]=5
+  [cli]=6
 )
 torch_free=(util text config)
 bad=0

@@ -43,7 +43,7 @@ packages=(
   libfmt-dev catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libutf8proc-dev libbenchmark-dev zlib1g-dev libxxhash-dev libssl-dev
   libsimdjson-dev
-  clang libclang-rt-14-dev llvm universal-ctags
+  clang clang-format libclang-rt-14-dev llvm universal-ctags
 )
 missing=()
 for p in "${packages[@]}"; do

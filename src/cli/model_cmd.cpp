@@ -24,8 +24,9 @@
 #include <ember/config/config.hpp>
 #include <ember/generate/generate.hpp>
 #include <ember/nn/gpt_model.hpp>
+#include <ember/run/run_model.hpp>
+#include <ember/run/runtime.hpp>
 #include <ember/text/tokenizer.hpp>
-#include <ember/train/trainer.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 
@@ -96,16 +97,14 @@ TrainedModel load_model(const ModelSource& s) {
     if (!s.weights.empty())
       throw ConfigError("--weights: give either --run or --weights, not both");
     TrainedModel trained = load_run(s.run);
-    at::set_num_threads(
-        static_cast<int>(resolve_threads(trained.config.train.threads)));
+    prepare_runtime(trained.config);
     return trained;
   }
   const std::string path =
       s.config.empty() ? default_config_path() : s.config;
   // The data file is not needed: parse without looking it up.
   const Config config = parse_config(read_file(path), path, s.sets);
-  check_module_names(model_options(config.model));
-  at::set_num_threads(static_cast<int>(resolve_threads(config.train.threads)));
+  prepare_runtime(config);
   TrainedModel trained = seeded_model(config);
   if (!s.weights.empty()) load_weights_reported(*trained.model, s.weights);
   return trained;

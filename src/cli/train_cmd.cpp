@@ -77,14 +77,13 @@ void run_train(const TrainArgs& args) {
   Config config = load_config(config_path, args.sets);
   if (!args.resume.empty()) config.run.dir = args.resume;
   // Checked before any work: both need LibTorch, so config.cpp cannot.
-  check_module_names(model_options(config.model));
-  const auto device = resolve_device(config.train.device);
+  const Runtime runtime = prepare_runtime(config);
   // Under torchrun only rank 0 prints (as it alone writes logs and files).
   if (dist::LaunchEnv::from_env().rank == 0) {
     fmt::print(
         "# ember train: resolved config ({}; device {})\n{}\n",
         config_path,
-        device.str(),
+        runtime.device.str(),
         to_toml(config));
     std::fflush(stdout);
   }
@@ -96,6 +95,7 @@ void run_train(const TrainArgs& args) {
   options.init_from = args.init_from;
   options.stop = &g_stop;
   options.progress = ::isatty(STDOUT_FILENO) != 0;
+  options.runtime = runtime;
   const TrainResult result = train(config, options);
   if (result.interrupted) throw ExitStatus{130};
 }

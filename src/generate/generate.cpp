@@ -16,7 +16,6 @@
 #include <fmt/core.h>
 #include <torch/utils.h>
 
-#include <ember/checkpoint/checkpoint.hpp>
 #include <ember/nn/kv_cache.hpp>
 #include <ember/util/error.hpp>
 
@@ -134,26 +133,6 @@ std::vector<TokenId> row_ids(const torch::Tensor& row, int64_t from) {
   const auto cpu = row.to(at::kCPU, at::kLong).contiguous();
   const auto* p = cpu.data_ptr<int64_t>();
   return std::vector<TokenId>(p + from, p + cpu.size(0));
-}
-
-TrainedModel load_run(const std::string& run_dir) {
-  const std::string path =
-      (std::filesystem::path(run_dir) / "checkpoint.pt").string();
-  Checkpoint ckpt = load_checkpoint(path);
-  TrainedModel out;
-  out.config = parse_config(ckpt.config_toml, path + " (its config)");
-  out.step = ckpt.step;
-  out.model = GPTModel(model_options(out.config.model));
-  load_model_state(*out.model, ckpt.model, "checkpoint " + path);
-  return out;
-}
-
-TrainedModel seeded_model(const Config& config) {
-  TrainedModel out;
-  out.config = config;
-  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  out.model = GPTModel(model_options(config.model));
-  return out;
 }
 
 }  // namespace ember

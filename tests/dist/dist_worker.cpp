@@ -23,7 +23,7 @@
 #include <fmt/core.h>
 
 #include <ember/checkpoint/checkpoint.hpp>
-#include <ember/dist/process_group.hpp>
+#include <ember/dist/gradient_reducer.hpp>
 #include <ember/util/error.hpp>
 
 namespace {

@@ -1,7 +1,7 @@
 // Text generation with a GPTModel: the book's `generate` (ch05
 // gpt_generate.py: context cropping, top-k filter, temperature sampling,
-// greedy argmax at temperature 0, optional end-of-text stop), and loading a
-// run's model from its checkpoint. Dimensions: B batch, T sequence, V vocab.
+// greedy argmax at temperature 0, optional end-of-text stop). A run's model
+// comes from run/run_model.hpp. Dimensions: B batch, T sequence, V vocab.
 // With a KV cache by default (GenerateOptions::kv_cache).
 // Leaves out: beam search.
 #pragma once
@@ -14,7 +14,6 @@
 #include <ATen/core/Tensor.h>
 #include <torch/types.h>  // torch::Tensor
 
-#include <ember/config/config.hpp>
 #include <ember/nn/gpt_model.hpp>
 #include <ember/text/tokenizer.hpp>
 
@@ -49,21 +48,5 @@ torch::Tensor id_batch(const std::vector<TokenId>& ids);
 
 /// Row `row` ((T,) int64, any device) from position `from` on, as ids.
 std::vector<TokenId> row_ids(const torch::Tensor& row, int64_t from = 0);
-
-struct TrainedModel {
-  Config config;
-  GPTModel model{nullptr};
-  int64_t step = 0;
-};
-
-/// Builds the model of `run_dir`/checkpoint.pt (its config is taken from the
-/// checkpoint) on the CPU and loads its weights. Throws ember::Error when the
-/// checkpoint is missing or unreadable.
-TrainedModel load_run(const std::string& run_dir);
-
-/// The model `config` describes, built as `ember train` builds it:
-/// torch::manual_seed(train.seed), then GPTModel(model_options(model)), on
-/// the CPU. Step 0.
-TrainedModel seeded_model(const Config& config);
 
 }  // namespace ember

@@ -11,24 +11,15 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <c10/core/Device.h>
-
 #include <ember/config/config.hpp>
+#include <ember/run/runtime.hpp>
 #include <ember/train/metrics.hpp>
 
 namespace ember {
-
-/// "auto" -> CUDA when this LibTorch has it and a GPU is present, else CPU;
-/// "cpu"; "cuda" / "cuda:N". Throws ConfigError naming why CUDA is unusable:
-///   "train.device: cuda requested but this LibTorch build has no CUDA
-///    support; hint: use device = "cpu" or "auto""
-c10::Device resolve_device(const std::string& device);
-
-/// Threads for intra-op parallelism: `threads`, or all cores when 0.
-int64_t resolve_threads(int64_t threads);
 
 struct TrainOptions {
   /// Continue from run.dir/checkpoint.pt instead of starting over.
@@ -43,6 +34,9 @@ struct TrainOptions {
   /// Log lines go here; a progress bar too when `progress` is true.
   std::FILE* log = stdout;
   bool progress = false;
+  /// The config's device and threads when the caller has prepared them
+  /// (prepare_runtime); train() prepares them otherwise.
+  std::optional<Runtime> runtime;
 };
 
 struct TrainResult {

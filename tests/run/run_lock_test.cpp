@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
-#include <ember/train/run_lock.hpp>
+#include <ember/run/run_lock.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 

@@ -1,4 +1,4 @@
-#include "ember/train/run_lock.hpp"
+#include "ember/run/run_lock.hpp"
 
 #include <cerrno>
 #include <cstring>

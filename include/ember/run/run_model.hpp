@@ -1,0 +1,40 @@
+// The model of a run: built from a config as `ember train` builds it (the
+// book's torch.manual_seed(123); model = GPTModel(GPT_CONFIG_124M)), or
+// restored from a run folder's checkpoint (its config is taken from the
+// checkpoint). Every command that needs a model gets it here. Leaves out:
+// devices (models come back on the CPU).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <ember/checkpoint/checkpoint.hpp>
+#include <ember/config/config.hpp>
+#include <ember/nn/gpt_model.hpp>
+
+namespace ember {
+
+/// The config a checkpoint was made with (its to_toml() text, parsed back);
+/// `path` names the file in messages: "<path> (its config): ...".
+Config checkpoint_config(const Checkpoint& ckpt, const std::string& path);
+
+/// torch::manual_seed(config.train.seed), then
+/// GPTModel(model_options(config.model)), on the CPU: the seeded
+/// initialisation of a run, the same weights every time.
+GPTModel seeded_gpt(const Config& config);
+
+struct TrainedModel {
+  Config config;
+  GPTModel model{nullptr};
+  int64_t step = 0;
+};
+
+/// Builds the model of `run_dir`/checkpoint.pt (its config is taken from the
+/// checkpoint) on the CPU and loads its weights. Throws ember::Error when the
+/// checkpoint is missing or unreadable.
+TrainedModel load_run(const std::string& run_dir);
+
+/// The model `config` describes, as seeded_gpt() builds it. Step 0.
+TrainedModel seeded_model(const Config& config);
+
+}  // namespace ember

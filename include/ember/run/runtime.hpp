@@ -1,0 +1,38 @@
+// Where a run computes: the device and the intra-op threads a config asks
+// for, and the one place where the config's LibTorch-side checks happen
+// (module names, device, threads), which config.cpp cannot make without
+// LibTorch. Mirrors the book's `device = torch.device("cuda" if
+// torch.cuda.is_available() else "cpu")`. Leaves out: MPS and other devices.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <c10/core/Device.h>
+
+#include <ember/config/config.hpp>
+
+namespace ember {
+
+/// "auto" -> CUDA when this LibTorch has it and a GPU is present, else CPU;
+/// "cpu"; "cuda" / "cuda:N". Throws ConfigError naming why CUDA is unusable:
+///   "train.device: cuda requested but this LibTorch build has no CUDA
+///    support; hint: use device = "cpu" or "auto""
+c10::Device resolve_device(const std::string& device);
+
+/// Threads for intra-op parallelism: `threads`, or all cores when 0.
+int64_t resolve_threads(int64_t threads);
+
+/// A config's device and threads, checked.
+struct Runtime {
+  c10::Device device{c10::kCPU};
+  int64_t threads = 1;
+};
+
+/// Checks what only LibTorch can check of `config` (its model's module names
+/// are registered, its device exists), resolves the device and threads, and
+/// sets LibTorch's intra-op threads (Debian's LibTorch would otherwise run
+/// one). Throws ConfigError.
+Runtime prepare_runtime(const Config& config);
+
+}  // namespace ember

@@ -1,0 +1,50 @@
+// Evaluation during training: the book's calc_loss_loader (ch05
+// gpt_train.py: the mean loss of a loader's first num_batches batches, one
+// fresh pass) and, under torchrun, each rank's share of a global batch.
+// The seams a new task uses: a batch source (Loader) and a loss.
+// Leaves out: metrics other than the loss (perplexity is exp of it).
+#pragma once
+
+#include <cstdint>
+
+#include <c10/core/Device.h>
+
+#include <ember/data/loader.hpp>
+#include <ember/dist/process_group.hpp>
+#include <ember/nn/gpt_model.hpp>
+
+namespace ember {
+
+/// Which rows of each global batch this process takes: all of them alone;
+/// under torchrun rank `rank` of `world` takes rows [rank * per_rank, ...).
+struct BatchShare {
+  int rank = 0;
+  int world = 1;
+  int64_t per_rank = 0;  ///< data.batch_size
+};
+
+/// The book's calc_loss_batch: `batch` moved to `device`, the model's
+/// logits, lm_loss (cross-entropy over every position). The one loss of the
+/// trainer, training and evaluation alike: a task with another loss (a
+/// classifier's last token) changes it here.
+at::Tensor calc_loss_batch(GPTModel& model, const Batch& batch, c10::Device device);
+
+/// `share`'s rows of `b`, clipped to the batch (a short last batch may
+/// leave a rank few or no rows). With world == 1 the batch itself.
+Batch shard(const Batch& b, const BatchShare& share);
+
+/// The book's calc_loss_loader(loader, model, device, num_batches): the mean
+/// of lm_loss over the first min(eval_iter, batches) batches of a fresh
+/// pass (which draws from the generator as DataLoader does); NaN when the
+/// loader has no batch. Call in eval mode under NoGradGuard. With a `group`
+/// each rank adds its rows' share of each batch mean and the ranks' sums
+/// are all-reduced, so every rank returns the single process's value.
+double calc_loss_loader(
+    GPTModel& model,
+    Loader& loader,
+    int64_t eval_iter,
+    c10::Device device,
+    const BatchShare& share,
+    dist::ProcessGroup* group);
+
+}  // namespace ember
