@@ -2,7 +2,7 @@
 // Writes the tokenizer's table of code points that are letters, numbers or
 // white space in Unicode 16.0 (the tables of the oracle, tiktoken@1.0.22's
 // Rust regex) but unassigned (Cn) in Unicode 15.0 (Debian 12's utf8proc 2.8).
-// src/tokenizer.cpp consults it only for code points utf8proc calls Cn.
+// src/text/unicode_class.cpp consults it only for code points utf8proc calls Cn.
 // Its output is committed as include/ember/unicode_table.hpp (29 ranges), so
 // building needs no Node; cli.unicode_table_fresh regenerates it and fails
 // when the committed copy differs. To regenerate after changing the versions:

@@ -4,22 +4,20 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <map>
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
-#include <fcntl.h>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <torch/nn/module.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
-#include <unistd.h>
 
 #include <ember/checkpoint/torch_archive.hpp>
+#include <ember/util/atomic_file.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 
@@ -279,14 +277,13 @@ Checkpoint read_checkpoint(std::string_view payload, const std::string& path) {
   in.read_group("optim", c.optimizer);
   // Only checkpoints from before the book's names are renamed: today's
   // final_norm.weight is RMSNorm's own parameter.
-  const bool legacy = std::any_of(
-      c.model.begin(), c.model.end(), [](const auto& entry) {
+  const bool legacy =
+      std::any_of(c.model.begin(), c.model.end(), [](const auto& entry) {
         return entry.first.rfind("embedding.", 0) == 0;
       });
   if (!legacy) return c;
   for (auto& entry : c.model) entry.first = current_name(entry.first);
-  for (auto& entry : c.optimizer)
-    entry.first = current_optim_name(entry.first);
+  for (auto& entry : c.optimizer) entry.first = current_optim_name(entry.first);
   return c;
 }
 
@@ -350,63 +347,35 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   }
   ar.write("optim_names", bytes_tensor(names));
 
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  const int fd =
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw Error(fmt::format(
-        "checkpoint {}: cannot write ({})", path, fail_text(errno)));
-  }
+  AtomicFile file(path, [&path](AtomicFile::Step step, int err) {
+    if (step == AtomicFile::Step::kOpen) {
+      return fmt::format(
+          "checkpoint {}: cannot write ({})", path, fail_text(err));
+    }
+    return fmt::format(
+        "checkpoint {}: cannot write ({}); the previous checkpoint, if any, is "
+        "unchanged",
+        path,
+        fail_text(err));
+  });
   Hasher hasher;
   uint64_t size = 0;
-  int err = 0;
-  auto put = [&](const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    size_t left = n;
-    while (left > 0 && err == 0) {
-      const ssize_t w = ::write(fd, p, left);
-      if (w < 0) {
-        if (errno != EINTR) err = errno;
-        continue;
-      }
-      p += w;
-      left -= static_cast<size_t>(w);
-    }
-  };
   try {
+    // A failed write is kept and thrown by commit(): an exception must not
+    // pass through LibTorch's writer.
     ar.save_to([&](const void* data, size_t n) -> size_t {
       hasher.update(static_cast<const unsigned char*>(data), n);
       size += n;
-      put(data, n);
+      file.try_write(data, n);
       return n;
     });
   } catch (const c10::Error& e) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
     throw Error(
         fmt::format("checkpoint {}: cannot serialize ({})", path, e.msg()));
   }
   const std::string trailer = make_trailer(size, hasher);
-  put(trailer.data(), trailer.size());
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format(
-        "checkpoint {}: cannot write ({}); the previous checkpoint, if any, is "
-        "unchanged",
-        path,
-        fail_text(err)));
-  }
-  // Make the rename itself durable.
-  const auto dir = std::filesystem::path(path).parent_path();
-  const int dfd = ::open(
-      dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  file.try_write(trailer.data(), trailer.size());
+  file.commit();
 }
 
 std::string checkpoint_trailer(std::string_view payload) {

@@ -1,13 +1,11 @@
 #include "ember/text/token_file.hpp"
 
 #include <array>
-#include <cerrno>
 #include <cstring>
+#include <memory>
 #include <utility>
 
-#include <fcntl.h>
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
@@ -158,27 +156,22 @@ TokenFileWriter::TokenFileWriter(
       vocab_name_(std::move(vocab_name)) {
   check_width(width_bits_, path_);
   check_vocab_name(vocab_name_, path_);
-  tmp_path_ = fmt::format("{}.tmp.{}", path_, ::getpid());
-  file_ = std::fopen(tmp_path_.c_str(), "wb");
-  if (file_ == nullptr) {
-    throw Error(fmt::format("write {}: {}", path_, std::strerror(errno)));
-  }
+  file_ = std::make_unique<AtomicFile>(
+      path_,
+      [p = path_](AtomicFile::Step, int err) {
+        return fmt::format("write {}: {}", p, std::strerror(err));
+      },
+      0666);
   // Placeholder header; finish() writes the real one.
   const std::array<unsigned char, kTokenFileHeaderSize> zero{};
   write_raw(zero.data(), zero.size());
 }
 
-TokenFileWriter::~TokenFileWriter() {
-  if (file_ != nullptr) {
-    std::fclose(file_);
-    std::remove(tmp_path_.c_str());
-  }
-}
+// The temporary file, if not finished, goes with file_.
+TokenFileWriter::~TokenFileWriter() = default;
 
 void TokenFileWriter::write_raw(const void* data, size_t n) {
-  if (std::fwrite(data, 1, n, file_) != n) {
-    throw Error(fmt::format("write {}: {}", path_, std::strerror(errno)));
-  }
+  file_->write(data, n);
 }
 
 void TokenFileWriter::append(const TokenId* ids, size_t n) {
@@ -202,20 +195,9 @@ void TokenFileWriter::finish() {
   h.checksum = checksum_.digest();
   h.vocab_name = vocab_name_;
   const auto bytes = header_bytes(h);
-  if (std::fseek(file_, 0, SEEK_SET) != 0) {
-    throw Error(fmt::format("write {}: {}", path_, std::strerror(errno)));
-  }
-  write_raw(bytes.data(), bytes.size());
-  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) {
-    throw Error(fmt::format("write {}: {}", path_, std::strerror(errno)));
-  }
-  std::FILE* f = std::exchange(file_, nullptr);
-  if (std::fclose(f) != 0 ||
-      std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp_path_.c_str());
-    throw Error(fmt::format("write {}: {}", path_, std::strerror(err)));
-  }
+  const std::unique_ptr<AtomicFile> file = std::move(file_);
+  file->write_at(0, bytes.data(), bytes.size());
+  file->commit();
 }
 
 std::string encode_token_file(

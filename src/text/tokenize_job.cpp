@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <ember/text/token_file.hpp>
+#include <ember/util/atomic_file.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 
@@ -151,48 +152,6 @@ uint64_t regular_size(std::FILE* f) {
   return 0;
 }
 
-// A text file written in pieces that appears atomically on commit() (temp
-// file beside it, fsync, rename); removed if never committed.
-class AtomicOutput {
- public:
-  explicit AtomicOutput(std::string path)
-      : path_(std::move(path)),
-        tmp_(fmt::format("{}.tmp.{}", path_, ::getpid())) {
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    if (file_ == nullptr) fail(errno);
-  }
-  ~AtomicOutput() {
-    if (file_ != nullptr) {
-      std::fclose(file_);
-      std::remove(tmp_.c_str());
-    }
-  }
-  AtomicOutput(const AtomicOutput&) = delete;
-  AtomicOutput& operator=(const AtomicOutput&) = delete;
-  void write(std::string_view data) {
-    if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
-      fail(errno);
-    }
-  }
-  void commit() {
-    if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) fail(errno);
-    std::FILE* f = std::exchange(file_, nullptr);
-    if (std::fclose(f) != 0 || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      const int err = errno;
-      std::remove(tmp_.c_str());
-      fail(err);
-    }
-  }
-
- private:
-  [[noreturn]] void fail(int err) const {
-    throw Error(fmt::format("write {}: {}", path_, errno_text(err)));
-  }
-  std::string path_;
-  std::string tmp_;
-  std::FILE* file_ = nullptr;
-};
-
 // Encodes one input through `sink`; errors name the input and the byte
 // offset in it. Returns the bytes read.
 uint64_t encode_one(
@@ -234,7 +193,11 @@ class JobOutput {
         width_(job.format == TokenOutputFormat::kBin16 ? 16 : 32) {
     if (job.format == TokenOutputFormat::kIds) {
       text_ = true;
-      if (!to_stdout_) text_out_ = std::make_unique<AtomicOutput>(job.output);
+      if (!to_stdout_) {
+        // Default mode: the umask decides, as for any new file.
+        text_out_ = std::make_unique<AtomicFile>(
+            job.output, AtomicFile::Describe{}, 0666);
+      }
     } else if (!to_stdout_) {
       bin_out_ = std::make_unique<TokenFileWriter>(job.output, width_, "gpt2");
     }
@@ -276,7 +239,7 @@ class JobOutput {
   bool text_ = false;
   bool first_ = true;  // no id written yet: no separator due
   std::string text_buf_;
-  std::unique_ptr<AtomicOutput> text_out_;
+  std::unique_ptr<AtomicFile> text_out_;  // --output, ids
   std::unique_ptr<TokenFileWriter> bin_out_;
   std::vector<TokenId> all_ids_;
 };

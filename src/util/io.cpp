@@ -1,10 +1,5 @@
 #include "ember/util/io.hpp"
 
-#include <fcntl.h>
-#include <ftw.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -13,9 +8,14 @@
 #include <cstring>
 #include <vector>
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <ftw.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <ember/util/atomic_file.hpp>
 #include <ember/util/build_config.hpp>
 #include <ember/util/error.hpp>
 
@@ -94,42 +94,17 @@ void write_file_atomic(const std::string& path, std::string_view data) {
 
 void write_file_atomic(
     const std::string& path, const std::vector<std::string_view>& pieces) {
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  const int fd =
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw Error(fmt::format("write {}: {}", path, errno_text(errno)));
-  }
-  auto fail = [&](int err) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format(
-        "write {}: {}; the previous file, if any, is unchanged",
+  using Step = AtomicFile::Step;
+  AtomicFile file(path, [&path](Step step, int err) {
+    const bool unchanged = step == Step::kWrite || step == Step::kSync;
+    return fmt::format(
+        "write {}: {}{}",
         path,
-        errno_text(err)));
-  };
-  for (const std::string_view data : pieces) {
-    size_t done = 0;
-    while (done < data.size()) {
-      const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail(errno);
-      }
-      done += static_cast<size_t>(n);
-    }
-  }
-  if (::fsync(fd) != 0) fail(errno);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format("write {}: {}", path, errno_text(err)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format("write {}: {}", path, errno_text(err)));
-  }
+        errno_text(err),
+        unchanged ? "; the previous file, if any, is unchanged" : "");
+  });
+  for (const std::string_view data : pieces) file.write(data);
+  file.commit();
 }
 
 std::string gpt2_vocab_dir() {

@@ -5,13 +5,14 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <ember/text/tokenizer.hpp>
 #include <ember/text/xxh64.hpp>
+#include <ember/util/atomic_file.hpp>
 
 namespace ember {
 
@@ -91,10 +92,9 @@ class TokenFileWriter {
  private:
   void write_raw(const void* data, size_t n);
   std::string path_;
-  std::string tmp_path_;
   uint32_t width_bits_;
   std::string vocab_name_;
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<AtomicFile> file_;  // null after finish()
   uint64_t num_tokens_ = 0;
   PayloadChecksum checksum_;
   std::vector<unsigned char> buffer_;

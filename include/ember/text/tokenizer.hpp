@@ -161,7 +161,7 @@ class Tokenizer {
   /// Special-token texts, e.g. {"<|endoftext|>"}.
   std::vector<std::string> special_tokens() const;
 
-  struct Tables;  // the immutable vocabulary tables (tokenizer.cpp)
+  struct Tables;  // the immutable vocabulary tables (vocab_tables.hpp)
 
  private:
   explicit Tokenizer(std::shared_ptr<const Tables> tables);
