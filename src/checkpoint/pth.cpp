@@ -304,7 +304,8 @@ at::Tensor PthUnpickler::rebuild_tensor(
     stride.push_back(s->num);
   }
   try {
-    return detail::storage_view(a[0]->tensor, a[0]->str, a[1]->num, size, stride);
+    return detail::storage_view(
+        a[0]->tensor, a[0]->str, a[1]->num, size, stride);
   } catch (const detail::PthValueError& e) {
     fail(at, e.what());
   }

@@ -68,8 +68,7 @@ at::Tensor detail::PthStorages::get(
   }
   const auto it = records_.find(record);
   if (it == records_.end()) {
-    throw PthValueError(
-        fmt::format("storage record '{}' is missing", record));
+    throw PthValueError(fmt::format("storage record '{}' is missing", record));
   }
   const uint64_t item = c10::elementSize(type.dtype);
   if (it->second.deflated) {

@@ -26,8 +26,8 @@ TEST_CASE(
     "parse_safetensors: a header nested deeper than 64 is refused",
     "[safetensors]") {
   // 100,000 deep: dump() in an error message overflowed the stack.
-  const std::string deep = "{\"a\": " + std::string(100'000, '[') +
-      std::string(100'000, ']') + "}";
+  const std::string deep =
+      "{\"a\": " + std::string(100'000, '[') + std::string(100'000, ']') + "}";
   CHECK_THROWS_WITH(
       ember::parse_safetensors(file_of(deep), "m.safetensors"),
       "m.safetensors: the JSON header (bytes 8-200015) nests deeper than 64 "
@@ -38,11 +38,11 @@ TEST_CASE(
   CHECK_THROWS_WITH(
       ember::parse_safetensors(file_of(quoted), "m.safetensors"),
       Catch::Contains("expected an object with dtype, shape and data_offsets"));
-  const std::string deep64 = "{\"a\": " + std::string(63, '[') +
-      std::string(63, ']') + "}";
+  const std::string deep64 =
+      "{\"a\": " + std::string(63, '[') + std::string(63, ']') + "}";
   CHECK_THROWS_WITH(
       ember::parse_safetensors(file_of(deep64), "m.safetensors"),
       "m.safetensors: tensor 'a': expected an object with dtype, shape and "
-      "data_offsets (got " + std::string(63, '[') + std::string(14, ']') +
-          "...)");
+      "data_offsets (got " +
+          std::string(63, '[') + std::string(14, ']') + "...)");
 }
