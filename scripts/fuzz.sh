@@ -40,11 +40,13 @@ CXX=clang++ CC=clang cmake -S "$root" -B "$b" -G Ninja -DEMBER_FUZZ=ON -DEMBER_T
   -DEMBER_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 cmake --build "$b" -j "${EMBER_FUZZ_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
 
-# Longest input per target: checkpoints need room for a small real one.
+# Longest input per target: checkpoints need room for a small real one;
+# safetensors room for a header nested past its depth limit (64) many times
+# over (a 100,000-deep header overflowed the stack, issue 22).
 max_len() {
   case "$1" in
     checkpoint | pth) echo 65536 ;;
-    safetensors) echo 4096 ;;
+    safetensors) echo 262144 ;;
     config) echo 4096 ;;
     *) echo 1024 ;;
   esac

@@ -1,8 +1,6 @@
 #include "ember/checkpoint/pth.hpp"
 
-#include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -11,42 +9,18 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/empty.h>
 #include <c10/core/ScalarType.h>
 #include <fmt/core.h>
-#include <fmt/ranges.h>
-#if EMBER_HAVE_ZLIB
-#include <zlib.h>
-#endif
 
-#include <ember/checkpoint/torch_archive.hpp>
+#include <ember/checkpoint/pickle.hpp>
+#include <ember/checkpoint/pth_storage.hpp>
+#include <ember/checkpoint/storage_type.hpp>
+#include <ember/checkpoint/zip_archive.hpp>
 #include <ember/util/error.hpp>
-#include <ember/util/io.hpp>
+#include <ember/util/mapped_file.hpp>
 
 namespace ember {
 namespace {
-
-// --- storage types (torch/storage.py _pickle_storage_type) -------------------
-
-struct StorageType {
-  const char* name;  // the global torch.save writes
-  c10::ScalarType dtype;
-};
-
-constexpr StorageType kStorageTypes[] = {
-    {"torch.DoubleStorage", c10::kDouble},
-    {"torch.FloatStorage", c10::kFloat},
-    {"torch.HalfStorage", c10::kHalf},
-    {"torch.BFloat16Storage", c10::kBFloat16},
-    {"torch.LongStorage", c10::kLong},
-    {"torch.IntStorage", c10::kInt},
-    {"torch.ShortStorage", c10::kShort},
-    {"torch.CharStorage", c10::kChar},
-    {"torch.ByteStorage", c10::kByte},
-    {"torch.BoolStorage", c10::kBool},
-    {"torch.ComplexFloatStorage", c10::kComplexFloat},
-    {"torch.ComplexDoubleStorage", c10::kComplexDouble},
-};
 
 // --- the allow-list unpickler (torch/_weights_only_unpickler.py) -------------
 
@@ -98,38 +72,6 @@ constexpr const char* kOrderedDict = "collections.OrderedDict";
 constexpr const char* kRebuildTensor = "torch._utils._rebuild_tensor_v2";
 constexpr const char* kRebuildParameter = "torch._utils._rebuild_parameter";
 
-// The record's bytes, once their CRC-32 matches the directory's (a flipped
-// byte in a weight would otherwise go unnoticed).
-std::string_view checked_record(
-    std::string_view file,
-    const std::string& path,
-    const std::string& name,
-    const ArchiveRecord& r,
-    bool check_crc) {
-  const std::string_view bytes = file.substr(r.data_offset, r.size);
-#if EMBER_HAVE_ZLIB
-  if (!check_crc) return bytes;
-  const auto crc = static_cast<uint32_t>(
-      crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-  if (crc != r.crc32) {
-    throw Error(fmt::format(
-        "{}: record '{}' is damaged (CRC-32 {:08x}, expected {:08x})",
-        path,
-        name,
-        crc,
-        r.crc32));
-  }
-#else
-  (void)path;
-  (void)name;
-  (void)check_crc;
-#endif
-  return bytes;
-}
-
-// 64 MiB of pickle: a state dict of GPT-2 XL's 580 tensors takes 40 KB.
-constexpr uint64_t kMaxPickle = uint64_t{64} << 20;
-
 class PthUnpickler : detail::PickleCursor<PthUnpickler> {
  public:
   PthUnpickler(
@@ -138,40 +80,41 @@ class PthUnpickler : detail::PickleCursor<PthUnpickler> {
       std::string path,
       std::string pickle,
       std::string prefix,
-      bool check_crc)
-      : file_(file),
-        records_(records),
+      bool check_crc,
+      std::shared_ptr<const MappedFile> mapped)
+      : storages_(file, records, path, prefix, check_crc, std::move(mapped)),
         path_(std::move(path)),
-        pickle_(std::move(pickle)),
-        prefix_(std::move(prefix)),
-        check_crc_(check_crc) {
-    data_ =
-        checked_record(file, path_, pickle_, records.at(pickle_), check_crc_);
+        pickle_(std::move(pickle)) {
+    data_ = detail::checked_record(
+        file, path_, pickle_, records.at(pickle_), check_crc);
   }
 
   StateDict run();
 
  private:
   friend class detail::PickleCursor<PthUnpickler>;
-  std::string_view file_;
-  const std::map<std::string, ArchiveRecord>& records_;
+  detail::PthStorages storages_;
   std::string path_;
   std::string pickle_;  // "<prefix>data.pkl"
-  std::string prefix_;  // "archive/"
-  bool check_crc_;
   std::deque<Value> arena_;
   std::vector<Value*> stack_;
   std::vector<size_t> marks_;
   std::map<uint64_t, Value*> memo_;
-  std::map<std::string, Value*> storages_;  // by key
 
   [[noreturn]] void fail(size_t at, const std::string& what) const {
     throw Error(fmt::format("{}: '{}' byte {}: {}", path_, pickle_, at, what));
   }
-  Value* make(Value::Kind kind) {
+  // Every value made and every reference kept is charged to the caps
+  // (checkpoint/pickle.hpp): a deque slot, a stack slot (doubling), a MARK.
+  Value* make(Value::Kind kind, size_t str_bytes = 0) {
+    charge(1, sizeof(Value) + 16 + str_bytes);
     arena_.emplace_back();
     arena_.back().kind = kind;
     return &arena_.back();
+  }
+  void push(Value* v) {
+    charge(1, 2 * sizeof(Value*));
+    stack_.push_back(v);
   }
   Value* pop(size_t at) {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) {
@@ -194,22 +137,28 @@ class PthUnpickler : detail::PickleCursor<PthUnpickler> {
     std::vector<Value*> items(
         stack_.begin() + static_cast<ptrdiff_t>(m), stack_.end());
     stack_.resize(m);
+    charge(items.size(), sizeof(Value*) * items.size());
     return items;
+  }
+  void put(size_t at, uint64_t key) {
+    Value* v = top(at);
+    if (memo_.count(key) == 0) charge(1, 64);  // a new map node
+    memo_[key] = v;
   }
   void push_int(int64_t n) {
     Value* v = make(Value::kInt);
     v->num = n;
-    stack_.push_back(v);
+    push(v);
   }
   void push_str(std::string_view s) {
-    Value* v = make(Value::kStr);
+    Value* v = make(Value::kStr, s.size());
     v->str = std::string(s);
-    stack_.push_back(v);
+    push(v);
   }
   void push_tuple(std::vector<Value*> items) {
     Value* v = make(Value::kTuple);
     v->items = std::move(items);
-    stack_.push_back(v);
+    push(v);
   }
 
   bool scalar(size_t at, unsigned char op);
@@ -219,21 +168,15 @@ class PthUnpickler : detail::PickleCursor<PthUnpickler> {
   void append(size_t at, std::vector<Value*> items);
   void reduce(size_t at);
   void persistent_id(size_t at);
-  Value* storage(
-      size_t at,
-      const StorageType& type,
-      const std::string& key,
-      int64_t numel);
   at::Tensor rebuild_tensor(size_t at, const std::vector<Value*>& args);
   StateDict result(size_t at, const Value& v) const;
 };
 
 void PthUnpickler::global(size_t at, const std::string& name) {
-  Value* v = make(Value::kGlobal);
+  Value* v = make(Value::kGlobal, name.size());
   v->str = name;
-  for (const auto& type : kStorageTypes) {
-    if (name == type.name) v->storage_type = &type;
-  }
+  const StorageType* type = storage_type_named(name);
+  if (type != nullptr && !type->quantized) v->storage_type = type;
   if (v->storage_type == nullptr && name != kOrderedDict &&
       name != kRebuildTensor && name != kRebuildParameter) {
     fail(
@@ -246,13 +189,15 @@ void PthUnpickler::global(size_t at, const std::string& name) {
             kOrderedDict,
             kRebuildTensor));
   }
-  stack_.push_back(v);
+  push(v);
 }
 
 void PthUnpickler::set_item(size_t at, Value* dict, Value* key, Value* value) {
   if (dict->kind != Value::kDict) {
     fail(at, fmt::format("SETITEM on a {}, not a dict", kind_name(dict->kind)));
   }
+  charge(2, 2 * 2 * sizeof(Value*));
+  if (key->kind == Value::kStr) charge(1, 64 + key->str.size());  // set node
   if (key->kind == Value::kStr && !dict->keys.insert(key->str).second) {
     fail(at, fmt::format("duplicate key '{}'", key->str));
   }
@@ -265,6 +210,7 @@ void PthUnpickler::append(size_t at, std::vector<Value*> items) {
   if (list->kind != Value::kList) {
     fail(at, fmt::format("APPEND to a {}, not a list", kind_name(list->kind)));
   }
+  charge(items.size(), 2 * sizeof(Value*) * items.size());
   list->items.insert(list->items.end(), items.begin(), items.end());
 }
 
@@ -282,7 +228,7 @@ void PthUnpickler::reduce(size_t at) {
   }
   if (func->kind == Value::kGlobal && func->str == kOrderedDict) {
     if (!args->items.empty()) fail(at, "OrderedDict() with arguments");
-    stack_.push_back(make(Value::kDict));
+    push(make(Value::kDict));
     return;
   }
   Value* t = make(Value::kTensor);
@@ -304,67 +250,7 @@ void PthUnpickler::reduce(size_t at) {
             kRebuildTensor,
             kRebuildParameter));
   }
-  stack_.push_back(t);
-}
-
-// The 1-D storage `key`, read from "<prefix>data/<key>" the first time.
-Value* PthUnpickler::storage(
-    size_t at, const StorageType& type, const std::string& key, int64_t numel) {
-  if (const auto it = storages_.find(key); it != storages_.end()) {
-    Value* s = it->second;
-    if (s->tensor.scalar_type() != type.dtype || s->tensor.numel() != numel) {
-      fail(
-          at,
-          fmt::format(
-              "storage '{}' is named twice with different types or sizes",
-              key));
-    }
-    return s;
-  }
-  const std::string record = prefix_ + "data/" + key;
-  const auto it = records_.find(record);
-  if (it == records_.end())
-    fail(at, fmt::format("storage record '{}' is missing", record));
-  const uint64_t item = c10::elementSize(type.dtype);
-  if (it->second.deflated) {
-    fail(
-        at,
-        fmt::format(
-            "storage record '{}' is compressed (torch.save stores it)",
-            record));
-  }
-  if (numel < 0 || static_cast<uint64_t>(numel) > it->second.size / item) {
-    fail(
-        at,
-        fmt::format(
-            "storage record '{}' holds {} bytes, too few for {} elements "
-            "of {} bytes",
-            record,
-            it->second.size,
-            numel,
-            item));
-  }
-  Value* s = make(Value::kStorage);
-  s->str = record;
-  s->tensor = at::empty({numel}, at::TensorOptions().dtype(type.dtype));
-  const auto bytes = static_cast<size_t>(numel) * item;
-  const char* src =
-      checked_record(file_, path_, record, it->second, check_crc_).data();
-  if (type.dtype == c10::kBool) {
-    for (size_t k = 0; k < bytes; ++k) {
-      if (src[k] != 0 && src[k] != 1) {  // any other byte is no C++ bool
-        fail(
-            at,
-            fmt::format(
-                "storage record '{}': byte {} is not a bool (0 or 1)",
-                record,
-                k));
-      }
-    }
-  }
-  if (bytes > 0) std::memcpy(s->tensor.data_ptr(), src, bytes);
-  storages_[key] = s;
-  return s;
+  push(t);
 }
 
 // BINPERSID of ('storage', torch.<T>Storage, key, location, numel): the
@@ -382,13 +268,19 @@ void PthUnpickler::persistent_id(size_t at) {
         "persistent id is not ('storage', torch.<T>Storage, key, location, "
         "numel)");
   }
-  stack_.push_back(storage(at, *p[1]->storage_type, p[2]->str, p[4]->num));
+  Value* s = make(Value::kStorage, p[2]->str.size() + 16);
+  try {
+    s->tensor =
+        storages_.get(*p[1]->storage_type, p[2]->str, p[4]->num, s->str);
+  } catch (const detail::PthValueError& e) {
+    fail(at, e.what());
+  }
+  push(s);
 }
 
 // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
 // backward_hooks[, metadata]): a view of the storage, checked to lie inside
-// it. A view may not hold more elements than its storage (a zero-stride
-// view could otherwise claim 2^62 of them).
+// it (detail::storage_view).
 at::Tensor PthUnpickler::rebuild_tensor(
     size_t at, const std::vector<Value*>& a) {
   if ((a.size() != 6 && a.size() != 7) || a[0]->kind != Value::kStorage ||
@@ -399,13 +291,8 @@ at::Tensor PthUnpickler::rebuild_tensor(
         "_rebuild_tensor_v2 takes (storage, offset, size, stride, "
         "requires_grad, hooks[, metadata]) with as many strides as sizes");
   }
-  const at::Tensor& storage = a[0]->tensor;
-  const int64_t capacity = storage.numel();
   std::vector<int64_t> size;
   std::vector<int64_t> stride;
-  int64_t numel = 1;
-  int64_t last = a[1]->num;  // index of the view's last element
-  bool out = last < 0 || last > capacity;
   for (size_t d = 0; d < a[2]->items.size(); ++d) {
     const Value* n = a[2]->items[d];
     const Value* s = a[3]->items[d];
@@ -415,39 +302,13 @@ at::Tensor PthUnpickler::rebuild_tensor(
     }
     size.push_back(n->num);
     stride.push_back(s->num);
-    if (numel != 0)
-      numel = n->num > capacity / numel ? capacity + 1 : numel * n->num;
-    if (n->num > 1) {
-      // last += (n - 1) * s, staying <= capacity
-      out =
-          out || s->num > (capacity - std::min(last, capacity)) / (n->num - 1);
-      if (!out) last += (n->num - 1) * s->num;
-    }
   }
-  if (numel == 0) return at::empty(size, storage.options());
-  if (numel > capacity) {
-    fail(
-        at,
-        fmt::format(
-            "a tensor of size {} has more elements than its storage '{}' "
-            "({}); hint: save a .contiguous() copy",
-            fmt::join(size, "x"),
-            a[0]->str,
-            capacity));
+  try {
+    return detail::storage_view(
+        a[0]->tensor, a[0]->str, a[1]->num, size, stride);
+  } catch (const detail::PthValueError& e) {
+    fail(at, e.what());
   }
-  if (out || last >= capacity) {
-    fail(
-        at,
-        fmt::format(
-            "a tensor (offset {}, size {}, stride {}) reaches past the {} "
-            "elements of storage '{}'",
-            a[1]->num,
-            fmt::join(size, "x"),
-            fmt::join(stride, ","),
-            capacity,
-            a[0]->str));
-  }
-  return storage.as_strided(size, stride, a[1]->num);
 }
 
 StateDict PthUnpickler::result(size_t at, const Value& v) const {
@@ -497,11 +358,11 @@ StateDict PthUnpickler::run() {
 // clang-format off
 bool PthUnpickler::scalar(size_t at, unsigned char op) {
   switch (op) {
-    case 'N': stack_.push_back(make(Value::kNone)); return true;
+    case 'N': push(make(Value::kNone)); return true;
     case 0x88: case 0x89: {  // NEWTRUE, NEWFALSE
       Value* v = make(Value::kBool);
       v->num = op == 0x88;
-      stack_.push_back(v);
+      push(v);
       return true;
     }
     case 'K': push_int(static_cast<int64_t>(uint(at, 1, "BININT1"))); return true;
@@ -517,7 +378,7 @@ bool PthUnpickler::scalar(size_t at, unsigned char op) {
       push_int(static_cast<int64_t>(v));
       return true;
     }
-    case 'G': take(at, 8, "BINFLOAT"); stack_.push_back(make(Value::kFloat)); return true;
+    case 'G': take(at, 8, "BINFLOAT"); push(make(Value::kFloat)); return true;
     case 'X': push_str(take(at, uint(at, 4, "BINUNICODE"), "BINUNICODE")); return true;
     case 0x8c:
       push_str(take(at, uint(at, 1, "SHORT_BINUNICODE"), "SHORT_BINUNICODE"));
@@ -537,9 +398,9 @@ void PthUnpickler::step(size_t at, unsigned char op) {
   switch (op) {
     case 0x80: take(at, 1, "PROTO"); break;
     case 0x95: uint(at, 8, "FRAME"); break;  // protocol 4 framing: no-op
-    case '(': marks_.push_back(stack_.size()); break;
-    case '}': stack_.push_back(make(Value::kDict)); break;
-    case ']': stack_.push_back(make(Value::kList)); break;
+    case '(': charge(1, 16); marks_.push_back(stack_.size()); break;
+    case '}': push(make(Value::kDict)); break;
+    case ']': push(make(Value::kList)); break;
     case ')': push_tuple({}); break;
     case 't': push_tuple(pop_mark(at)); break;
     case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
@@ -586,14 +447,14 @@ void PthUnpickler::step(size_t at, unsigned char op) {
       }
       break;
     case 'Q': persistent_id(at); break;
-    case 'q': memo_[uint(at, 1, "BINPUT")] = top(at); break;
-    case 'r': memo_[uint(at, 4, "LONG_BINPUT")] = top(at); break;
-    case 0x94: memo_[memo_.size()] = top(at); break;  // MEMOIZE
+    case 'q': put(at, uint(at, 1, "BINPUT")); break;
+    case 'r': put(at, uint(at, 4, "LONG_BINPUT")); break;
+    case 0x94: put(at, memo_.size()); break;  // MEMOIZE
     case 'h': case 'j': {  // BINGET, LONG_BINGET
       const uint64_t key = uint(at, op == 'h' ? 1 : 4, "BINGET");
       const auto it = memo_.find(key);
       if (it == memo_.end()) fail(at, fmt::format("memo {} was never put", key));
-      stack_.push_back(it->second);
+      push(it->second);
       break;
     }
     default:
@@ -602,269 +463,6 @@ void PthUnpickler::step(size_t at, unsigned char op) {
 }
 // clang-format on
 
-// --- writing: a protocol-2 pickle and a stored zip, as torch.save ------------
-
-void put_le(std::string& out, uint64_t v, int bytes) {
-  for (int k = 0; k < bytes; ++k) {
-    out += static_cast<char>((v >> (8 * k)) & 0xFF);
-  }
-}
-
-// The pickle opcodes torch.save's pickler emits for an OrderedDict of tensors.
-struct PickleOut {
-  std::string out;
-
-  void ops(const char* bytes, size_t n) {
-    out.append(bytes, n);
-  }
-  void integer(int64_t v) {
-    if (v >= 0 && v < 256) {
-      out += 'K';
-      put_le(out, static_cast<uint64_t>(v), 1);
-    } else if (v >= 0 && v < 65536) {
-      out += 'M';
-      put_le(out, static_cast<uint64_t>(v), 2);
-    } else if (v >= INT32_MIN && v <= INT32_MAX) {
-      out += 'J';
-      put_le(out, static_cast<uint64_t>(v), 4);
-    } else {
-      ops("\x8a\x08", 2);  // LONG1 of 8 bytes
-      put_le(out, static_cast<uint64_t>(v), 8);
-    }
-  }
-  void str(std::string_view s) {
-    out += 'X';
-    put_le(out, s.size(), 4);
-    out += s;
-  }
-  // GLOBAL "module\nname\n" of "module.name" (split at the last dot).
-  void global(std::string_view dotted) {
-    const size_t dot = dotted.rfind('.');
-    out += 'c';
-    out += dotted.substr(0, dot);
-    out += '\n';
-    out += dotted.substr(dot + 1);
-    out += '\n';
-  }
-  // EMPTY_TUPLE, TUPLE1..3, or MARK ... TUPLE.
-  void int_tuple(c10::IntArrayRef v) {
-    if (v.size() > 3) out += '(';
-    for (const int64_t x : v) integer(x);
-    if (v.size() > 3) {
-      out += 't';
-    } else {
-      out += static_cast<char>(v.empty() ? ')' : 0x84 + v.size());
-    }
-  }
-};
-
-const StorageType& storage_type(
-    const std::string& name, c10::ScalarType dtype) {
-  for (const auto& type : kStorageTypes) {
-    if (type.dtype == dtype) return type;
-  }
-  throw Error(fmt::format(
-      "write_pth: tensor '{}' has dtype {}, which has no torch storage type",
-      name,
-      c10::toString(dtype)));
-}
-
-// torch.save(OrderedDict(sd)): OrderedDict() (memo 0), then per tensor
-// _rebuild_tensor_v2 (memo 1) of ('storage', torch.<T>Storage, '<i>', 'cpu',
-// numel), offset 0, its size and stride, False, OrderedDict().
-std::string state_dict_pickle(
-    const StateDict& sd, const std::vector<at::Tensor>& data) {
-  PickleOut p;
-  p.ops("\x80\x02", 2);  // PROTO 2
-  p.global(kOrderedDict);
-  p.ops("q\0)R(", 5);  // BINPUT 0, EMPTY_TUPLE, REDUCE, MARK
-  for (size_t i = 0; i < sd.size(); ++i) {
-    const at::Tensor& t = data[i];
-    p.str(sd[i].first);
-    if (i == 0) {
-      p.global(kRebuildTensor);
-      p.ops("q\1", 2);  // BINPUT 1
-    } else {
-      p.ops("h\1", 2);  // BINGET 1
-    }
-    p.ops("((", 2);  // MARK (the arguments), MARK (the persistent id)
-    p.str("storage");
-    p.global(storage_type(sd[i].first, t.scalar_type()).name);
-    p.str(std::to_string(i));
-    p.str("cpu");
-    p.integer(t.numel());
-    p.ops("tQ", 2);  // TUPLE, BINPERSID
-    p.integer(0);
-    p.int_tuple(t.sizes());
-    p.int_tuple(t.strides());
-    p.ops("\x89h\0)RtR", 7);  // False, OrderedDict(), TUPLE, REDUCE
-  }
-  p.ops("u.", 2);  // SETITEMS, STOP
-  return p.out;
-}
-
-constexpr uint64_t kMax32 = 0xFFFFFFFF;
-
-// A zip of stored records whose data start at multiples of 64 bytes (torch's
-// PyTorchStreamWriter pads the local header's extra field, id "FB"). Zip64
-// fields where an offset or size needs them (or always, `force_zip64`).
-class ZipOut {
- public:
-  explicit ZipOut(bool force_zip64) : force_zip64_(force_zip64) {}
-
-  void add(const std::string& name, std::string_view data);
-  // The central directory and end records; the pieces of the whole file.
-  std::vector<std::string_view> finish();
-
- private:
-  bool force_zip64_;
-  uint64_t offset_ = 0;
-  uint64_t count_ = 0;
-  std::deque<std::string> owned_;  // a deque: growing it moves no string
-  std::vector<std::string_view> pieces_;
-  std::string central_;
-
-  // version, flags, method, time, date, CRC-32, both sizes, name length.
-  static void header_fields(
-      std::string& h, uint32_t crc, uint64_t size, bool big, size_t name_len) {
-    put_le(h, big ? 45 : 20, 2);
-    put_le(h, 0, 6);     // flags, method (stored), time
-    put_le(h, 0x21, 2);  // 1980-01-01
-    put_le(h, crc, 4);
-    put_le(h, big ? kMax32 : size, 4);
-    put_le(h, big ? kMax32 : size, 4);
-    put_le(h, name_len, 2);
-  }
-  void central_entry(
-      const std::string& name, uint32_t crc, uint64_t size, uint64_t local);
-};
-
-void ZipOut::add(const std::string& name, std::string_view data) {
-  const bool big = force_zip64_ || data.size() >= kMax32;
-#if EMBER_HAVE_ZLIB
-  const auto crc = static_cast<uint32_t>(
-      crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
-#else
-  const uint32_t crc = 0;
-  throw Error(
-      "write_pth: this build has no zlib for the zip's CRC-32; hint: "
-      "install zlib (zlib1g-dev) and rebuild");
-#endif
-  std::string& h = owned_.emplace_back();
-  const uint64_t zip64_len = big ? 20 : 0;
-  const uint64_t at = offset_ + 30 + name.size() + zip64_len + 4;
-  const uint64_t pad = (64 - at % 64) % 64;
-  put_le(h, 0x04034b50, 4);
-  header_fields(h, crc, data.size(), big, name.size());
-  put_le(h, zip64_len + 4 + pad, 2);  // extra field length
-  h += name;
-  if (big) {
-    put_le(h, 0x0001, 2);
-    put_le(h, 16, 2);
-    put_le(h, data.size(), 8);
-    put_le(h, data.size(), 8);
-  }
-  put_le(h, 0x4246, 2);  // "FB"
-  put_le(h, pad, 2);
-  h.append(static_cast<size_t>(pad), 'Z');
-  pieces_.push_back(h);
-  pieces_.push_back(data);
-  central_entry(name, crc, data.size(), offset_);
-  offset_ += h.size() + data.size();
-}
-
-void ZipOut::central_entry(
-    const std::string& name, uint32_t crc, uint64_t size, uint64_t local) {
-  const bool big = force_zip64_ || size >= kMax32 || local >= kMax32;
-  std::string& c = central_;
-  put_le(c, 0x02014b50, 4);
-  put_le(c, 0x0300 | 45, 2);  // made by: Unix, zip 4.5
-  header_fields(c, crc, size, big, name.size());
-  put_le(c, big ? 28 : 0, 2);  // extra field length
-  put_le(c, 0, 6);             // comment length, disk, internal attributes
-  put_le(c, 0, 4);             // external attributes
-  put_le(c, big ? kMax32 : local, 4);
-  c += name;
-  if (big) {
-    put_le(c, 0x0001, 2);
-    put_le(c, 24, 2);
-    put_le(c, size, 8);
-    put_le(c, size, 8);
-    put_le(c, local, 8);
-  }
-  ++count_;
-}
-
-std::vector<std::string_view> ZipOut::finish() {
-  const uint64_t dir_offset = offset_;
-  const uint64_t dir_size = central_.size();
-  pieces_.push_back(central_);
-  std::string& e = owned_.emplace_back();
-  const bool zip64 = force_zip64_ || count_ >= 0xFFFF || dir_offset >= kMax32 ||
-                     dir_size >= kMax32;
-  if (zip64) {
-    put_le(e, 0x06064b50, 4);
-    put_le(e, 44, 8);  // bytes after this field
-    put_le(e, 45, 2);
-    put_le(e, 45, 2);
-    put_le(e, 0, 8);  // this disk, the directory's disk
-    put_le(e, count_, 8);
-    put_le(e, count_, 8);
-    put_le(e, dir_size, 8);
-    put_le(e, dir_offset, 8);
-    put_le(e, 0x07064b50, 4);  // the locator
-    put_le(e, 0, 4);
-    put_le(e, dir_offset + dir_size, 8);
-    put_le(e, 1, 4);
-  }
-  put_le(e, 0x06054b50, 4);
-  put_le(e, 0, 4);
-  put_le(e, zip64 ? 0xFFFF : count_, 2);
-  put_le(e, zip64 ? 0xFFFF : count_, 2);
-  put_le(e, zip64 ? kMax32 : dir_size, 4);
-  put_le(e, zip64 ? kMax32 : dir_offset, 4);
-  put_le(e, 0, 2);  // comment length
-  pieces_.push_back(e);
-  return pieces_;
-}
-
-// torch.save's file for `sd`: the pieces point into `data` (contiguous CPU
-// copies of the tensors), `pickle` and `zip`, so it is built in place.
-struct PthOut {
-  std::vector<at::Tensor> data;
-  std::string pickle;
-  ZipOut zip;
-  std::vector<std::string_view> pieces;
-
-  PthOut(const StateDict& sd, bool force_zip64) : zip(force_zip64) {
-    std::set<std::string> names;
-    for (const auto& [name, t] : sd) {
-      if (name.empty()) throw Error("write_pth: a tensor has an empty name");
-      if (!names.insert(name).second) {
-        throw Error(fmt::format("write_pth: duplicate key '{}'", name));
-      }
-      if (!t.defined() || t.layout() != c10::kStrided || t.is_quantized()) {
-        throw Error(fmt::format(
-            "write_pth: tensor '{}' is undefined, sparse or quantized "
-            "(expected a dense tensor)",
-            name));
-      }
-      data.push_back(t.to(c10::kCPU).contiguous());
-    }
-    pickle = state_dict_pickle(sd, data);
-    zip.add("archive/data.pkl", pickle);
-    for (size_t i = 0; i < data.size(); ++i) {
-      zip.add(
-          fmt::format("archive/data/{}", i),
-          {static_cast<const char*>(data[i].data_ptr()), data[i].nbytes()});
-    }
-    zip.add("archive/version", "3\n");
-    pieces = zip.finish();
-  }
-  PthOut(const PthOut&) = delete;
-  PthOut& operator=(const PthOut&) = delete;
-};
-
 [[noreturn]] void file_error(const std::string& path, const std::string& what) {
   throw Error(fmt::format("{}: {}", path, what));
 }
@@ -872,11 +470,19 @@ struct PthOut {
 }  // namespace
 
 StateDict parse_pth(std::string_view file, const std::string& path) {
-  return detail::parse_pth(file, path, true);
+  return detail::parse_pth(file, path, true, nullptr);
 }
 
 StateDict detail::parse_pth(
     std::string_view file, const std::string& path, bool check_crc) {
+  return parse_pth(file, path, check_crc, nullptr);
+}
+
+StateDict detail::parse_pth(
+    std::string_view file,
+    const std::string& path,
+    bool check_crc,
+    std::shared_ptr<const MappedFile> mapped) {
   if (file.size() >= 2 && static_cast<unsigned char>(file[0]) == 0x80 &&
       file[1] == 0x02) {
     file_error(
@@ -921,32 +527,24 @@ StateDict detail::parse_pth(
   if (r.deflated)
     file_error(
         path, fmt::format("'{}' is compressed (torch.save stores it)", pickle));
-  if (r.size > kMaxPickle) {
+  if (r.size > kMaxPickleBytes) {
     file_error(
         path,
         fmt::format(
             "'{}' is {} bytes (a state dict's pickle is at most {})",
             pickle,
             r.size,
-            kMaxPickle));
+            kMaxPickleBytes));
   }
-  return PthUnpickler(file, records, path, pickle, prefix, check_crc).run();
+  return PthUnpickler(
+             file, records, path, pickle, prefix, check_crc, std::move(mapped))
+      .run();
 }
 
 StateDict read_pth(const std::string& path) {
-  return parse_pth(read_file(path), path);
-}
-
-void write_pth(const std::string& path, const StateDict& sd) {
-  const PthOut out(sd, false);
-  write_file_atomic(path, out.pieces);
-}
-
-std::string detail::pth_bytes(const StateDict& sd, bool force_zip64) {
-  const PthOut out(sd, force_zip64);
-  std::string bytes;
-  for (const auto piece : out.pieces) bytes += piece;
-  return bytes;
+  auto file = MappedFile::open(path);
+  const std::string_view bytes = file->bytes();
+  return detail::parse_pth(bytes, path, true, std::move(file));
 }
 
 }  // namespace ember

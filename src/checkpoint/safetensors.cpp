@@ -11,6 +11,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include <ember/checkpoint/storage_type.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/mapped_file.hpp>
 
@@ -21,22 +22,47 @@ using nlohmann::json;
 
 constexpr uint64_t kMaxHeader = uint64_t{100} << 20;  // as safetensors' own
 
-struct DtypeName {
-  const char* name;
-  at::ScalarType type;
-};
-constexpr DtypeName kDtypes[] = {
-    {"F64", at::kDouble},
-    {"F32", at::kFloat},
-    {"F16", at::kHalf},
-    {"BF16", at::kBFloat16},
-    {"I64", at::kLong},
-    {"I32", at::kInt},
-    {"I16", at::kShort},
-    {"I8", at::kChar},
-    {"U8", at::kByte},
-    {"BOOL", at::kBool},
-};
+// nlohmann's dump() recurses once per level of nesting, and a header of
+// 100,000 '[' overflowed the stack in an error message; a real header nests
+// 3 deep (object, entry, shape).
+constexpr int kMaxDepth = 64;
+
+// `v` as JSON for a message, at most 80 characters.
+std::string brief(const json& v) {
+  std::string s = v.dump();
+  if (s.size() > 80) s = s.substr(0, 77) + "...";
+  return s;
+}
+
+// Refuses nesting deeper than kMaxDepth before the parser sees the text.
+void check_depth(std::string_view text, const std::string& where) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // an escaped character, perhaps '"'
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) {
+        throw Error(fmt::format(
+            "{}: the JSON header (bytes 8-{}) nests deeper than {} levels at "
+            "byte {}",
+            where,
+            8 + text.size(),
+            kMaxDepth,
+            8 + i));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
 
 // One tensor's entry, checked.
 struct Entry {
@@ -74,6 +100,7 @@ Header parse_header(std::string_view bytes, const std::string& where) {
         n > kMaxHeader ? " (and the format allows at most 100 MB)" : ""));
   }
   const std::string_view text = bytes.substr(8, n);
+  check_depth(text, where);
   // Duplicate top-level keys: nlohmann keeps the last one silently.
   std::set<std::string> keys;
   std::string duplicate;
@@ -111,16 +138,14 @@ Header parse_header(std::string_view bytes, const std::string& where) {
 
 at::ScalarType dtype_of(const json& v, const std::string& where) {
   if (v.is_string()) {
-    const auto s = v.get<std::string>();
-    for (const auto& d : kDtypes) {
-      if (s == d.name) return d.type;
-    }
+    const StorageType* type = safetensors_type_named(v.get<std::string>());
+    if (type != nullptr) return type->dtype;
   }
   throw Error(fmt::format(
       "{}: dtype {} is not one ember reads (F64, F32, F16, BF16, I64, I32, "
       "I16, I8, U8, BOOL)",
       where,
-      v.dump()));
+      brief(v)));
 }
 
 // Bytes of `shape` elements of `type`, or an error when a dimension is
@@ -144,7 +169,7 @@ Entry parse_entry(
     throw Error(fmt::format(
         "{}: expected an object with dtype, shape and data_offsets (got {})",
         where,
-        v.dump().substr(0, 80)));
+        brief(v)));
   }
   Entry e;
   e.name = name;
@@ -156,11 +181,11 @@ Entry parse_entry(
         (x.is_number_integer() && x.get<int64_t>() >= 0);
   };
   if (!shape.is_array() || !std::all_of(shape.begin(), shape.end(), is_count))
-    throw Error(fmt::format("{}: shape {} is not a list of sizes", where, shape.dump()));
+    throw Error(fmt::format("{}: shape {} is not a list of sizes", where, brief(shape)));
   if (!offsets.is_array() || offsets.size() != 2 || !is_count(offsets[0]) ||
       !is_count(offsets[1])) {
     throw Error(fmt::format(
-        "{}: data_offsets {} is not [begin, end]", where, offsets.dump()));
+        "{}: data_offsets {} is not [begin, end]", where, brief(offsets)));
   }
   for (const auto& d : shape) e.shape.push_back(d.get<int64_t>());
   e.begin = offsets[0].get<uint64_t>();
@@ -178,7 +203,7 @@ Entry parse_entry(
     throw Error(fmt::format(
         "{}: shape {} of {} needs {} bytes, data_offsets [{}, {}] hold {}",
         where,
-        shape.dump(),
+        brief(shape),
         v["dtype"].get<std::string>(),
         want,
         e.begin,
@@ -270,10 +295,8 @@ std::string safetensors_bytes(
   uint64_t at = 0;
   for (const size_t i : order) {
     const auto& [name, t] = sd[i];
-    const char* dtype = nullptr;
-    for (const auto& d : kDtypes) {
-      if (d.type == t.scalar_type()) dtype = d.name;
-    }
+    const StorageType* type = storage_type_of(t.scalar_type());
+    const char* dtype = type != nullptr ? type->safetensors : nullptr;
     if (dtype == nullptr) {
       throw Error(fmt::format(
           "safetensors: tensor '{}' has dtype {}, which the format lacks",

@@ -1,54 +1,18 @@
 #include "ember/checkpoint/torch_archive.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include <fmt/core.h>
-#if EMBER_HAVE_ZLIB
-#include <zlib.h>
-#endif
 
+#include <ember/checkpoint/pickle.hpp>
+#include <ember/checkpoint/storage_type.hpp>
 #include <ember/util/error.hpp>
 
 namespace ember {
-
-uint64_t detail::read_le(std::string_view s, uint64_t at, int bytes) {
-  uint64_t v = 0;
-  for (int k = bytes - 1; k >= 0; --k) {
-    v = (v << 8) | static_cast<unsigned char>(s[at + static_cast<uint64_t>(k)]);
-  }
-  return v;
-}
-
 namespace {
-
-// --- zip (APPNOTE.TXT 4.3) ----------------------------------------------------
-
-uint64_t le(std::string_view s, uint64_t at, int bytes) {
-  return detail::read_le(s, at, bytes);
-}
-
-[[noreturn]] void zip_error(const std::string& what) {
-  throw Error("archive: " + what);
-}
-
-// s[at, at + n) lies inside s (no overflow).
-bool inside(std::string_view s, uint64_t at, uint64_t n) {
-  return at <= s.size() && n <= s.size() - at;
-}
-
-constexpr uint32_t kEndSig = 0x06054b50;
-constexpr uint32_t kEnd64LocatorSig = 0x07064b50;
-constexpr uint32_t kEnd64Sig = 0x06064b50;
-constexpr uint32_t kCentralSig = 0x02014b50;
-constexpr uint32_t kLocalSig = 0x04034b50;
-constexpr uint64_t kMax32 = 0xFFFFFFFF;
-// Deflate's largest expansion: 258 bytes from a 2-bit code, about 1032:1.
-constexpr uint64_t kMaxInflate = 1032;
-
 // --- pickle (Python's pickletools; torch/csrc/jit/serialization/pickler.h) ---
 
 // What the scan needs to know of a value: strings, ints and tuples (to read
@@ -70,25 +34,6 @@ ValuePtr opaque() {
   return v;
 }
 
-// Bytes per element of torch.<T>Storage, 0 when unknown.
-int storage_item_size(const std::string& global) {
-  static const std::pair<const char*, int> kSizes[] = {
-      {"torch.DoubleStorage", 8},  {"torch.FloatStorage", 4},
-      {"torch.HalfStorage", 2},    {"torch.BFloat16Storage", 2},
-      {"torch.LongStorage", 8},    {"torch.IntStorage", 4},
-      {"torch.ShortStorage", 2},   {"torch.CharStorage", 1},
-      {"torch.ByteStorage", 1},    {"torch.BoolStorage", 1},
-      {"torch.ComplexDoubleStorage", 16}, {"torch.ComplexFloatStorage", 8},
-      {"torch.QInt8Storage", 1},   {"torch.QUInt8Storage", 1},
-      {"torch.QInt32Storage", 4},  {"torch.QUInt4x2Storage", 1},
-      {"torch.QUInt2x4Storage", 1},
-  };
-  for (const auto& [name, size] : kSizes) {
-    if (global == name) return size;
-  }
-  return 0;
-}
-
 class PickleScan : detail::PickleCursor<PickleScan> {
  public:
   PickleScan(
@@ -98,6 +43,14 @@ class PickleScan : detail::PickleCursor<PickleScan> {
       : records_(records), name_(name) {
     const ArchiveRecord& r = records.at(name);
     if (r.deflated) fail(0, "the pickle is compressed (LibTorch stores it)");
+    if (r.size > kMaxPickleBytes) {
+      fail(
+          0,
+          fmt::format(
+              "the pickle is {} bytes (at most {} are read)",
+              r.size,
+              kMaxPickleBytes));
+    }
     data_ = zip.substr(r.data_offset, r.size);
     // "<dir>/<stem>.pkl" keeps its storages in "<dir>/<stem>/<key>".
     storage_prefix_ = name.substr(0, name.size() - 4) + "/";
@@ -126,18 +79,24 @@ class PickleScan : detail::PickleCursor<PickleScan> {
         "archive record '{}': byte {}: {}", name_, at, what));
   }
 
+  // Every value made and every reference kept is charged to the caps.
+  std::shared_ptr<Value> make(Value::Kind kind, size_t str_bytes = 0) {
+    charge(1, sizeof(Value) + 32 + str_bytes);  // 32: shared_ptr's block
+    auto v = std::make_shared<Value>();
+    v->kind = kind;
+    return v;
+  }
   void push(ValuePtr v) {
+    charge(1, 2 * sizeof(ValuePtr));  // the stack doubles as it grows
     stack_.push_back(std::move(v));
   }
   void push_str(std::string_view s) {
-    auto v = std::make_shared<Value>();
-    v->kind = Value::kStr;
+    auto v = make(Value::kStr, s.size());
     v->str = std::string(s);
     push(std::move(v));
   }
   void push_int(int64_t n) {
-    auto v = std::make_shared<Value>();
-    v->kind = Value::kInt;
+    auto v = make(Value::kInt);
     v->num = n;
     push(std::move(v));
   }
@@ -157,11 +116,11 @@ class PickleScan : detail::PickleCursor<PickleScan> {
         std::make_move_iterator(stack_.begin() + static_cast<ptrdiff_t>(m)),
         std::make_move_iterator(stack_.end()));
     stack_.resize(m);
+    charge(items.size(), items.size() * sizeof(ValuePtr));
     return items;
   }
   ValuePtr tuple(size_t at, std::vector<ValuePtr> items) {
-    auto v = std::make_shared<Value>();
-    v->kind = Value::kTuple;
+    auto v = make(Value::kTuple);
     for (const auto& item : items) v->depth = std::max(v->depth, item->depth + 1);
     if (v->depth > kMaxDepth) {
       fail(at, fmt::format("tuples nested deeper than {}", kMaxDepth));
@@ -182,6 +141,7 @@ class PickleScan : detail::PickleCursor<PickleScan> {
                    key,
                    memo_.size()));
     }
+    if (key == memo_.size()) charge(1, 64);  // a new map node
     memo_[key] = top(at);
   }
   void get(size_t at, uint64_t key) {
@@ -201,8 +161,8 @@ class PickleScan : detail::PickleCursor<PickleScan> {
       fail(at, "malformed storage id (expected ('storage', type, key, "
                "location, numel))");
     }
-    const int item = storage_item_size(pid.items[1]->str);
-    if (item == 0) {
+    const StorageType* type = storage_type_named(pid.items[1]->str);
+    if (type == nullptr) {
       fail(at, fmt::format("unknown storage type '{}'", pid.items[1]->str));
     }
     const int64_t numel = pid.items[4]->num;
@@ -212,13 +172,13 @@ class PickleScan : detail::PickleCursor<PickleScan> {
       fail(at, fmt::format("storage record '{}' is missing", record));
     }
     if (numel < 0 ||
-        static_cast<uint64_t>(numel) > it->second.size / static_cast<uint64_t>(item)) {
+        static_cast<uint64_t>(numel) > it->second.size / static_cast<uint64_t>(type->item_size)) {
       fail(at, fmt::format(
                    "storage '{}' claims {} elements of {} bytes, its record "
                    "holds {} bytes",
                    record,
                    numel,
-                   item,
+                   type->item_size,
                    it->second.size));
     }
   }
@@ -234,7 +194,7 @@ class PickleScan : detail::PickleCursor<PickleScan> {
         }
         break;
       }
-      case '(': marks_.push_back(stack_.size()); break;
+      case '(': charge(1, 16); marks_.push_back(stack_.size()); break;
       case '0': pop(at); break;
       case '1': pop_mark(at); break;
       case '2': push(top(at)); break;
@@ -249,7 +209,7 @@ class PickleScan : detail::PickleCursor<PickleScan> {
         const uint64_t n = uint(at, 1, "LONG1");
         const auto bytes = take(at, n, "LONG1");
         if (n <= 8) {
-          uint64_t v = le(bytes, 0, static_cast<int>(n));
+          uint64_t v = detail::read_le(bytes, 0, static_cast<int>(n));
           if (n > 0 && n < 8 && ((v >> (8 * n - 1)) & 1)) {
             v |= ~uint64_t{0} << (8 * n);
           }
@@ -289,8 +249,7 @@ class PickleScan : detail::PickleCursor<PickleScan> {
       case 'c': {  // GLOBAL module\nname\n
         const auto module = line(at, "GLOBAL");
         const auto name = line(at, "GLOBAL");
-        auto v = std::make_shared<Value>();
-        v->kind = Value::kGlobal;
+        auto v = make(Value::kGlobal, module.size() + name.size() + 1);
         v->str = std::string(module) + "." + std::string(name);
         push(std::move(v));
         break;
@@ -314,7 +273,7 @@ class PickleScan : detail::PickleCursor<PickleScan> {
       // memo
       case 'q': put(at, uint(at, 1, "BINPUT")); break;
       case 'r': put(at, uint(at, 4, "LONG_BINPUT")); break;
-      case 0x94: memo_[memo_.size()] = top(at); break;  // MEMOIZE
+      case 0x94: put(at, memo_.size()); break;  // MEMOIZE
       case 'h': get(at, uint(at, 1, "BINGET")); break;
       case 'j': get(at, uint(at, 4, "LONG_BINGET")); break;
       default:
@@ -405,146 +364,7 @@ void check_module_source(std::string_view src, const std::string& name) {
 // 16 MiB of declarations: some 300,000 tensor names.
 constexpr uint64_t kMaxSource = uint64_t{16} << 20;
 
-// A deflated record's bytes, which must inflate to exactly `size` bytes.
-std::string inflate(
-    std::string_view data, uint64_t size, const std::string& name) {
-#if EMBER_HAVE_ZLIB
-  std::string out(static_cast<size_t>(size), '\0');
-  z_stream z{};
-  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) {
-    throw Error(fmt::format("archive record '{}': zlib failed to start", name));
-  }
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = ::inflate(&z, Z_FINISH);
-  const uint64_t produced = z.total_out;
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END || produced != size) {
-    throw Error(fmt::format(
-        "archive record '{}': damaged deflate data (expected {} bytes)",
-        name,
-        size));
-  }
-  return out;
-#else
-  (void)data;
-  (void)size;
-  throw Error(fmt::format(
-      "archive record '{}': compressed, and this build has no zlib to check "
-      "it; hint: install zlib (zlib1g-dev) and rebuild",
-      name));
-#endif
-}
-
 }  // namespace
-
-std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
-  // The end record: 22 bytes and a comment of up to 65535, at the very end.
-  if (zip.size() < 22) zip_error("too short for a zip archive");
-  uint64_t end = zip.size() - 22;
-  const uint64_t lowest = end > 65535 ? end - 65535 : 0;
-  while (le(zip, end, 4) != kEndSig || end + 22 + le(zip, end + 20, 2) > zip.size()) {
-    if (end == lowest) zip_error("no end of central directory record");
-    --end;
-  }
-  uint64_t count = le(zip, end + 10, 2);
-  uint64_t dir_size = le(zip, end + 12, 4);
-  uint64_t dir_offset = le(zip, end + 16, 4);
-  uint64_t dir_end = end;  // the central directory must end before this
-  if (count == 0xFFFF || dir_size == kMax32 || dir_offset == kMax32) {
-    // Zip64: a locator just before the end record points at the zip64 end.
-    if (end < 20 || le(zip, end - 20, 4) != kEnd64LocatorSig) {
-      zip_error("zip64 sizes without a zip64 end locator");
-    }
-    const uint64_t at = le(zip, end - 20 + 8, 8);
-    if (!inside(zip, at, 56) || at > end - 20 || le(zip, at, 4) != kEnd64Sig) {
-      zip_error("zip64 end record missing or outside the file");
-    }
-    count = le(zip, at + 32, 8);
-    dir_size = le(zip, at + 40, 8);
-    dir_offset = le(zip, at + 48, 8);
-    dir_end = at;
-  }
-  if (dir_offset > dir_end || dir_size > dir_end - dir_offset) {
-    zip_error(fmt::format(
-        "central directory ({} bytes at {}) outside the file", dir_size,
-        dir_offset));
-  }
-  if (count > dir_size / 46) {
-    zip_error(fmt::format("{} records cannot fit a {}-byte directory", count, dir_size));
-  }
-  std::map<std::string, ArchiveRecord> out;
-  uint64_t p = dir_offset;
-  const uint64_t stop = dir_offset + dir_size;
-  for (uint64_t k = 0; k < count; ++k) {
-    if (p + 46 > stop || le(zip, p, 4) != kCentralSig) {
-      zip_error(fmt::format("central directory entry {} is damaged", k));
-    }
-    const uint64_t method = le(zip, p + 10, 2);
-    const auto crc = static_cast<uint32_t>(le(zip, p + 16, 4));
-    uint64_t stored = le(zip, p + 20, 4);
-    uint64_t size = le(zip, p + 24, 4);
-    const uint64_t name_len = le(zip, p + 28, 2);
-    const uint64_t extra_len = le(zip, p + 30, 2);
-    const uint64_t comment_len = le(zip, p + 32, 2);
-    uint64_t local = le(zip, p + 42, 4);
-    if (p + 46 + name_len + extra_len + comment_len > stop) {
-      zip_error(fmt::format("central directory entry {} is cut short", k));
-    }
-    std::string name(zip.substr(p + 46, name_len));
-    // Zip64 extended information: the 0xFFFFFFFF fields, in this order.
-    for (uint64_t e = p + 46 + name_len; e + 4 <= p + 46 + name_len + extra_len;) {
-      const uint64_t id = le(zip, e, 2);
-      const uint64_t len = le(zip, e + 2, 2);
-      const uint64_t body = e + 4;
-      if (body + len > p + 46 + name_len + extra_len) break;
-      if (id == 0x0001) {
-        uint64_t f = body;
-        for (uint64_t* field : {&size, &stored, &local}) {
-          if (*field != kMax32) continue;
-          if (f + 8 > body + len) zip_error(fmt::format("record '{}': zip64 field missing", name));
-          *field = le(zip, f, 8);
-          f += 8;
-        }
-      }
-      e = body + len;
-    }
-    p += 46 + name_len + extra_len + comment_len;
-    if (method == 0 && stored != size) {
-      zip_error(fmt::format(
-          "record '{}': stored, yet {} bytes become {}", name, stored, size));
-    }
-    if (method == 8 && size / kMaxInflate > stored) {
-      zip_error(fmt::format(
-          "record '{}': {} deflated bytes cannot inflate to {}", name, stored,
-          size));
-    }
-    if (method != 0 && method != 8) {
-      zip_error(fmt::format("record '{}': compression method {} (expected stored "
-                            "or deflate)", name, method));
-    }
-    // The local header repeats the name; its extra field (alignment
-    // padding) may differ from the central one.
-    if (!inside(zip, local, 30) || le(zip, local, 4) != kLocalSig) {
-      zip_error(fmt::format("record '{}': local header missing at {}", name, local));
-    }
-    ArchiveRecord r;
-    r.data_offset = local + 30 + le(zip, local + 26, 2) + le(zip, local + 28, 2);
-    r.stored_size = stored;
-    r.size = size;
-    r.deflated = method == 8;
-    r.crc32 = crc;
-    if (r.data_offset > dir_offset || stored > dir_offset - r.data_offset) {
-      zip_error(fmt::format(
-          "record '{}': {} bytes at {} run past the records", name, stored,
-          r.data_offset));
-    }
-    out[name] = r;
-  }
-  return out;
-}
 
 void check_torch_archive(std::string_view zip) {
   const auto records = list_zip_records(zip);
@@ -571,7 +391,7 @@ void check_torch_archive(std::string_view zip) {
     const std::string_view stored =
         zip.substr(record.data_offset, record.stored_size);
     check_module_source(
-        record.deflated ? inflate(stored, record.size, name)
+        record.deflated ? detail::inflate_record(stored, record.size, name)
                         : std::string(stored),
         name);
   }

@@ -306,6 +306,10 @@ void load_weights(torch::nn::Module& m, const std::string& path) {
   StateDict sd = read_weights(path);
   if (is_hf_gpt2(sd)) sd = from_hf_gpt2(sd, path);
   auto file = by_name(sd, path);
+  // `file` alone holds the tensors now, and assign_weights lets each go once
+  // copied: a .pth's storage then drops its pages (checkpoint/pth.hpp), so
+  // the peak is about the model plus one storage, not the model twice.
+  sd.clear();
   std::map<std::string, at::Tensor> own;
   std::set<std::string> buffers;
   for (const auto& p : m.named_parameters()) own.emplace(p.key(), p.value());

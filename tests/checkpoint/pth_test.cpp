@@ -14,7 +14,9 @@
 #include <catch2/catch.hpp>
 #include <torch/nn/module.h>
 
+#include <ember/checkpoint/pickle.hpp>
 #include <ember/checkpoint/pth.hpp>
+#include <ember/checkpoint/zip_archive.hpp>
 #include <ember/nn/gpt_model.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
@@ -251,7 +253,7 @@ TEST_CASE(
   bad(flipped, "record 'archive/data/0' is damaged (CRC-32");
   CHECK_THROWS_WITH(
       ember::read_pth(dir.file("none.pth")),
-      "read " + dir.file("none.pth") + ": no such file");
+      dir.file("none.pth") + ": no such file");
 
   // write_pth refuses what torch.load could not return as a state dict.
   CHECK_THROWS_WITH(
@@ -261,4 +263,46 @@ TEST_CASE(
       ember::write_pth(path, {{"a", at::Tensor()}}),
       "write_pth: tensor 'a' is undefined, sparse or quantized (expected a "
       "dense tensor)");
+}
+
+namespace {
+// A stored zip whose archive/data.pkl is `pickle`, as torch.save lays it out.
+std::string pickle_zip(const std::string& pickle) {
+  ember::ZipWriter zip(false);
+  zip.add("archive/data.pkl", pickle);
+  zip.add("archive/version", "3\n");
+  std::string out;
+  for (const auto piece : zip.finish()) out += piece;
+  return out;
+}
+}  // namespace
+
+TEST_CASE(
+    "read_pth: what a pickle makes is capped in objects and in bytes", "[pth]") {
+  // {'a': [None] * 1.1 million}: a one-byte opcode made a ~150-byte value,
+  // 4.8 GB from a 32 MB pickle before the caps (issue 22).
+  const std::string dict_a = std::string("\x80\x02}X\x01\0\0\0", 8) + "a](";
+  const std::string nones = dict_a + std::string(1'100'000, 'N') + "es.";
+  CHECK_THROWS_WITH(
+      ember::parse_pth(pickle_zip(nones), "m.pth"),
+      Catch::StartsWith("m.pth: 'archive/data.pkl' byte ") &&
+          Catch::EndsWith(
+              ": the pickle makes more than 2097152 objects (a state dict's "
+              "makes about 60 per tensor)"));
+  // A 1 MiB key, memoized, then set in 300 dicts: each keeps a copy.
+  std::string keys = "\x80\x02X";
+  ember::detail::put_le(keys, uint64_t{1} << 20, 4);
+  keys += std::string(size_t{1} << 20, 'k') + std::string("q\x00", 2);
+  for (int k = 0; k < 300; ++k) keys += std::string("}h\x00Ns", 5);
+  keys += ".";
+  CHECK_THROWS_WITH(
+      ember::parse_pth(pickle_zip(keys), "m.pth"),
+      Catch::EndsWith(
+          ": the pickle's objects take more than 256 MiB of memory (a state "
+          "dict's take about 10 KB per tensor)"));
+  // Below the caps a pickle reads as before.
+  const std::string small = dict_a + std::string(1000, 'N') + "es.";
+  CHECK_THROWS_WITH(
+      ember::parse_pth(pickle_zip(small), "m.pth"),
+      Catch::Contains("key 'a' holds a list, not a tensor"));
 }

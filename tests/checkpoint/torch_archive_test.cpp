@@ -218,6 +218,17 @@ TEST_CASE("check_torch_archive: pickle lengths and storage sizes", "[archive]") 
       Catch::Contains("tuples nested deeper than 1000"));
 }
 
+TEST_CASE("check_torch_archive: what a pickle makes is capped", "[archive]") {
+  // 2.2 million Nones, one byte each: each a stack slot (issue 22). The
+  // check stops at kMaxPickleObjects, not at the end of memory.
+  const std::string nones =
+      "\x80\x02" + std::string(2'200'000, 'N') + ".";
+  CHECK_THROWS_WITH(
+      ember::check_torch_archive(make_zip({{"archive/data.pkl", nones}})),
+      "archive record 'archive/data.pkl': byte 2097154: the pickle makes more "
+      "than 2097152 objects (a state dict's makes about 60 per tensor)");
+}
+
 TEST_CASE("check_torch_archive: TorchScript source is only a module's attributes",
           "[archive]") {
   const std::string source =

@@ -40,15 +40,21 @@ printf 'not a file' >"$w/afile"
 n=0
 fails=0
 # case <regex> <args...>: run ember with the args; train cases get
-# run.dir=$pre unless they name their own.
+# run.dir=$pre unless they name their own. With RSS_MAX_KB set (as
+# `RSS_MAX_KB=N case_ ...`), the peak resident set (/usr/bin/time's maximum
+# resident set size) must also stay under N KB.
 case_() {
   local re="$1"
   shift
   n=$((n + 1))
-  "$ember" "$@" >"$w/out" 2>"$w/err" </dev/null
+  local timer=()
+  [[ -n ${RSS_MAX_KB:-} ]] && timer=(/usr/bin/time -f %M -o "$w/rss")
+  "${timer[@]}" "$ember" "$@" >"$w/out" 2>"$w/err" </dev/null
   local st=$?
   local why=""
   if [[ $st != 1 && $st != 2 ]]; then why="status $st (expected 1 or 2)"
+  elif [[ -n ${RSS_MAX_KB:-} ]] && (($(tail -1 "$w/rss") > RSS_MAX_KB)); then
+    why="peak resident set $(tail -1 "$w/rss") KB (expected under $RSS_MAX_KB KB)"
   elif [[ $(wc -l <"$w/err") != 1 ]]; then why="stderr is not one line"
   elif ! grep -qE "^ember: error: " "$w/err"; then why="no 'ember: error:' prefix"
   elif ! grep -qE -- "$re" "$w/err"; then why="message does not match /$re/"
@@ -158,6 +164,11 @@ W "$w/evil.pth: .*global 'posix.system' is not allowed.*hint: save model.state_d
 W "$w/module.pth: .*global 'torch.nn.modules.linear.Linear' is not allowed" --weights "$w/module.pth"
 W "$w/truncated.pth: " --weights "$w/truncated.pth"
 W "$w/small.pth: 'tok_emb.weight' has shape \[4, 4\] in the file, the model's is \[50257, 16\]" --weights "$w/small.pth"
+# Hostile files (issue 22): a header nested 100,000 deep (dump() of it
+# overflowed the stack); a 48 MiB pickle of None inside a dict (4.8 GB
+# resident from 32 MB before its objects were capped).
+RSS_MAX_KB=614400 W "$w/st_deep: the JSON header \(bytes 8-200015\) nests deeper than 64 levels at byte 77" --weights "$w/st_deep"
+RSS_MAX_KB=1228800 W "$w/nones.pth: 'archive/data.pkl' byte [0-9]+: the pickle makes more than 2097152 objects" --weights "$w/nones.pth"
 W "$w/debug.safetensors: 14 keys the model does not have: trf_blocks.1.att.W_key.weight, .* and 6 more; hint: check model.n_layers" --weights "$w/debug.safetensors" --set model.n_layers=1
 W "$w/debug.safetensors: missing 6 of the model's parameters: trf_blocks.0.att.W_key.bias, " --weights "$w/debug.safetensors" --set model.qkv_bias=true
 W "$w/debug.safetensors: out_head.weight differs from tok_emb.weight, but the model ties them" --weights "$w/debug.safetensors" --set model.tie_weights=true

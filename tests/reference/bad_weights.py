@@ -4,7 +4,7 @@
 
   /usr/bin/python3 tests/reference/bad_weights.py DIR
 """
-import json, struct, sys
+import json, struct, sys, zipfile
 d = sys.argv[1]
 def st(header, data=b""):
     t = json.dumps(header).encode()
@@ -21,6 +21,13 @@ t = b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype
 open(f"{d}/st_dup", "wb").write(struct.pack("<Q", len(t)) + t + bytes(8))
 open(f"{d}/st_missing", "wb").write(st({"tok_emb.weight": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, bytes(4)))
 open(f"{d}/not_weights", "wb").write(b"hello world, not weights")
+# Hostile files (issue 22): JSON nested 100,000 deep; a .pth whose pickle is
+# a dict {'a': [None] * 48 Mi} (one byte a None), stored as torch.save does.
+t = b'{"a": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+open(f"{d}/st_deep", "wb").write(struct.pack("<Q", len(t)) + t)
+with zipfile.ZipFile(f"{d}/nones.pth", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("archive/data.pkl", b"\x80\x02}X\x01\x00\x00\x00a](" + b"N" * (48 << 20) + b"es.")
+    z.writestr("archive/version", "3\n")
 
 # PyTorch .pth files (torch.save), when this Python has torch.
 try:

@@ -7,6 +7,7 @@
 // and meta tensors, and whole pickled modules (torch.save(model)).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -14,12 +15,16 @@
 
 namespace ember {
 
+class MappedFile;
+
 /// Reads a state dict that torch.save wrote: a dict or OrderedDict of
 /// str -> tensor (or nn.Parameter), keys in file order. Tensors keep
 /// torch.save's layout, as torch.load returns them: dtype, size, stride and
 /// storage offset; tensors that were views of one storage in Python share
 /// one CPU storage here. Storage types: Double, Float, Half, BFloat16, Long,
-/// Int, Short, Char, Byte, Bool, ComplexFloat, ComplexDouble.
+/// Int, Short, Char, Byte, Bool, ComplexFloat, ComplexDouble. The file is
+/// memory-mapped and the tensors are read-only views of it (a record not
+/// aligned for its elements is copied), which keep the mapping alive.
 ///
 /// Throws ember::Error, one line naming `path` and the record, byte offset or
 /// key: a missing, truncated or non-zip file; no `*/data.pkl`; a pickle
@@ -27,12 +32,15 @@ namespace ember {
 /// `__main__.GPTModel` from torch.save(model); hint: save
 /// model.state_dict(), not the model); a storage record smaller than its
 /// tensors' size/stride/offset need; a duplicate key; a value that is not a
-/// tensor. Lengths in the file are checked against the file before anything
-/// is allocated.
+/// tensor; a pickle over kMaxPickleBytes, or one that makes more than
+/// kMaxPickleObjects objects or kMaxPickleMemory bytes of them
+/// (checkpoint/pickle.hpp). Lengths in the file are checked against the file
+/// before anything is allocated.
 ///   read_pth("model.pth")  // -> {{"tok_emb.weight", (50257, 768) float}, ...}
 StateDict read_pth(const std::string& path);
 
-/// read_pth on bytes already in memory; `path` names them in messages.
+/// read_pth on bytes already in memory; `path` names them in messages. The
+/// tensors are copies: they do not view `file`.
 StateDict parse_pth(std::string_view file, const std::string& path);
 
 /// Writes `sd` as torch.save(OrderedDict(sd), path) does (pickle protocol 2,
@@ -55,6 +63,13 @@ std::string pth_bytes(const StateDict& sd, bool force_zip64 = false);
 /// the fuzz target, whose mutations would otherwise stop there).
 StateDict parse_pth(
     std::string_view file, const std::string& path, bool check_crc);
+/// The same; where `mapped` (whose bytes are `file`) is given, the tensors
+/// view it instead of copying (read_pth).
+StateDict parse_pth(
+    std::string_view file,
+    const std::string& path,
+    bool check_crc,
+    std::shared_ptr<const MappedFile> mapped);
 }  // namespace detail
 
 }  // namespace ember
