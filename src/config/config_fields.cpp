@@ -7,243 +7,108 @@ namespace {
 
 constexpr double kBig = static_cast<double>(1LL << 20);  // 1,048,576
 
-#define EMBER_FIELD(sec, k, kind, ok, range)                                \
-  Field {                                                                   \
-#sec, #k, kind, [](Config & c) -> void* { return &c.sec.k; }, ok, range \
-  }
-
-// The [data] keys, in the order config_keys() lists them.
-void add_data_fields(std::vector<Field>& out) {
-  out.insert(
-      out.end(),
-      {
-          EMBER_FIELD(data, path, Kind::kString, nullptr, ""),
-          EMBER_FIELD(data, train_path, Kind::kString, nullptr, ""),
-          EMBER_FIELD(data, val_path, Kind::kString, nullptr, ""),
-          EMBER_FIELD(
-              data,
-              train_ratio,
-              Kind::kFloat,
-              [](double v) { return v > 0.0 && v < 1.0; },
-              "0 < train_ratio < 1"),
-          EMBER_FIELD(
-              data,
-              max_length,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= kBig; },
-              "1 to 1048576"),
-          EMBER_FIELD(
-              data,
-              stride,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= kBig; },
-              "1 to 1048576"),
-          EMBER_FIELD(
-              data,
-              batch_size,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= 65536; },
-              "1 to 65536"),
-          EMBER_FIELD(data, shuffle, Kind::kBool, nullptr, ""),
-          EMBER_FIELD(data, drop_last, Kind::kBool, nullptr, ""),
-          EMBER_FIELD(
-              data,
-              num_workers,
-              Kind::kInt,
-              [](double v) { return v >= 0 && v <= 64; },
-              "0 to 64"),
-      });
+// The ranges of float keys.
+bool open_unit(double v) {  // 0 < v < 1
+  return v > 0.0 && v < 1.0;
 }
-
-// The [model] keys, in the order config_keys() lists them.
-void add_model_fields(std::vector<Field>& out) {
-  out.insert(
-      out.end(),
-      {
-          EMBER_FIELD(model, preset, Kind::kString, nullptr, ""),
-          EMBER_FIELD(
-              model,
-              vocab_size,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= 16 * kBig; },
-              "1 to 16777216"),
-          EMBER_FIELD(
-              model,
-              context_length,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= kBig; },
-              "1 to 1048576"),
-          EMBER_FIELD(
-              model,
-              emb_dim,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= 65536; },
-              "1 to 65536"),
-          EMBER_FIELD(
-              model,
-              n_layers,
-              Kind::kInt,
-              [](double v) { return v >= 0 && v <= 1024; },
-              "0 to 1024"),
-          EMBER_FIELD(
-              model,
-              n_heads,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= 65536; },
-              "1 to 65536"),
-          EMBER_FIELD(
-              model,
-              drop_rate,
-              Kind::kFloat,
-              [](double v) { return v >= 0.0 && v < 1.0; },
-              "0 <= drop_rate < 1"),
-          EMBER_FIELD(model, qkv_bias, Kind::kBool, nullptr, ""),
-          EMBER_FIELD(model, tie_weights, Kind::kBool, nullptr, ""),
-          EMBER_FIELD(model, pos_encoding, Kind::kString, nullptr, ""),
-          EMBER_FIELD(model, norm, Kind::kString, nullptr, ""),
-          EMBER_FIELD(model, attention, Kind::kString, nullptr, ""),
-          EMBER_FIELD(model, feed_forward, Kind::kString, nullptr, ""),
-      });
+bool unit_from_zero(double v) {  // 0 <= v < 1
+  return v >= 0.0 && v < 1.0;
 }
-
+bool finite_positive(double v) {
+  return v > 0.0 && std::isfinite(v);
+}
 bool finite_non_negative(double v) {
   return v >= 0.0 && std::isfinite(v);
 }
 
-// The [train] keys of the book's appendix D (schedule, clipping) and
-// gradient accumulation, after the other [train] keys.
-void add_schedule_fields(std::vector<Field>& out) {
-  const char* kFinite = "a finite number >= 0";
-  out.insert(
-      out.end(),
-      {
-          EMBER_FIELD(train, lr_schedule, Kind::kString, nullptr, ""),
-          EMBER_FIELD(
-              train,
-              warmup_steps,
-              Kind::kInt,
-              [](double v) { return v >= 0 && v <= 1024 * kBig; },
-              "0 to 1073741824"),
-          EMBER_FIELD(
-              train,
-              warmup_ratio,
-              Kind::kFloat,
-              [](double v) { return v >= 0.0 && v < 1.0; },
-              "0 <= warmup_ratio < 1"),
-          EMBER_FIELD(
-              train, initial_lr, Kind::kFloat, finite_non_negative, kFinite),
-          EMBER_FIELD(
-              train, min_lr, Kind::kFloat, finite_non_negative, kFinite),
-          EMBER_FIELD(
-              train, grad_clip, Kind::kFloat, finite_non_negative, kFinite),
-          EMBER_FIELD(train, grad_clip_after_warmup, Kind::kBool, nullptr, ""),
-          EMBER_FIELD(
-              train,
-              grad_accum_steps,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= 65536; },
-              "1 to 65536"),
-      });
-}
-
-// The [train] keys, in the order config_keys() lists them.
-void add_train_fields(std::vector<Field>& out) {
-  out.insert(
-      out.end(),
-      {
-          EMBER_FIELD(
-              train, seed, Kind::kInt, [](double v) { return v >= 0; }, ">= 0"),
-          EMBER_FIELD(
-              train,
-              epochs,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= kBig; },
-              "1 to 1048576"),
-          EMBER_FIELD(
-              train,
-              max_steps,
-              Kind::kInt,
-              [](double v) { return v >= 0; },
-              ">= 0; 0 = no limit"),
-          EMBER_FIELD(
-              train,
-              lr,
-              Kind::kFloat,
-              [](double v) { return v > 0.0 && std::isfinite(v); },
-              "a finite number > 0"),
-          EMBER_FIELD(
-              train,
-              weight_decay,
-              Kind::kFloat,
-              [](double v) { return v >= 0.0 && std::isfinite(v); },
-              "a finite number >= 0"),
-          EMBER_FIELD(
-              train,
-              eval_freq,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= 1024 * kBig; },
-              "1 to 1073741824"),
-          EMBER_FIELD(
-              train,
-              eval_iter,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= kBig; },
-              "1 to 1048576"),
-          EMBER_FIELD(train, sample_prompt, Kind::kString, nullptr, ""),
-          EMBER_FIELD(
-              train,
-              sample_tokens,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= kBig; },
-              "1 to 1048576"),
-          EMBER_FIELD(train, device, Kind::kString, nullptr, ""),
-          EMBER_FIELD(
-              train,
-              threads,
-              Kind::kInt,
-              [](double v) { return v >= 0 && v <= 4096; },
-              "0 to 4096; 0 = all cores"),
-          EMBER_FIELD(train, backend, Kind::kString, nullptr, ""),
-          EMBER_FIELD(
-              train,
-              dist_timeout_s,
-              Kind::kInt,
-              [](double v) { return v >= 1 && v <= 86400; },
-              "1 to 86400 seconds"),
-          EMBER_FIELD(train, dist_sparse_embedding, Kind::kBool, nullptr, ""),
-      });
-  add_schedule_fields(out);
-}
-
-// The [run] keys, in the order config_keys() lists them.
-void add_run_fields(std::vector<Field>& out) {
-  out.insert(
-      out.end(),
-      {
-          EMBER_FIELD(run, dir, Kind::kString, nullptr, ""),
-          EMBER_FIELD(
-              run,
-              checkpoint_every,
-              Kind::kInt,
-              [](double v) { return v >= 0; },
-              ">= 0; 0 = only at the end"),
-      });
-}
+// One table row per key: where it lives in Config (section.key), its kind
+// and its range (the range text is the "expected ..." of its error).
+#define EMBER_REF(sec, k) [](Config & c) -> void* { return &c.sec.k; }
+#define EMBER_TEXT(sec, k) \
+  Field { #sec, #k, Kind::kString, EMBER_REF(sec, k), nullptr, "" }
+#define EMBER_FLAG(sec, k) \
+  Field { #sec, #k, Kind::kBool, EMBER_REF(sec, k), nullptr, "" }
+#define EMBER_INT(sec, k, lo, hi, range)                                 \
+  Field {                                                                \
+    #sec, #k, Kind::kInt, EMBER_REF(sec, k),                             \
+        [](double v) { return v >= (lo) && v <= (hi); }, range           \
+  }
+#define EMBER_INT_FROM(sec, k, lo, range)                                \
+  Field {                                                                \
+    #sec, #k, Kind::kInt, EMBER_REF(sec, k),                             \
+        [](double v) { return v >= (lo); }, range                        \
+  }
+#define EMBER_REAL(sec, k, ok, range) \
+  Field { #sec, #k, Kind::kFloat, EMBER_REF(sec, k), ok, range }
 
 }  // namespace
 
 const std::vector<Field>& fields() {
-  static const std::vector<Field> kFields = [] {
-    std::vector<Field> all;
-    add_data_fields(all);
-    add_model_fields(all);
-    add_train_fields(all);
-    add_run_fields(all);
-    return all;
-  }();
+  const char* kFinite = "a finite number >= 0";
+  // clang-format off
+  static const std::vector<Field> kFields = {
+      // [data]
+      EMBER_TEXT(data, path),
+      EMBER_TEXT(data, train_path),
+      EMBER_TEXT(data, val_path),
+      EMBER_REAL(data, train_ratio, open_unit, "0 < train_ratio < 1"),
+      EMBER_INT(data, max_length, 1, kBig, "1 to 1048576"),
+      EMBER_INT(data, stride, 1, kBig, "1 to 1048576"),
+      EMBER_INT(data, batch_size, 1, 65536, "1 to 65536"),
+      EMBER_FLAG(data, shuffle),
+      EMBER_FLAG(data, drop_last),
+      EMBER_INT(data, num_workers, 0, 64, "0 to 64"),
+      // [model]
+      EMBER_TEXT(model, preset),
+      EMBER_INT(model, vocab_size, 1, 16 * kBig, "1 to 16777216"),
+      EMBER_INT(model, context_length, 1, kBig, "1 to 1048576"),
+      EMBER_INT(model, emb_dim, 1, 65536, "1 to 65536"),
+      EMBER_INT(model, n_layers, 0, 1024, "0 to 1024"),
+      EMBER_INT(model, n_heads, 1, 65536, "1 to 65536"),
+      EMBER_REAL(model, drop_rate, unit_from_zero, "0 <= drop_rate < 1"),
+      EMBER_FLAG(model, qkv_bias),
+      EMBER_FLAG(model, tie_weights),
+      EMBER_TEXT(model, pos_encoding),
+      EMBER_TEXT(model, norm),
+      EMBER_TEXT(model, attention),
+      EMBER_TEXT(model, feed_forward),
+      // [train]
+      EMBER_INT_FROM(train, seed, 0, ">= 0"),
+      EMBER_INT(train, epochs, 1, kBig, "1 to 1048576"),
+      EMBER_INT_FROM(train, max_steps, 0, ">= 0; 0 = no limit"),
+      EMBER_REAL(train, lr, finite_positive, "a finite number > 0"),
+      EMBER_REAL(train, weight_decay, finite_non_negative, kFinite),
+      EMBER_INT(train, eval_freq, 1, 1024 * kBig, "1 to 1073741824"),
+      EMBER_INT(train, eval_iter, 1, kBig, "1 to 1048576"),
+      EMBER_TEXT(train, sample_prompt),
+      EMBER_INT(train, sample_tokens, 1, kBig, "1 to 1048576"),
+      EMBER_TEXT(train, device),
+      EMBER_INT(train, threads, 0, 4096, "0 to 4096; 0 = all cores"),
+      EMBER_TEXT(train, backend),
+      EMBER_INT(train, dist_timeout_s, 1, 86400, "1 to 86400 seconds"),
+      EMBER_FLAG(train, dist_sparse_embedding),
+      // [train]: the book's appendix D (schedule, clipping), accumulation
+      EMBER_TEXT(train, lr_schedule),
+      EMBER_INT(train, warmup_steps, 0, 1024 * kBig, "0 to 1073741824"),
+      EMBER_REAL(train, warmup_ratio, unit_from_zero, "0 <= warmup_ratio < 1"),
+      EMBER_REAL(train, initial_lr, finite_non_negative, kFinite),
+      EMBER_REAL(train, min_lr, finite_non_negative, kFinite),
+      EMBER_REAL(train, grad_clip, finite_non_negative, kFinite),
+      EMBER_FLAG(train, grad_clip_after_warmup),
+      EMBER_INT(train, grad_accum_steps, 1, 65536, "1 to 65536"),
+      // [run]
+      EMBER_TEXT(run, dir),
+      EMBER_INT_FROM(run, checkpoint_every, 0, ">= 0; 0 = only at the end"),
+  };
+  // clang-format on
   return kFields;
 }
 
-#undef EMBER_FIELD
+#undef EMBER_REF
+#undef EMBER_TEXT
+#undef EMBER_FLAG
+#undef EMBER_INT
+#undef EMBER_INT_FROM
+#undef EMBER_REAL
 
 }  // namespace ember::detail

@@ -93,13 +93,7 @@ torch::Tensor GPTEmbeddingImpl::forward(const torch::Tensor& ids) {
 
 torch::Tensor GPTEmbeddingImpl::forward_at(
     const torch::Tensor& ids, int64_t start) {
-  check_token_ids(
-      ids,
-      "GPTEmbedding",
-      options_.context_length(),
-      options_.vocab_size(),
-      start);
-  const int64_t t = ids.size(1);
+  const int64_t t = check_token_ids(ids, "GPTEmbedding", options_, start);
   // (B, T) -> (B, T, D)
   const torch::Tensor tok = tok_emb(ids);
   // (T,) -> (T, D), broadcast over B

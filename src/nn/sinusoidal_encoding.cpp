@@ -52,13 +52,7 @@ torch::Tensor SinusoidalEncodingImpl::forward(const torch::Tensor& ids) {
 
 torch::Tensor SinusoidalEncodingImpl::forward_at(
     const torch::Tensor& ids, int64_t start) {
-  check_token_ids(
-      ids,
-      "SinusoidalEncoding",
-      options_.context_length(),
-      options_.vocab_size(),
-      start);
-  const int64_t t = ids.size(1);
+  const int64_t t = check_token_ids(ids, "SinusoidalEncoding", options_, start);
   // (B, T) -> (B, T, D) plus (T, D) broadcast over B.
   return tok_emb(ids) + pe.narrow(0, start, t);
 }

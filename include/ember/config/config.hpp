@@ -3,8 +3,8 @@
 // book's chapter-5 settings on the-verdict, configs/verdict.toml).
 // Mirrors rasbt ch05 GPT_CONFIG_124M / OTHER_SETTINGS and torchtitan's config
 // manager (unknown keys are errors with a suggestion). Plain C++17: toml++ is
-// used only in src/config.cpp and LibTorch not at all, so device and
-// pos_encoding names are checked by the driver (they need LibTorch).
+// used only in src/config/config.cpp and LibTorch not at all, so device and
+// module names are checked by run/runtime.hpp (prepare_runtime).
 #pragma once
 
 #include <cstdint>
@@ -103,7 +103,7 @@ struct TrainConfig {
   bool dist_sparse_embedding = true;
   /// The book's appendix D (train_model): "constant" = train.lr after the
   /// warmup; "cosine" = cosine decay from train.lr to min_lr over the steps
-  /// after the warmup. Steps are optimizer steps (train_schedule.hpp).
+  /// after the warmup. Steps are optimizer steps (train/lr_schedule.hpp).
   std::string lr_schedule = "constant";
   /// Linear warmup from initial_lr to train.lr over this many optimizer
   /// steps; or over int(warmup_ratio * total steps). At most one is > 0.

@@ -47,6 +47,19 @@ void check_token_ids(
     int64_t vocab_size,
     int64_t start = 0);
 
+/// check_token_ids with an embedding's options (their context_length() and
+/// vocab_size()); returns T, the positions `ids` covers.
+template <class Options>
+int64_t check_token_ids(
+    const at::Tensor& ids,
+    const char* module,
+    const Options& options,
+    int64_t start) {
+  check_token_ids(
+      ids, module, options.context_length(), options.vocab_size(), start);
+  return ids.size(1);
+}
+
 /// Submodules `tok_emb` = Embedding(V, D) then `pos_emb` = Embedding(C, D),
 /// each initialised N(0, 1) like torch.nn.Embedding.
 ///
