@@ -21,8 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <time.h>
 
-#include <ember/util/io.hpp>
 #include <ember/text/tokenizer.hpp>
+#include <ember/util/io.hpp>
 
 namespace {
 

@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include <ember/util/error.hpp>
 #include <ember/text/id_text.hpp>
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenizer.hpp>
+#include <ember/util/error.hpp>
 
 namespace {
 

@@ -22,11 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The JSON part up to the first NUL byte, then whatever follows as data.
     const size_t n = std::min(bytes.find('\0'), bytes.size());
     std::string len(8, '\0');
-    for (size_t i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    for (size_t i = 0; i < 8; ++i)
+      len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
     bytes = len + bytes;
   }
   try {
-    for (const auto& [name, t] : ember::parse_safetensors(bytes, "fuzz.safetensors")) {
+    for (const auto& [name, t] :
+         ember::parse_safetensors(bytes, "fuzz.safetensors")) {
       if (t.numel() > 0) (void)t.to(at::kDouble).sum();
     }
     (void)ember::safetensors_metadata(bytes);

@@ -2,8 +2,8 @@
 // no SKIP, and a case that WARNs and returns is reported as Passed). Under
 // CTest (tests/CMakeLists.txt sets EMBER_CTEST_SKIP=77 and SKIP_RETURN_CODE
 // 77 on every discovered case, each of which runs alone; the sanitized
-// suite runs a file's cases together, the [cuda] ones alone) the case prints one
-// line "skipped: <what>: <why>" and exits 77, which CTest shows as Skipped
+// suite runs a file's cases together, the [cuda] ones alone) the case prints
+// one line "skipped: <what>: <why>" and exits 77, which CTest shows as Skipped
 // and scripts/check_skips.sh checks against tests/allowed_skips.txt. Run by
 // hand (the whole binary at once) it prints the same line as a WARN and
 // returns, so the other cases still run.

@@ -1,10 +1,10 @@
 // A fresh temporary folder for one test case, removed at its end.
 #pragma once
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <string>
+
+#include <unistd.h>
 
 #include <ember/util/io.hpp>
 
@@ -19,11 +19,15 @@ class TempDir {
              std::to_string(counter++));
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { ember::remove_tree(path_.string()); }
+  ~TempDir() {
+    ember::remove_tree(path_.string());
+  }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
-  const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& path() const {
+    return path_;
+  }
   std::string file(const std::string& name) const {
     return (path_ / name).string();
   }

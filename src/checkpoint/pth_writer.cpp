@@ -1,8 +1,7 @@
-#include "ember/checkpoint/pth.hpp"
-
 #include <set>
 #include <vector>
 
+#include "ember/checkpoint/pth.hpp"
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 #include <fmt/core.h>

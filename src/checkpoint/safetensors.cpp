@@ -1,5 +1,3 @@
-#include <ember/checkpoint/safetensors.hpp>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -11,6 +9,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include <ember/checkpoint/safetensors.hpp>
 #include <ember/checkpoint/storage_type.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/mapped_file.hpp>
@@ -107,8 +106,7 @@ Header parse_header(std::string_view bytes, const std::string& where) {
   const json::parser_callback_t note_keys =
       [&](int depth, json::parse_event_t event, json& parsed) {
         if (depth == 1 && event == json::parse_event_t::key &&
-            !keys.insert(parsed.get<std::string>()).second &&
-            duplicate.empty())
+            !keys.insert(parsed.get<std::string>()).second && duplicate.empty())
           duplicate = parsed.get<std::string>();
         return true;
       };
@@ -126,12 +124,16 @@ Header parse_header(std::string_view bytes, const std::string& where) {
     // Valid syntax the parser still refuses, e.g. a number beyond a double
     // (out_of_range 406).
     throw Error(fmt::format(
-        "{}: the JSON header (bytes 8-{}) cannot be read: {}", where, 8 + n, e.what()));
+        "{}: the JSON header (bytes 8-{}) cannot be read: {}",
+        where,
+        8 + n,
+        e.what()));
   }
   if (!h.doc.is_object())
     throw Error(fmt::format("{}: the JSON header is not an object", where));
   if (!duplicate.empty())
-    throw Error(fmt::format("{}: key '{}' appears twice in the header", where, duplicate));
+    throw Error(fmt::format(
+        "{}: key '{}' appears twice in the header", where, duplicate));
   h.data_start = 8 + n;
   return h;
 }
@@ -151,18 +153,25 @@ at::ScalarType dtype_of(const json& v, const std::string& where) {
 // Bytes of `shape` elements of `type`, or an error when a dimension is
 // negative or the count overflows.
 uint64_t byte_count(
-    const std::vector<int64_t>& shape, at::ScalarType type, const std::string& where) {
+    const std::vector<int64_t>& shape,
+    at::ScalarType type,
+    const std::string& where) {
   uint64_t n = c10::elementSize(type);
   for (const int64_t d : shape) {
-    if (d < 0 || (d > 0 && n > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d)))
-      throw Error(fmt::format("{}: shape dimension {} is out of range", where, d));
+    if (d < 0 || (d > 0 && n > std::numeric_limits<uint64_t>::max() /
+                                   static_cast<uint64_t>(d)))
+      throw Error(
+          fmt::format("{}: shape dimension {} is out of range", where, d));
     n *= static_cast<uint64_t>(d);
   }
   return n;
 }
 
 Entry parse_entry(
-    const std::string& name, const json& v, uint64_t data_size, const std::string& file) {
+    const std::string& name,
+    const json& v,
+    uint64_t data_size,
+    const std::string& file) {
   const std::string where = fmt::format("{}: tensor '{}'", file, name);
   if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") ||
       !v.contains("data_offsets")) {
@@ -178,10 +187,11 @@ Entry parse_entry(
   const auto& offsets = v["data_offsets"];
   const auto is_count = [](const json& x) {
     return x.is_number_unsigned() ||
-        (x.is_number_integer() && x.get<int64_t>() >= 0);
+           (x.is_number_integer() && x.get<int64_t>() >= 0);
   };
   if (!shape.is_array() || !std::all_of(shape.begin(), shape.end(), is_count))
-    throw Error(fmt::format("{}: shape {} is not a list of sizes", where, brief(shape)));
+    throw Error(fmt::format(
+        "{}: shape {} is not a list of sizes", where, brief(shape)));
   if (!offsets.is_array() || offsets.size() != 2 || !is_count(offsets[0]) ||
       !is_count(offsets[1])) {
     throw Error(fmt::format(
@@ -214,7 +224,8 @@ Entry parse_entry(
 }
 
 // The entries of a parsed header, in data order, checked not to overlap.
-std::vector<Entry> entries(const Header& h, uint64_t data_size, const std::string& where) {
+std::vector<Entry> entries(
+    const Header& h, uint64_t data_size, const std::string& where) {
   std::vector<Entry> out;
   for (const auto& [name, v] : h.doc.items()) {
     if (name == "__metadata__") continue;
@@ -243,7 +254,9 @@ std::vector<Entry> entries(const Header& h, uint64_t data_size, const std::strin
 }  // namespace
 
 StateDict parse_safetensors(
-    std::string_view bytes, const std::string& where, std::shared_ptr<const void> owner) {
+    std::string_view bytes,
+    const std::string& where,
+    std::shared_ptr<const void> owner) {
   const Header h = parse_header(bytes, where);
   const uint64_t data_size = bytes.size() - h.data_start;
   StateDict sd;
@@ -264,7 +277,8 @@ StateDict read_safetensors(const std::string& path) {
   return parse_safetensors(bytes, path, std::move(file));
 }
 
-std::map<std::string, std::string> safetensors_metadata(std::string_view bytes) {
+std::map<std::string, std::string> safetensors_metadata(
+    std::string_view bytes) {
   const Header h = parse_header(bytes, "safetensors");
   entries(h, bytes.size() - h.data_start, "safetensors");
   std::map<std::string, std::string> out;
@@ -274,7 +288,8 @@ std::map<std::string, std::string> safetensors_metadata(std::string_view bytes) 
     throw Error("safetensors: __metadata__ is not an object of strings");
   for (const auto& [k, v] : m.items()) {
     if (!v.is_string())
-      throw Error(fmt::format("safetensors: __metadata__ '{}' is not a string", k));
+      throw Error(
+          fmt::format("safetensors: __metadata__ '{}' is not a string", k));
     out[k] = v.get<std::string>();
   }
   return out;
@@ -305,14 +320,18 @@ std::string safetensors_bytes(
     }
     data.push_back(t.detach().to(at::kCPU).contiguous());
     const auto n = static_cast<uint64_t>(data.back().nbytes());
-    header[name] = {{"dtype", dtype}, {"shape", t.sizes().vec()}, {"data_offsets", {at, at + n}}};
+    header[name] = {
+        {"dtype", dtype},
+        {"shape", t.sizes().vec()},
+        {"data_offsets", {at, at + n}}};
     at += n;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i)
-    out[static_cast<size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+    out[static_cast<size_t>(i)] =
+        static_cast<char>((text.size() >> (8 * i)) & 0xff);
   out += text;
   out.reserve(out.size() + at);
   for (const auto& t : data)

@@ -22,7 +22,7 @@ struct Value {
   std::string str;  // kStr; kGlobal: "module.name"
   int64_t num = 0;
   std::vector<std::shared_ptr<const Value>> items;  // kTuple
-  int depth = 0;  // tuples nested inside
+  int depth = 0;                                    // tuples nested inside
 };
 
 // Deeper tuples are refused: freeing them recurses once per level.
@@ -75,8 +75,8 @@ class PickleScan : detail::PickleCursor<PickleScan> {
   std::map<uint64_t, ValuePtr> memo_;
 
   [[noreturn]] void fail(size_t at, const std::string& what) const {
-    throw Error(fmt::format(
-        "archive record '{}': byte {}: {}", name_, at, what));
+    throw Error(
+        fmt::format("archive record '{}': byte {}: {}", name_, at, what));
   }
 
   // Every value made and every reference kept is charged to the caps.
@@ -121,7 +121,8 @@ class PickleScan : detail::PickleCursor<PickleScan> {
   }
   ValuePtr tuple(size_t at, std::vector<ValuePtr> items) {
     auto v = make(Value::kTuple);
-    for (const auto& item : items) v->depth = std::max(v->depth, item->depth + 1);
+    for (const auto& item : items)
+      v->depth = std::max(v->depth, item->depth + 1);
     if (v->depth > kMaxDepth) {
       fail(at, fmt::format("tuples nested deeper than {}", kMaxDepth));
     }
@@ -136,10 +137,12 @@ class PickleScan : detail::PickleCursor<PickleScan> {
   // 64 GB (fuzz/checkpoint_fuzz.cpp). Picklers number their puts 0, 1, 2...
   void put(size_t at, uint64_t key) {
     if (key > memo_.size()) {
-      fail(at, fmt::format(
-                   "memo key {} skips ahead (expected at most {})",
-                   key,
-                   memo_.size()));
+      fail(
+          at,
+          fmt::format(
+              "memo key {} skips ahead (expected at most {})",
+              key,
+              memo_.size()));
     }
     if (key == memo_.size()) charge(1, 64);  // a new map node
     memo_[key] = top(at);
@@ -157,9 +160,12 @@ class PickleScan : detail::PickleCursor<PickleScan> {
       return;  // LibTorch refuses other persistent ids itself
     }
     if (pid.items.size() != 5 || pid.items[1]->kind != Value::kGlobal ||
-        pid.items[2]->kind != Value::kStr || pid.items[4]->kind != Value::kInt) {
-      fail(at, "malformed storage id (expected ('storage', type, key, "
-               "location, numel))");
+        pid.items[2]->kind != Value::kStr ||
+        pid.items[4]->kind != Value::kInt) {
+      fail(
+          at,
+          "malformed storage id (expected ('storage', type, key, "
+          "location, numel))");
     }
     const StorageType* type = storage_type_named(pid.items[1]->str);
     if (type == nullptr) {
@@ -172,38 +178,100 @@ class PickleScan : detail::PickleCursor<PickleScan> {
       fail(at, fmt::format("storage record '{}' is missing", record));
     }
     if (numel < 0 ||
-        static_cast<uint64_t>(numel) > it->second.size / static_cast<uint64_t>(type->item_size)) {
-      fail(at, fmt::format(
-                   "storage '{}' claims {} elements of {} bytes, its record "
-                   "holds {} bytes",
-                   record,
-                   numel,
-                   type->item_size,
-                   it->second.size));
+        static_cast<uint64_t>(numel) >
+            it->second.size / static_cast<uint64_t>(type->item_size)) {
+      fail(
+          at,
+          fmt::format(
+              "storage '{}' claims {} elements of {} bytes, its record "
+              "holds {} bytes",
+              record,
+              numel,
+              type->item_size,
+              it->second.size));
     }
   }
 
+  // One opcode: its arguments read and checked, its effect on the stack and
+  // the memo (the objects made, charged against the caps).
   void step(size_t at, unsigned char op) {
+    if (step_stack(at, op) || step_value(at, op) || step_container(at, op) ||
+        step_object(at, op)) {
+      return;
+    }
+    fail(at, fmt::format("unknown pickle opcode 0x{:02x}", op));
+  }
+
+  // PROTO, FRAME, marks, stack and memo opcodes; false when `op` is not one of
+  // them.
+  bool step_stack(size_t at, unsigned char op) {
     switch (op) {
-      case 0x80: take(at, 1, "PROTO"); break;
+      case 0x80:
+        take(at, 1, "PROTO");
+        break;
       case 0x95: {  // FRAME: a length, then the opcodes it frames
         const uint64_t n = uint(at, 8, "FRAME");
         if (n > data_.size() - pos_) {
-          fail(at, fmt::format("FRAME claims {} bytes, {} remain", n,
-                               data_.size() - pos_));
+          fail(
+              at,
+              fmt::format(
+                  "FRAME claims {} bytes, {} remain", n, data_.size() - pos_));
         }
         break;
       }
-      case '(': charge(1, 16); marks_.push_back(stack_.size()); break;
-      case '0': pop(at); break;
-      case '1': pop_mark(at); break;
-      case '2': push(top(at)); break;
+      case '(':
+        charge(1, 16);
+        marks_.push_back(stack_.size());
+        break;
+      case '0':
+        pop(at);
+        break;
+      case '1':
+        pop_mark(at);
+        break;
+      case '2':
+        push(top(at));
+        break;
+      // memo
+      case 'q':
+        put(at, uint(at, 1, "BINPUT"));
+        break;
+      case 'r':
+        put(at, uint(at, 4, "LONG_BINPUT"));
+        break;
+      case 0x94:
+        put(at, memo_.size());
+        break;  // MEMOIZE
+      case 'h':
+        get(at, uint(at, 1, "BINGET"));
+        break;
+      case 'j':
+        get(at, uint(at, 4, "LONG_BINGET"));
+        break;
+      default:
+        return false;
+    }
+    return true;
+  }
+
+  // Constants, numbers, strings and bytes; false when `op` is not one of them.
+  bool step_value(size_t at, unsigned char op) {
+    switch (op) {
       // constants and numbers
-      case 'N': case 0x88: case 0x89: push(opaque()); break;
-      case 'K': push_int(static_cast<int64_t>(uint(at, 1, "BININT1"))); break;
-      case 'M': push_int(static_cast<int64_t>(uint(at, 2, "BININT2"))); break;
+      case 'N':
+      case 0x88:
+      case 0x89:
+        push(opaque());
+        break;
+      case 'K':
+        push_int(static_cast<int64_t>(uint(at, 1, "BININT1")));
+        break;
+      case 'M':
+        push_int(static_cast<int64_t>(uint(at, 2, "BININT2")));
+        break;
       case 'J':
-        push_int(static_cast<int32_t>(static_cast<uint32_t>(uint(at, 4, "BININT"))));
+        push_int(
+            static_cast<int32_t>(static_cast<uint32_t>(uint(at, 4, "BININT"))));
         break;
       case 0x8a: {  // LONG1: n little-endian two's-complement bytes
         const uint64_t n = uint(at, 1, "LONG1");
@@ -219,32 +287,104 @@ class PickleScan : detail::PickleCursor<PickleScan> {
         }
         break;
       }
-      case 0x8b: take(at, uint(at, 4, "LONG4"), "LONG4"); push(opaque()); break;
-      case 'G': take(at, 8, "BINFLOAT"); push(opaque()); break;
-      case 'F': case 'I': case 'L': line(at, "a text number"); push(opaque()); break;
+      case 0x8b:
+        take(at, uint(at, 4, "LONG4"), "LONG4");
+        push(opaque());
+        break;
+      case 'G':
+        take(at, 8, "BINFLOAT");
+        push(opaque());
+        break;
+      case 'F':
+      case 'I':
+      case 'L':
+        line(at, "a text number");
+        push(opaque());
+        break;
       // strings and bytes
-      case 'X': push_str(take(at, uint(at, 4, "BINUNICODE"), "BINUNICODE")); break;
-      case 0x8d: push_str(take(at, uint(at, 8, "BINUNICODE8"), "BINUNICODE8")); break;
-      case 'U': push_str(take(at, uint(at, 1, "SHORT_BINSTRING"), "SHORT_BINSTRING")); break;
-      case 'T': push_str(take(at, uint(at, 4, "BINSTRING"), "BINSTRING")); break;
-      case 'C': push_str(take(at, uint(at, 1, "SHORT_BINBYTES"), "SHORT_BINBYTES")); break;
-      case 'B': push_str(take(at, uint(at, 4, "BINBYTES"), "BINBYTES")); break;
-      case 0x8e: push_str(take(at, uint(at, 8, "BINBYTES8"), "BINBYTES8")); break;
-      case 'S': case 'V': push_str(line(at, "a text string")); break;
+      case 'X':
+        push_str(take(at, uint(at, 4, "BINUNICODE"), "BINUNICODE"));
+        break;
+      case 0x8d:
+        push_str(take(at, uint(at, 8, "BINUNICODE8"), "BINUNICODE8"));
+        break;
+      case 'U':
+        push_str(take(at, uint(at, 1, "SHORT_BINSTRING"), "SHORT_BINSTRING"));
+        break;
+      case 'T':
+        push_str(take(at, uint(at, 4, "BINSTRING"), "BINSTRING"));
+        break;
+      case 'C':
+        push_str(take(at, uint(at, 1, "SHORT_BINBYTES"), "SHORT_BINBYTES"));
+        break;
+      case 'B':
+        push_str(take(at, uint(at, 4, "BINBYTES"), "BINBYTES"));
+        break;
+      case 0x8e:
+        push_str(take(at, uint(at, 8, "BINBYTES8"), "BINBYTES8"));
+        break;
+      case 'S':
+      case 'V':
+        push_str(line(at, "a text string"));
+        break;
+      default:
+        return false;
+    }
+    return true;
+  }
+
+  // Tuples, lists, dicts, sets and their items; false when `op` is not one of
+  // them.
+  bool step_container(size_t at, unsigned char op) {
+    switch (op) {
       // containers
-      case '}': case ']': case 0x8f: push(opaque()); break;
-      case ')': push(tuple(at, {})); break;
-      case 't': push(tuple(at, pop_mark(at))); break;
-      case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+      case '}':
+      case ']':
+      case 0x8f:
+        push(opaque());
+        break;
+      case ')':
+        push(tuple(at, {}));
+        break;
+      case 't':
+        push(tuple(at, pop_mark(at)));
+        break;
+      case 0x85:
+      case 0x86:
+      case 0x87: {  // TUPLE1..3
         std::vector<ValuePtr> items(static_cast<size_t>(op - 0x84));
         for (size_t k = items.size(); k-- > 0;) items[k] = pop(at);
         push(tuple(at, std::move(items)));
         break;
       }
-      case 'l': case 'd': case 0x91: pop_mark(at); push(opaque()); break;
-      case 'a': pop(at); break;                     // APPEND
-      case 's': pop(at); pop(at); break;            // SETITEM
-      case 'e': case 'u': case 0x90: pop_mark(at); break;  // APPENDS, SETITEMS, ADDITEMS
+      case 'l':
+      case 'd':
+      case 0x91:
+        pop_mark(at);
+        push(opaque());
+        break;
+      case 'a':
+        pop(at);
+        break;  // APPEND
+      case 's':
+        pop(at);
+        pop(at);
+        break;  // SETITEM
+      case 'e':
+      case 'u':
+      case 0x90:
+        pop_mark(at);
+        break;  // APPENDS, SETITEMS, ADDITEMS
+      default:
+        return false;
+    }
+    return true;
+  }
+
+  // Globals, calls, persistent ids and extensions; false when `op` is not one
+  // of them.
+  bool step_object(size_t at, unsigned char op) {
+    switch (op) {
       // objects
       case 'c': {  // GLOBAL module\nname\n
         const auto module = line(at, "GLOBAL");
@@ -254,31 +394,62 @@ class PickleScan : detail::PickleCursor<PickleScan> {
         push(std::move(v));
         break;
       }
-      case 0x93: pop(at); pop(at); push(opaque()); break;  // STACK_GLOBAL
-      case 'R': case 0x81: pop(at); pop(at); push(opaque()); break;  // REDUCE, NEWOBJ
-      case 0x92: pop(at); pop(at); pop(at); push(opaque()); break;   // NEWOBJ_EX
-      case 'b': pop(at); break;                                       // BUILD
-      case 'o': pop_mark(at); push(opaque()); break;                  // OBJ
-      case 'i': line(at, "INST"); line(at, "INST"); pop_mark(at); push(opaque()); break;
+      case 0x93:
+        pop(at);
+        pop(at);
+        push(opaque());
+        break;  // STACK_GLOBAL
+      case 'R':
+      case 0x81:
+        pop(at);
+        pop(at);
+        push(opaque());
+        break;  // REDUCE, NEWOBJ
+      case 0x92:
+        pop(at);
+        pop(at);
+        pop(at);
+        push(opaque());
+        break;  // NEWOBJ_EX
+      case 'b':
+        pop(at);
+        break;  // BUILD
+      case 'o':
+        pop_mark(at);
+        push(opaque());
+        break;  // OBJ
+      case 'i':
+        line(at, "INST");
+        line(at, "INST");
+        pop_mark(at);
+        push(opaque());
+        break;
       case 'Q': {  // BINPERSID
         const auto pid = pop(at);
         persistent_id(at, *pid);
         push(opaque());
         break;
       }
-      case 'P': line(at, "PERSID"); push(opaque()); break;
-      case 0x82: take(at, 1, "EXT1"); push(opaque()); break;
-      case 0x83: take(at, 2, "EXT2"); push(opaque()); break;
-      case 0x84: take(at, 4, "EXT4"); push(opaque()); break;
-      // memo
-      case 'q': put(at, uint(at, 1, "BINPUT")); break;
-      case 'r': put(at, uint(at, 4, "LONG_BINPUT")); break;
-      case 0x94: put(at, memo_.size()); break;  // MEMOIZE
-      case 'h': get(at, uint(at, 1, "BINGET")); break;
-      case 'j': get(at, uint(at, 4, "LONG_BINGET")); break;
+      case 'P':
+        line(at, "PERSID");
+        push(opaque());
+        break;
+      case 0x82:
+        take(at, 1, "EXT1");
+        push(opaque());
+        break;
+      case 0x83:
+        take(at, 2, "EXT2");
+        push(opaque());
+        break;
+      case 0x84:
+        take(at, 4, "EXT4");
+        push(opaque());
+        break;
       default:
-        fail(at, fmt::format("unknown pickle opcode 0x{:02x}", op));
+        return false;
     }
+    return true;
   }
 };
 
@@ -323,8 +494,8 @@ void check_module_source(std::string_view src, const std::string& name) {
   size_t pos = 0;
   while (pos < src.size()) {
     const size_t nl = src.find('\n', pos);
-    const std::string_view line =
-        src.substr(pos, nl == std::string_view::npos ? src.size() - pos : nl - pos);
+    const std::string_view line = src.substr(
+        pos, nl == std::string_view::npos ? src.size() - pos : nl - pos);
     pos = nl == std::string_view::npos ? src.size() : nl + 1;
     ++line_no;
     bool ok = line.empty() || (line_no == 1 && line == "class Module(Module):");
@@ -333,7 +504,8 @@ void check_module_source(std::string_view src, const std::string& name) {
       for (std::string_view list : {"__parameters__ = [", "__buffers__ = ["}) {
         if (!starts_with(body, list) || body.back() != ']') continue;
         // "a", "b", ]  or  ]
-        std::string_view items = body.substr(list.size(), body.size() - list.size() - 1);
+        std::string_view items =
+            body.substr(list.size(), body.size() - list.size() - 1);
         ok = true;
         while (ok && !items.empty()) {
           const size_t comma = items.find(", ");
@@ -347,8 +519,10 @@ void check_module_source(std::string_view src, const std::string& name) {
         ok = is_ident(body.substr(0, colon)) && is_type(body.substr(colon + 3));
       }
       const size_t eq = body.find("] = ");
-      if (!ok && starts_with(body, "__annotations__[") && eq != std::string_view::npos) {
-        ok = is_quoted_name(body.substr(16, eq - 16)) && is_type(body.substr(eq + 4));
+      if (!ok && starts_with(body, "__annotations__[") &&
+          eq != std::string_view::npos) {
+        ok = is_quoted_name(body.substr(16, eq - 16)) &&
+             is_type(body.substr(eq + 4));
       }
     }
     if (!ok) {

@@ -1,5 +1,3 @@
-#include <ember/checkpoint/weights.hpp>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -15,6 +13,7 @@
 
 #include <ember/checkpoint/pth.hpp>
 #include <ember/checkpoint/safetensors.hpp>
+#include <ember/checkpoint/weights.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 #include <ember/util/mapped_file.hpp>
@@ -51,12 +50,15 @@ constexpr const char* kQkv[] = {"W_query", "W_key", "W_value"};
 std::string name_list(const std::vector<std::string>& names) {
   const size_t shown = std::min<size_t>(names.size(), 8);
   std::string s = fmt::format(
-      "{}", fmt::join(names.begin(), names.begin() + static_cast<long>(shown), ", "));
-  if (names.size() > shown) s += fmt::format(" and {} more", names.size() - shown);
+      "{}",
+      fmt::join(names.begin(), names.begin() + static_cast<long>(shown), ", "));
+  if (names.size() > shown)
+    s += fmt::format(" and {} more", names.size() - shown);
   return s;
 }
 
-std::map<std::string, at::Tensor> by_name(const StateDict& sd, const std::string& where) {
+std::map<std::string, at::Tensor> by_name(
+    const StateDict& sd, const std::string& where) {
   std::map<std::string, at::Tensor> out;
   for (const auto& [k, t] : sd) {
     if (!out.emplace(k, t).second)
@@ -89,10 +91,14 @@ void take(
     const std::string& where) {
   auto it = hf.find(from);
   if (it == hf.end())
-    throw Error(fmt::format("{}: Hugging Face GPT-2 weights without '{}'", where, from));
+    throw Error(fmt::format(
+        "{}: Hugging Face GPT-2 weights without '{}'", where, from));
   if (transpose && it->second.dim() != 2) {
     throw Error(fmt::format(
-        "{}: '{}' has shape {}, expected a matrix", where, from, it->second.sizes()));
+        "{}: '{}' has shape {}, expected a matrix",
+        where,
+        from,
+        it->second.sizes()));
   }
   out.emplace_back(to, transpose ? it->second.t() : it->second);
   hf.erase(it);
@@ -109,7 +115,8 @@ void split_qkv(
     const std::string key = hp + "attn.c_attn." + what;
     auto it = hf.find(key);
     if (it == hf.end())
-      throw Error(fmt::format("{}: Hugging Face GPT-2 weights without '{}'", where, key));
+      throw Error(fmt::format(
+          "{}: Hugging Face GPT-2 weights without '{}'", where, key));
     const auto& t = it->second;
     if (t.dim() < 1 || t.size(-1) % 3 != 0) {
       throw Error(fmt::format(
@@ -133,7 +140,8 @@ void split_qkv(
 StateDict read_weights(const std::string& path) {
   auto file = MappedFile::open(path);
   const std::string_view bytes = file->bytes();
-  if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) return read_pth(path);
+  if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4))
+    return read_pth(path);
   if (bytes.size() >= 9 && bytes[8] == '{')
     return parse_safetensors(bytes, path, std::move(file));
   throw Error(fmt::format(
@@ -154,7 +162,8 @@ StateDict from_hf_gpt2(const StateDict& hf_sd, const std::string& where) {
   for (const auto& [k, t] : by_name(hf_sd, where))
     hf[k.rfind("transformer.", 0) == 0 ? k.substr(12) : k] = t;
   StateDict out;
-  for (const auto& p : kTopParts) take(hf, p.hf, p.book, p.transpose, out, where);
+  for (const auto& p : kTopParts)
+    take(hf, p.hf, p.book, p.transpose, out, where);
   const int64_t n = hf_blocks(hf);
   for (int64_t b = 0; b < n; ++b) {
     const std::string hp = fmt::format("h.{}.", b);
@@ -201,7 +210,9 @@ StateDict to_hf_gpt2(const StateDict& book_sd) {
   }
   StateDict out;
   for (const auto& p : kTopParts) out.emplace_back(p.hf, need(p.book));
-  for (int64_t b = 0; book.count(fmt::format("trf_blocks.{}.norm1.scale", b)) != 0; ++b) {
+  for (int64_t b = 0;
+       book.count(fmt::format("trf_blocks.{}.norm1.scale", b)) != 0;
+       ++b) {
     const std::string hp = fmt::format("h.{}.", b);
     const std::string bp = fmt::format("trf_blocks.{}.att.", b);
     std::vector<at::Tensor> w, bias;
@@ -221,7 +232,8 @@ StateDict to_hf_gpt2(const StateDict& book_sd) {
 
 namespace {
 
-void collect_state(torch::nn::Module& m, const std::string& prefix, StateDict& out) {
+void collect_state(
+    torch::nn::Module& m, const std::string& prefix, StateDict& out) {
   for (const auto& p : m.named_parameters(/*recurse=*/false))
     out.emplace_back(prefix + p.key(), p.value());
   for (const auto& b : m.named_buffers(/*recurse=*/false))
@@ -236,7 +248,8 @@ StateDict torch_state_dict(torch::nn::Module& m) {
   StateDict out;
   collect_state(m, "", out);
   const auto has = [&](const std::string& k) {
-    return std::any_of(out.begin(), out.end(), [&](const auto& kv) { return kv.first == k; });
+    return std::any_of(
+        out.begin(), out.end(), [&](const auto& kv) { return kv.first == k; });
   };
   if (!has("out_head.weight") && has("tok_emb.weight")) {
     const auto tok = std::find_if(out.begin(), out.end(), [](const auto& kv) {
@@ -286,7 +299,10 @@ void assign_weights(
   }
   if (!missing.empty()) {
     throw Error(fmt::format(
-        "{}: missing {} of the model's parameters: {}", where, missing.size(), name_list(missing)));
+        "{}: missing {} of the model's parameters: {}",
+        where,
+        missing.size(),
+        name_list(missing)));
   }
   if (!file.empty()) {
     std::vector<std::string> extra;
@@ -320,7 +336,8 @@ void load_weights(torch::nn::Module& m, const std::string& path) {
   // Tied weights: the file's out_head must be its tok_emb.
   auto head = file.find("out_head.weight");
   auto tok = file.find("tok_emb.weight");
-  if (own.count("out_head.weight") == 0 && head != file.end() && tok != file.end()) {
+  if (own.count("out_head.weight") == 0 && head != file.end() &&
+      tok != file.end()) {
     if (!head->second.sizes().equals(tok->second.sizes()) ||
         !at::equal(head->second.to(at::kFloat), tok->second.to(at::kFloat))) {
       throw Error(fmt::format(
@@ -341,7 +358,8 @@ void export_weights(
   } else if (format == "safetensors") {
     write_file_atomic(path, safetensors_bytes(sd, {{"format", "pt"}}));
   } else if (format == "hf-safetensors") {
-    write_file_atomic(path, safetensors_bytes(to_hf_gpt2(sd), {{"format", "pt"}}));
+    write_file_atomic(
+        path, safetensors_bytes(to_hf_gpt2(sd), {{"format", "pt"}}));
   } else {
     throw Error(fmt::format(
         "--format: unknown weight format '{}' (expected pth, safetensors or "

@@ -107,13 +107,13 @@ std::string detail::inflate_record(
 #endif
 }
 
-
 std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
   // The end record: 22 bytes and a comment of up to 65535, at the very end.
   if (zip.size() < 22) zip_error("too short for a zip archive");
   uint64_t end = zip.size() - 22;
   const uint64_t lowest = end > 65535 ? end - 65535 : 0;
-  while (le(zip, end, 4) != kEndSig || end + 22 + le(zip, end + 20, 2) > zip.size()) {
+  while (le(zip, end, 4) != kEndSig ||
+         end + 22 + le(zip, end + 20, 2) > zip.size()) {
     if (end == lowest) zip_error("no end of central directory record");
     --end;
   }
@@ -137,11 +137,13 @@ std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
   }
   if (dir_offset > dir_end || dir_size > dir_end - dir_offset) {
     zip_error(fmt::format(
-        "central directory ({} bytes at {}) outside the file", dir_size,
+        "central directory ({} bytes at {}) outside the file",
+        dir_size,
         dir_offset));
   }
   if (count > dir_size / 46) {
-    zip_error(fmt::format("{} records cannot fit a {}-byte directory", count, dir_size));
+    zip_error(fmt::format(
+        "{} records cannot fit a {}-byte directory", count, dir_size));
   }
   std::map<std::string, ArchiveRecord> out;
   uint64_t p = dir_offset;
@@ -163,7 +165,8 @@ std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
     }
     std::string name(zip.substr(p + 46, name_len));
     // Zip64 extended information: the 0xFFFFFFFF fields, in this order.
-    for (uint64_t e = p + 46 + name_len; e + 4 <= p + 46 + name_len + extra_len;) {
+    for (uint64_t e = p + 46 + name_len;
+         e + 4 <= p + 46 + name_len + extra_len;) {
       const uint64_t id = le(zip, e, 2);
       const uint64_t len = le(zip, e + 2, 2);
       const uint64_t body = e + 4;
@@ -172,7 +175,8 @@ std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
         uint64_t f = body;
         for (uint64_t* field : {&size, &stored, &local}) {
           if (*field != kMax32) continue;
-          if (f + 8 > body + len) zip_error(fmt::format("record '{}': zip64 field missing", name));
+          if (f + 8 > body + len)
+            zip_error(fmt::format("record '{}': zip64 field missing", name));
           *field = le(zip, f, 8);
           f += 8;
         }
@@ -186,34 +190,42 @@ std::map<std::string, ArchiveRecord> list_zip_records(std::string_view zip) {
     }
     if (method == 8 && size / kMaxInflate > stored) {
       zip_error(fmt::format(
-          "record '{}': {} deflated bytes cannot inflate to {}", name, stored,
+          "record '{}': {} deflated bytes cannot inflate to {}",
+          name,
+          stored,
           size));
     }
     if (method != 0 && method != 8) {
-      zip_error(fmt::format("record '{}': compression method {} (expected stored "
-                            "or deflate)", name, method));
+      zip_error(fmt::format(
+          "record '{}': compression method {} (expected stored "
+          "or deflate)",
+          name,
+          method));
     }
     // The local header repeats the name; its extra field (alignment
     // padding) may differ from the central one.
     if (!inside(zip, local, 30) || le(zip, local, 4) != kLocalSig) {
-      zip_error(fmt::format("record '{}': local header missing at {}", name, local));
+      zip_error(
+          fmt::format("record '{}': local header missing at {}", name, local));
     }
     ArchiveRecord r;
-    r.data_offset = local + 30 + le(zip, local + 26, 2) + le(zip, local + 28, 2);
+    r.data_offset =
+        local + 30 + le(zip, local + 26, 2) + le(zip, local + 28, 2);
     r.stored_size = stored;
     r.size = size;
     r.deflated = method == 8;
     r.crc32 = crc;
     if (r.data_offset > dir_offset || stored > dir_offset - r.data_offset) {
       zip_error(fmt::format(
-          "record '{}': {} bytes at {} run past the records", name, stored,
+          "record '{}': {} bytes at {} run past the records",
+          name,
+          stored,
           r.data_offset));
     }
     out[name] = r;
   }
   return out;
 }
-
 
 void ZipWriter::add(const std::string& name, std::string_view data) {
   const bool big = force_zip64_ || data.size() >= kMax32;

@@ -30,8 +30,7 @@ inline constexpr CommandInfo kTorchCommands[] = {
     {"embed",
      "build Embedding(vocab_size, dim) under torch::manual_seed(seed) and "
      "print its weight and the lookup of --ids as JSON"},
-    {"train",
-     "Train a GPT per a TOML config (default configs/verdict.toml)"},
+    {"train", "Train a GPT per a TOML config (default configs/verdict.toml)"},
     {"generate",
      "Continue a prompt with a run's model, or a fresh seeded one from a "
      "config"},

@@ -105,9 +105,9 @@ inline size_t utf8_sequence(std::string_view s, size_t i, size_t* bad) {
     return 0;
   }
   for (size_t k = 1; k < n; ++k) {
-    const bool ok = i + k < s.size() &&
-        (k == 1 ? b(i + k) >= lo && b(i + k) <= hi
-                : b(i + k) >= 0x80 && b(i + k) <= 0xbf);
+    const bool ok =
+        i + k < s.size() && (k == 1 ? b(i + k) >= lo && b(i + k) <= hi
+                                    : b(i + k) >= 0x80 && b(i + k) <= 0xbf);
     if (!ok) {
       *bad = k;
       return 0;

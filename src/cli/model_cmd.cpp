@@ -82,7 +82,8 @@ void load_weights_reported(torch::nn::Module& model, const std::string& path) {
           .count();
   int64_t n = 0;
   for (const auto& p : model.parameters()) n += p.numel();
-  fmt::print(stderr, "weights: {} ({} parameters) loaded in {:.2f} s\n", path, n, s);
+  fmt::print(
+      stderr, "weights: {} ({} parameters) loaded in {:.2f} s\n", path, n, s);
 }
 
 // Uses train.threads of the model's config (0 = all cores), as training
@@ -100,8 +101,7 @@ TrainedModel load_model(const ModelSource& s) {
     prepare_runtime(trained.config);
     return trained;
   }
-  const std::string path =
-      s.config.empty() ? default_config_path() : s.config;
+  const std::string path = s.config.empty() ? default_config_path() : s.config;
   // The data file is not needed: parse without looking it up.
   const Config config = parse_config(read_file(path), path, s.sets);
   prepare_runtime(config);
@@ -259,13 +259,16 @@ void check_generate_args(const GenerateArgs& args) {
 
 // The prompt's ids, (1, T).
 at::Tensor prompt_ids(
-    const GenerateArgs& args, const Tokenizer& tokenizer, const ModelConfig& m) {
+    const GenerateArgs& args,
+    const Tokenizer& tokenizer,
+    const ModelConfig& m) {
   if (!args.source.ids.empty()) return id_rows(args.source.ids, m);
   const auto ids =
       tokenizer.encode(args.prompt, AllowedSpecial({"<|endoftext|>"}));
   if (ids.empty())
     throw ConfigError("--prompt: empty prompt (expected at least one token)");
-  for (const auto id : ids) check_token_id(static_cast<int64_t>(id), m, "--prompt");
+  for (const auto id : ids)
+    check_token_id(static_cast<int64_t>(id), m, "--prompt");
   return id_batch(ids);
 }
 
@@ -276,9 +279,9 @@ void print_generate_stats(
     const at::Tensor& out,
     const GenerateOptions& gen,
     std::chrono::steady_clock::time_point start) {
-  const double s = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   const int64_t made = out.size(1) - prompt.size(1);
   const bool cached = gen.kv_cache && model->supports_kv_cache();
   fmt::print(
@@ -313,7 +316,9 @@ void run_generate(const GenerateArgs& args) {
     const auto all = row_ids(out[0]);
     fmt::memory_buffer buf;
     fmt::format_to(
-        std::back_inserter(buf), "{{\"ids\": [{}], \"text\": ", fmt::join(all, ", "));
+        std::back_inserter(buf),
+        "{{\"ids\": [{}], \"text\": ",
+        fmt::join(all, ", "));
     append_string(buf, tokenizer.decode(all));
     buf.append(std::string_view("}\n"));
     write_out(buf);
@@ -329,8 +334,7 @@ struct ExportArgs {
 };
 
 void run_export(const ExportArgs& args) {
-  if (!args.source.ids.empty())
-    throw ConfigError("--ids: export takes no ids");
+  if (!args.source.ids.empty()) throw ConfigError("--ids: export takes no ids");
   TrainedModel trained = load_model(args.source);
   export_weights(*trained.model, args.out, args.format);
   fmt::print(stderr, "wrote {} ({})\n", args.out, args.format);
@@ -379,7 +383,9 @@ void add_model_commands(CLI::App& app) {
   add_source_options(gen_cmd, gen->source);
   gen_cmd->add_option("--prompt", gen->prompt, "Text to continue");
   gen_cmd->add_option(
-      "--max-new-tokens", gen->max_new_tokens, "Tokens to generate (default 50)");
+      "--max-new-tokens",
+      gen->max_new_tokens,
+      "Tokens to generate (default 50)");
   gen_cmd->add_option(
       "--temperature", gen->temperature, "0 = greedy (default); > 0 samples");
   gen_cmd->add_option(

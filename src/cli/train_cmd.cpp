@@ -1,4 +1,5 @@
-// `ember train`: a thin shell over trainer.hpp. Load and validate the config (--config, --set,
+// `ember train`: a thin shell over trainer.hpp. Load and validate the config
+// (--config, --set,
 // --resume), print it, install SIGINT/SIGTERM handlers that ask the loop to
 // checkpoint and stop (exit 130), and train.
 #include <atomic>

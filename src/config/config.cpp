@@ -9,11 +9,11 @@
 #include <set>
 #include <system_error>
 
+#include "config_fields.hpp"
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
-#include "config_fields.hpp"
 #include <ember/util/build_config.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
@@ -22,8 +22,8 @@ namespace ember {
 namespace {
 
 using detail::Field;
-using detail::Kind;
 using detail::fields;
+using detail::Kind;
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -574,7 +574,8 @@ std::vector<std::string> differing_keys(const Config& a, const Config& b) {
   return out;
 }
 
-void check_token_id(int64_t id, const ModelConfig& m, const std::string& where) {
+void check_token_id(
+    int64_t id, const ModelConfig& m, const std::string& where) {
   if (id >= 0 && id < m.vocab_size) return;
   throw ConfigError(fmt::format(
       "{}: token id {} is outside the model's vocabulary (vocab_size {})",

@@ -23,23 +23,29 @@ bool finite_non_negative(double v) {
 
 // One table row per key: where it lives in Config (section.key), its kind
 // and its range (the range text is the "expected ..." of its error).
-#define EMBER_REF(sec, k) [](Config & c) -> void* { return &c.sec.k; }
-#define EMBER_TEXT(sec, k) \
-  Field { #sec, #k, Kind::kString, EMBER_REF(sec, k), nullptr, "" }
-#define EMBER_FLAG(sec, k) \
-  Field { #sec, #k, Kind::kBool, EMBER_REF(sec, k), nullptr, "" }
-#define EMBER_INT(sec, k, lo, hi, range)                                 \
-  Field {                                                                \
-    #sec, #k, Kind::kInt, EMBER_REF(sec, k),                             \
-        [](double v) { return v >= (lo) && v <= (hi); }, range           \
+#define EMBER_REF(sec, k) [](Config& c) -> void* { return &c.sec.k; }
+#define EMBER_TEXT(sec, k)                                  \
+  Field {                                                   \
+#sec, #k, Kind::kString, EMBER_REF(sec, k), nullptr, "" \
   }
-#define EMBER_INT_FROM(sec, k, lo, range)                                \
-  Field {                                                                \
-    #sec, #k, Kind::kInt, EMBER_REF(sec, k),                             \
-        [](double v) { return v >= (lo); }, range                        \
+#define EMBER_FLAG(sec, k)                                \
+  Field {                                                 \
+#sec, #k, Kind::kBool, EMBER_REF(sec, k), nullptr, "" \
   }
-#define EMBER_REAL(sec, k, ok, range) \
-  Field { #sec, #k, Kind::kFloat, EMBER_REF(sec, k), ok, range }
+#define EMBER_INT(sec, k, lo, hi, range)                       \
+  Field {                                                      \
+#sec, #k, Kind::kInt, EMBER_REF(sec, k),                   \
+        [](double v) { return v >= (lo) && v <= (hi); }, range \
+  }
+#define EMBER_INT_FROM(sec, k, lo, range)         \
+  Field {                                         \
+#sec, #k, Kind::kInt, EMBER_REF(sec, k),      \
+        [](double v) { return v >= (lo); }, range \
+  }
+#define EMBER_REAL(sec, k, ok, range)                    \
+  Field {                                                \
+#sec, #k, Kind::kFloat, EMBER_REF(sec, k), ok, range \
+  }
 
 }  // namespace
 

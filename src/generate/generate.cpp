@@ -26,7 +26,8 @@ namespace {
 // (B, V) logits of the last position -> (B, 1) next ids, as the book's
 // generate: keep the top_k largest (0 = all), then sample from
 // softmax(logits / temperature), or argmax when temperature == 0.
-torch::Tensor next_ids(torch::Tensor logits, double temperature, int64_t top_k) {
+torch::Tensor next_ids(
+    torch::Tensor logits, double temperature, int64_t top_k) {
   if (top_k > 0) {
     const int64_t k = std::min<int64_t>(top_k, logits.size(-1));
     auto top = std::get<0>(at::topk(logits, k));

@@ -103,9 +103,10 @@ torch::Tensor GPTEmbeddingImpl::forward_at(
 }
 
 // The book's learned token + positional embeddings (ch02 / ch04 GPTModel).
-EMBER_REGISTER_MODULE(input_embeddings, learned, [](const InputEmbeddingSpec& s) {
-  return torch::nn::AnyModule(GPTEmbedding(
-      GPTEmbeddingOptions(s.vocab_size, s.context_length, s.emb_dim)));
-});
+EMBER_REGISTER_MODULE(
+    input_embeddings, learned, [](const InputEmbeddingSpec& s) {
+      return torch::nn::AnyModule(GPTEmbedding(
+          GPTEmbeddingOptions(s.vocab_size, s.context_length, s.emb_dim)));
+    });
 
 }  // namespace ember

@@ -155,11 +155,11 @@ torch::Tensor MultiHeadAttentionImpl::forward_cached(
 
 // The book's MultiHeadAttention: the default of model.attention.
 EMBER_REGISTER_MODULE(attentions, multihead, [](const BlockSpec& s) {
-  return torch::nn::AnyModule(MultiHeadAttention(
-      MultiHeadAttentionOptions(
-          s.emb_dim, s.emb_dim, s.context_length, s.n_heads)
-          .dropout(s.drop_rate)
-          .qkv_bias(s.qkv_bias)));
+  return torch::nn::AnyModule(
+      MultiHeadAttention(MultiHeadAttentionOptions(
+                             s.emb_dim, s.emb_dim, s.context_length, s.n_heads)
+                             .dropout(s.drop_rate)
+                             .qkv_bias(s.qkv_bias)));
 });
 
 }  // namespace ember

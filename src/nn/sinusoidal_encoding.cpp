@@ -60,8 +60,8 @@ torch::Tensor SinusoidalEncodingImpl::forward_at(
 // Registered exactly as a user's own module would be (docs/extending.md).
 EMBER_REGISTER_MODULE(
     input_embeddings, sinusoidal, [](const InputEmbeddingSpec& s) {
-  return torch::nn::AnyModule(SinusoidalEncoding(
-      SinusoidalEncodingOptions(s.vocab_size, s.context_length, s.emb_dim)));
-});
+      return torch::nn::AnyModule(SinusoidalEncoding(SinusoidalEncodingOptions(
+          s.vocab_size, s.context_length, s.emb_dim)));
+    });
 
 }  // namespace ember

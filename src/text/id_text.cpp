@@ -5,8 +5,8 @@
 
 #include <fmt/core.h>
 
-#include <ember/util/error.hpp>
 #include <ember/text/token_file.hpp>
+#include <ember/util/error.hpp>
 
 namespace ember {
 

@@ -4,16 +4,16 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <ember/util/error.hpp>
 #include <ember/text/mapped_token_file.hpp>
+#include <ember/util/error.hpp>
 
 namespace ember {
 
 MappedTokenFile::MappedTokenFile(const std::string& path, bool verify_checksum)
-    : header_(read_token_file_header(path)),
-      file_(MappedFile::open(path)) {
+    : header_(read_token_file_header(path)), file_(MappedFile::open(path)) {
   const auto bytes = file_->bytes();
-  payload_ = reinterpret_cast<const unsigned char*>(bytes.data()) + kTokenFileHeaderSize;
+  payload_ = reinterpret_cast<const unsigned char*>(bytes.data()) +
+             kTokenFileHeaderSize;
   const uint64_t expected = header_.num_tokens * (header_.width_bits / 8);
   if (bytes.size() < kTokenFileHeaderSize ||
       bytes.size() - kTokenFileHeaderSize != expected) {

@@ -74,8 +74,7 @@ void AdamW::update(size_t k) {
     param.mul_(1 - lr * options_.weight_decay);
     exp_avg.mul_(beta1).add_(grad, 1 - beta1);
     exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-    auto denom =
-        (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(options_.eps);
+    auto denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(options_.eps);
     param.addcdiv_(exp_avg, denom, -step_size);
     return;
   }
@@ -93,18 +92,17 @@ void AdamW::update(size_t k) {
   const float* g = grad.data_ptr<float>();
   float* m = exp_avg.data_ptr<float>();
   float* v = exp_avg_sq.data_ptr<float>();
-  at::parallel_for(
-      0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-          const float gi = g[i];
-          const float mi = m[i] * b1 + one_minus_b1 * gi;
-          const float vi = v[i] * b2 + one_minus_b2 * gi * gi;
-          const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-          p[i] = p[i] * decay + neg_step * (mi / denom);
-          m[i] = mi;
-          v[i] = vi;
-        }
-      });
+  at::parallel_for(0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float gi = g[i];
+      const float mi = m[i] * b1 + one_minus_b1 * gi;
+      const float vi = v[i] * b2 + one_minus_b2 * gi * gi;
+      const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+      p[i] = p[i] * decay + neg_step * (mi / denom);
+      m[i] = mi;
+      v[i] = vi;
+    }
+  });
 }
 
 NamedTensors AdamW::state() const {

@@ -7,12 +7,11 @@
 #include <chrono>
 #include <cmath>
 
+#include "trainer_state.hpp"
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <c10/core/GradMode.h>
 #include <fmt/core.h>
-
-#include "trainer_state.hpp"
 
 namespace ember::detail {
 
@@ -42,7 +41,6 @@ void Trainer::prepare_reducer() {
       *group_, params_, size_t{4} << 20, row_sparse);
 }
 
-
 // This rank's loss on its share of one global micro-batch, scaled so that
 // the ranks' averaged gradients sum to the step's mean (undefined when the
 // rank got no rows), and its value's share of the step's global loss.
@@ -66,8 +64,7 @@ void Trainer::distributed_step(const std::vector<Batch>& micro) {
   if (tok_table_.defined()) {
     std::vector<at::Tensor> ids;
     for (const auto& b : micro) {
-      ids.push_back(
-          shard(b, share()).inputs.reshape({-1}));
+      ids.push_back(shard(b, share()).inputs.reshape({-1}));
     }
     reducer_->expect_rows(tok_table_, ids.size() == 1 ? ids[0] : at::cat(ids));
   }
@@ -125,7 +122,6 @@ void Trainer::reduce_and_update() {
   });
   comm_wait_s_ += reducer_->last_wait_s();
 }
-
 
 void Trainer::log_distributed_stats() const {
   const double per_step =

@@ -22,8 +22,8 @@ void ProgressBar::draw(
     int64_t session_steps,
     double session_s) const {
   if (!enabled_) return;
-  const double done =
-      static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total, 1));
+  const double done = static_cast<double>(step) /
+                      static_cast<double>(std::max<int64_t>(total, 1));
   const int width = 30;
   const int fill = static_cast<int>(done * width);
   const double eta = session_steps > 0

@@ -20,12 +20,12 @@
 #include <cmath>
 #include <filesystem>
 
+#include "trainer_state.hpp"
 #include <c10/core/GradMode.h>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <torch/utils.h>
 
-#include "trainer_state.hpp"
 #include <ember/checkpoint/weights.hpp>
 #include <ember/generate/generate.hpp>
 #include <ember/run/rng_state.hpp>
@@ -99,10 +99,12 @@ TrainResult Trainer::run() {
 void Trainer::join_group() {
   const auto launch = dist::LaunchEnv::from_env();
   if (launch.launched) {  // a 1-rank group too: same code path as N ranks
-    const bool pick_gpu = runtime_.device.is_cuda() && (cfg_.train.device == "auto" ||
-                                                cfg_.train.device == "cuda");
+    const bool pick_gpu =
+        runtime_.device.is_cuda() &&
+        (cfg_.train.device == "auto" || cfg_.train.device == "cuda");
     if (pick_gpu) {
-      runtime_.device = resolve_device(fmt::format("cuda:{}", launch.local_rank));
+      runtime_.device =
+          resolve_device(fmt::format("cuda:{}", launch.local_rank));
     }
   }
   // The training device is the current one for this thread, as
@@ -112,7 +114,8 @@ void Trainer::join_group() {
   if (runtime_.device.is_cuda()) device_guard_.reset_device(runtime_.device);
   if (launch.launched) {
     std::string backend = cfg_.train.backend;
-    if (backend == "auto") backend = runtime_.device.is_cuda() ? "nccl" : "gloo";
+    if (backend == "auto")
+      backend = runtime_.device.is_cuda() ? "nccl" : "gloo";
     if (backend == "nccl" && !runtime_.device.is_cuda()) {
       throw ConfigError(
           "train.backend: nccl needs a CUDA device (got device cpu); hint: "

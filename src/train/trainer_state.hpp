@@ -111,7 +111,7 @@ class Trainer {
   std::optional<Tokenizer> tokenizer_;  // set with train.sample_prompt
   std::vector<TokenId> sample_ids_;
   RunLock lock_;  // the lead's, on run.dir, held until the end
-  std::optional<Checkpoint> ckpt_;  // the one to resume from
+  std::optional<Checkpoint> ckpt_;     // the one to resume from
   std::optional<Config> ckpt_config_;  // its config
   std::optional<RunData> data_;
   GPTModel model_{nullptr};

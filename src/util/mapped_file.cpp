@@ -1,5 +1,3 @@
-#include <ember/util/mapped_file.hpp>
-
 #include <algorithm>
 #include <cerrno>
 
@@ -11,6 +9,7 @@
 
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
+#include <ember/util/mapped_file.hpp>
 
 namespace ember {
 
@@ -51,7 +50,10 @@ void MappedFile::drop_pages(uint64_t offset, uint64_t n) const {
   const uint64_t first = (offset + page - 1) / page * page;
   const uint64_t last = std::min<uint64_t>(offset + n, size_) / page * page;
   if (data_ != nullptr && last > first) {
-    ::madvise(static_cast<char*>(data_) + first, static_cast<size_t>(last - first), MADV_DONTNEED);
+    ::madvise(
+        static_cast<char*>(data_) + first,
+        static_cast<size_t>(last - first),
+        MADV_DONTNEED);
   }
 }
 

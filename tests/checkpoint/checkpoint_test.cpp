@@ -182,7 +182,8 @@ TEST_CASE(
   REQUIRE_THROWS_WITH(
       ember::parse_checkpoint(bytes, "c.pt"),
       Catch::StartsWith("checkpoint c.pt: archive record 'archive/data.pkl'") &&
-          Catch::Contains(" claims ") && Catch::Contains("remain in the record"));
+          Catch::Contains(" claims ") &&
+          Catch::Contains("remain in the record"));
 }
 
 namespace {
@@ -192,7 +193,7 @@ namespace {
 std::string patched(bool storage, bool view) {
   std::string sealed = crafted();
   std::string payload = sealed.substr(0, sealed.size() - 24);
-  const std::string n19 = "K\x13t";  // BININT1 19, TUPLE
+  const std::string n19 = "K\x13t";        // BININT1 19, TUPLE
   const size_t first = payload.find(n19);  // ('storage', ..., 19)
   REQUIRE(first != std::string::npos);
   const size_t second = payload.find(n19, first + 1);  // size (19,)
@@ -208,8 +209,9 @@ TEST_CASE(
     "parse_checkpoint: storages and views larger than their bytes are refused",
     "[checkpoint]") {
   REQUIRE(crafted().size() == patched(false, false).size());
-  REQUIRE(ember::parse_checkpoint(patched(false, false), "c.pt").config_toml ==
-          "[train]\nepochs = 1\n");
+  REQUIRE(
+      ember::parse_checkpoint(patched(false, false), "c.pt").config_toml ==
+      "[train]\nepochs = 1\n");
   // The storage claims 127 bytes over a 19-byte record (LibTorch 1.13 gave
   // the tensor 127 bytes of a 19-byte allocation).
   CHECK_THROWS_WITH(
@@ -260,8 +262,9 @@ TEST_CASE(
   ember::Checkpoint c;
   c.config_toml = "[train]\nepochs = 1\n";
   c.cpu_rng = at::ones({8}, at::kByte);
-  c.model = {{"tok_emb.weight", at::ones({2, 3})},
-             {"final_norm.weight", at::ones({3})}};
+  c.model = {
+      {"tok_emb.weight", at::ones({2, 3})},
+      {"final_norm.weight", at::ones({3})}};
   c.optimizer = {{"exp_avg.final_norm.weight", at::ones({3})}};
   ember::save_checkpoint(path, c);
   const auto back = ember::load_checkpoint(path);

@@ -278,7 +278,8 @@ std::string pickle_zip(const std::string& pickle) {
 }  // namespace
 
 TEST_CASE(
-    "read_pth: what a pickle makes is capped in objects and in bytes", "[pth]") {
+    "read_pth: what a pickle makes is capped in objects and in bytes",
+    "[pth]") {
   // {'a': [None] * 1.1 million}: a one-byte opcode made a ~150-byte value,
   // 4.8 GB from a 32 MB pickle before the caps (issue 22).
   const std::string dict_a = std::string("\x80\x02}X\x01\0\0\0", 8) + "a](";

@@ -6,8 +6,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <ember/util/error.hpp>
 #include <ember/checkpoint/torch_archive.hpp>
+#include <ember/util/error.hpp>
 
 namespace {
 
@@ -124,7 +124,8 @@ std::string tensor_pickle(int numel, int claim) {
 
 }  // namespace
 
-TEST_CASE("list_zip_records: names, offsets and sizes, zip64 too", "[archive]") {
+TEST_CASE(
+    "list_zip_records: names, offsets and sizes, zip64 too", "[archive]") {
   const std::vector<Entry> entries = {{"a/one", "hello"}, {"a/two", ""}};
   for (bool zip64 : {false, true}) {
     const std::string zip = make_zip(entries, zip64);
@@ -142,8 +143,7 @@ TEST_CASE("list_zip_records: names, offsets and sizes, zip64 too", "[archive]") 
 TEST_CASE("list_zip_records: damaged structure is refused", "[archive]") {
   const std::string zip = make_zip({{"a/one", "hello"}});
   CHECK_THROWS_WITH(
-      ember::list_zip_records("short"),
-      "archive: too short for a zip archive");
+      ember::list_zip_records("short"), "archive: too short for a zip archive");
   CHECK_THROWS_WITH(
       ember::list_zip_records(std::string(100, 'x')),
       "archive: no end of central directory record");
@@ -170,11 +170,12 @@ TEST_CASE("list_zip_records: damaged structure is refused", "[archive]") {
       "archive: record 'a/one': 5 deflated bytes cannot inflate to 4294967295");
 }
 
-TEST_CASE("check_torch_archive: pickle lengths and storage sizes", "[archive]") {
+TEST_CASE(
+    "check_torch_archive: pickle lengths and storage sizes", "[archive]") {
   // A float32 tensor of 4 elements in a 16-byte record: fine.
   const std::string ok = tensor_pickle(4, 4);
-  CHECK_NOTHROW(ember::check_torch_archive(
-      make_zip({{"archive/data.pkl", ok}, {"archive/data/0", std::string(16, '\0')}})));
+  CHECK_NOTHROW(ember::check_torch_archive(make_zip(
+      {{"archive/data.pkl", ok}, {"archive/data/0", std::string(16, '\0')}})));
   // The storage claims 5 elements: 20 bytes over a 16-byte record.
   CHECK_THROWS_WITH(
       ember::check_torch_archive(make_zip(
@@ -188,7 +189,9 @@ TEST_CASE("check_torch_archive: pickle lengths and storage sizes", "[archive]") 
       ember::check_torch_archive(make_zip({{"archive/data.pkl", ok}})),
       Catch::Contains("storage record 'archive/data/0' is missing"));
   // A string that claims 4 GiB in a 20-byte pickle.
-  std::string huge = "\x80\x02X\xff\xff\xff\xff" "abc.";
+  std::string huge =
+      "\x80\x02X\xff\xff\xff\xff"
+      "abc.";
   CHECK_THROWS_WITH(
       ember::check_torch_archive(make_zip({{"archive/data.pkl", huge}})),
       "archive record 'archive/data.pkl': byte 2: BINUNICODE claims "
@@ -197,10 +200,12 @@ TEST_CASE("check_torch_archive: pickle lengths and storage sizes", "[archive]") 
       ember::check_torch_archive(make_zip({{"archive/data.pkl", "\x80\x02N"}})),
       "archive record 'archive/data.pkl': byte 3: ends without STOP");
   CHECK_THROWS_WITH(
-      ember::check_torch_archive(make_zip({{"archive/data.pkl", "\x80\x02\xff."}})),
+      ember::check_torch_archive(
+          make_zip({{"archive/data.pkl", "\x80\x02\xff."}})),
       "archive record 'archive/data.pkl': byte 2: unknown pickle opcode 0xff");
   CHECK_THROWS_WITH(
-      ember::check_torch_archive(make_zip({{"archive/data.pkl", "\x80\x02h\x05."}})),
+      ember::check_torch_archive(
+          make_zip({{"archive/data.pkl", "\x80\x02h\x05."}})),
       "archive record 'archive/data.pkl': byte 2: memo 5 was never put");
   // LibTorch grows its memo to the key: 2^28 keys of 16 bytes.
   CHECK_THROWS_WITH(
@@ -221,16 +226,16 @@ TEST_CASE("check_torch_archive: pickle lengths and storage sizes", "[archive]") 
 TEST_CASE("check_torch_archive: what a pickle makes is capped", "[archive]") {
   // 2.2 million Nones, one byte each: each a stack slot (issue 22). The
   // check stops at kMaxPickleObjects, not at the end of memory.
-  const std::string nones =
-      "\x80\x02" + std::string(2'200'000, 'N') + ".";
+  const std::string nones = "\x80\x02" + std::string(2'200'000, 'N') + ".";
   CHECK_THROWS_WITH(
       ember::check_torch_archive(make_zip({{"archive/data.pkl", nones}})),
       "archive record 'archive/data.pkl': byte 2097154: the pickle makes more "
       "than 2097152 objects (a state dict's makes about 60 per tensor)");
 }
 
-TEST_CASE("check_torch_archive: TorchScript source is only a module's attributes",
-          "[archive]") {
+TEST_CASE(
+    "check_torch_archive: TorchScript source is only a module's attributes",
+    "[archive]") {
   const std::string source =
       "class Module(Module):\n"
       "  __parameters__ = [\"format\", \"model.w\", ]\n"
@@ -247,7 +252,8 @@ TEST_CASE("check_torch_archive: TorchScript source is only a module's attributes
       "declaration of a saved tensor archive");
   CHECK_THROWS_WITH(
       ember::check_torch_archive(make_zip(
-          {{"archive/code/__torch__.py", "class Module(Module):\n  x : Tensor[\n"}})),
+          {{"archive/code/__torch__.py",
+            "class Module(Module):\n  x : Tensor[\n"}})),
       Catch::Contains("line 2 is not an attribute declaration"));
   CHECK_THROWS_WITH(
       ember::check_torch_archive(make_zip(

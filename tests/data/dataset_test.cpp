@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include <ember/data/gpt_dataset.hpp>
-#include <ember/util/error.hpp>
 #include <ember/text/mapped_token_file.hpp>
 #include <ember/text/token_file.hpp>
+#include <ember/util/error.hpp>
 
 using ember::GptDataset;
 

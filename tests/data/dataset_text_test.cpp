@@ -10,8 +10,8 @@
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
-#include <ember/util/io.hpp>
 #include <ember/text/tokenizer.hpp>
+#include <ember/util/io.hpp>
 
 using ember::GptDataset;
 

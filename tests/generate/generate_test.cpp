@@ -1,8 +1,8 @@
 // The KV cache (nn/kv_cache.hpp, GPTModel::forward_cached) and generate()
 // with and without it.
-#include <catch2/catch.hpp>
-#include <c10/util/Exception.h>
 #include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+#include <catch2/catch.hpp>
 #include <torch/utils.h>
 
 #include <ember/generate/generate.hpp>
@@ -93,7 +93,8 @@ TEST_CASE(
   o.context_size = 12;
   o.temperature = temperature;
   o.top_k = temperature > 0 ? 10 : 0;
-  const auto prompt = torch::tensor({{5, 17, 3, 88}, {1, 2, 3, 4}}, torch::kLong);
+  const auto prompt =
+      torch::tensor({{5, 17, 3, 88}, {1, 2, 3, 4}}, torch::kLong);
   o.kv_cache = false;
   torch::manual_seed(11);
   const auto plain = ember::generate(model, prompt, o);
@@ -112,7 +113,8 @@ TEST_CASE(
   CHECK(torch::equal(plain5, ember::generate(model, prompt, o)));
 }
 
-TEST_CASE("generate: eos_id stops before the id, with the cache too", "[generate]") {
+TEST_CASE(
+    "generate: eos_id stops before the id, with the cache too", "[generate]") {
   auto model = small_model("learned", false);
   GenerateOptions o;
   o.max_new_tokens = 8;

@@ -23,8 +23,7 @@ std::vector<std::string> names(torch::nn::Module& m) {
 }  // namespace
 
 TEST_CASE(
-    "GPTModel: parameters in GPTModel's order, logits (B, T, V)",
-    "[module]") {
+    "GPTModel: parameters in GPTModel's order, logits (B, T, V)", "[module]") {
   torch::manual_seed(123);
   GPTModel lm(GPTModelOptions(50, 8, 4));
   CHECK(
@@ -47,8 +46,7 @@ TEST_CASE(
   CHECK(torch::equal(lm->out_head->weight, again->out_head->weight));
 }
 
-TEST_CASE(
-    "GPTModel: tie_weights shares tok_emb, draws unchanged", "[module]") {
+TEST_CASE("GPTModel: tie_weights shares tok_emb, draws unchanged", "[module]") {
   torch::manual_seed(1);
   GPTModel tied(GPTModelOptions(50, 8, 4).tie_weights(true).drop_rate(0));
   CHECK(
@@ -138,8 +136,8 @@ TEST_CASE("GPTModel: the book's state-dict keys, in its order", "[module]") {
   std::vector<std::string> buffers;
   for (const auto& b : gpt->named_buffers()) buffers.push_back(b.key());
   CHECK(
-      buffers ==
-      std::vector<std::string>{"trf_blocks.0.att.mask", "trf_blocks.1.att.mask"});
+      buffers == std::vector<std::string>{
+                     "trf_blocks.0.att.mask", "trf_blocks.1.att.mask"});
   // dump points are offered in order and match the plain forward.
   gpt->eval();
   ember::Activations acts;
@@ -149,10 +147,12 @@ TEST_CASE("GPTModel: the book's state-dict keys, in its order", "[module]") {
   CHECK(torch::equal(logits, gpt(ids)));
   CHECK(acts.got.size() == gpt->dump_points().size());
   CHECK(torch::equal(acts.got.at("out_head"), logits));
-  CHECK(acts.got.at("trf_blocks.1.att").sizes() == torch::IntArrayRef({1, 3, 4}));
+  CHECK(
+      acts.got.at("trf_blocks.1.att").sizes() == torch::IntArrayRef({1, 3, 4}));
 }
 
-TEST_CASE("RMSNorm: weight * x / rms(x), selectable as model.norm", "[module]") {
+TEST_CASE(
+    "RMSNorm: weight * x / rms(x), selectable as model.norm", "[module]") {
   ember::RMSNorm norm(ember::RMSNormOptions(4));
   const auto x = torch::tensor({{1.0f, -2.0f, 3.0f, -4.0f}});
   const double rms = std::sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-5);
@@ -161,7 +161,8 @@ TEST_CASE("RMSNorm: weight * x / rms(x), selectable as model.norm", "[module]") 
   const auto small = x * 1e-3;
   const double small_rms = std::sqrt(7.5e-6 + 1e-5);
   CHECK(torch::allclose(norm(small), small / small_rms, 1e-5, 0));
-  GPTModel gpt(GPTModelOptions(50, 8, 4).n_layers(1).n_heads(2).norm("rmsnorm"));
+  GPTModel gpt(
+      GPTModelOptions(50, 8, 4).n_layers(1).n_heads(2).norm("rmsnorm"));
   const auto p = gpt->named_parameters();
   CHECK(p.contains("trf_blocks.0.norm1.weight"));
   CHECK(p.contains("final_norm.weight"));

@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <string>
 
+#include "temp_dir.hpp"
 #include <ATen/ops/rand.h>
 #include <catch2/catch.hpp>
 
-#include "temp_dir.hpp"
 #include <ember/run/rng_state.hpp>
 #include <ember/run/run_folder.hpp>
 #include <ember/run/run_model.hpp>

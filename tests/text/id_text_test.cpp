@@ -3,9 +3,9 @@
 
 #include <catch2/catch.hpp>
 
-#include <ember/util/error.hpp>
 #include <ember/text/id_text.hpp>
 #include <ember/text/token_file.hpp>
+#include <ember/util/error.hpp>
 
 using ember::parse_decode_input;
 using ember::parse_id_text;

@@ -8,10 +8,10 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
-#include <ember/util/error.hpp>
-#include <ember/util/io.hpp>
 #include <ember/text/mapped_token_file.hpp>
 #include <ember/text/token_file.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
 
 using ember::TokenId;
 

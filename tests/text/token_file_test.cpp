@@ -10,10 +10,10 @@
 #include <ember_test_paths.hpp>
 #include <unistd.h>
 
-#include <ember/util/error.hpp>
-#include <ember/util/io.hpp>
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenizer.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
 
 using ember::TokenId;
 using Ids = std::vector<TokenId>;

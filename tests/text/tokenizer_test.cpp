@@ -13,10 +13,10 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
-#include <ember/util/error.hpp>
-#include <ember/util/io.hpp>
 #include <ember/text/tokenizer.hpp>
 #include <ember/text/unicode_table.hpp>
+#include <ember/util/error.hpp>
+#include <ember/util/io.hpp>
 
 using ember::AllowedSpecial;
 using ember::Disallowed;

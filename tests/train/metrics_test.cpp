@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <ember/util/error.hpp>
 #include <ember/train/metrics.hpp>
+#include <ember/util/error.hpp>
 
 namespace {
 size_t count(const std::string& text, const std::string& what) {

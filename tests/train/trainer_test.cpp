@@ -8,16 +8,16 @@
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
-
 #include "temp_dir.hpp"
+#include <catch2/catch.hpp>
+#include <ember_test_paths.hpp>
+
 #include <ember/checkpoint/checkpoint.hpp>
 #include <ember/config/config.hpp>
 #include <ember/run/run_folder.hpp>
 #include <ember/train/metrics.hpp>
 #include <ember/train/trainer.hpp>
 #include <ember/util/io.hpp>
-#include <ember_test_paths.hpp>
 
 namespace {
 
@@ -90,10 +90,10 @@ TEST_CASE(
     CHECK(resumed.evals[i].train_loss == whole.evals[i].train_loss);
     CHECK(resumed.evals[i].val_loss == whole.evals[i].val_loss);
   }
-  const auto a = ember::load_checkpoint(
-      ember::RunFolder(tmp.file("whole")).checkpoint());
-  const auto b = ember::load_checkpoint(
-      ember::RunFolder(tmp.file("part")).checkpoint());
+  const auto a =
+      ember::load_checkpoint(ember::RunFolder(tmp.file("whole")).checkpoint());
+  const auto b =
+      ember::load_checkpoint(ember::RunFolder(tmp.file("part")).checkpoint());
   REQUIRE(a.model.size() == b.model.size());
   for (size_t i = 0; i < a.model.size(); ++i) {
     INFO(a.model[i].first);
@@ -109,8 +109,8 @@ TEST_CASE("Trainer: a fresh run moves an earlier one aside", "[trainer]") {
   const auto dir = tmp.file("run");
   ember::train(tiny(dir, 1), quiet());
   ember::train(tiny(dir, 2), quiet());
-  const auto earlier = ember::load_checkpoint(
-      ember::RunFolder(dir + ".1").checkpoint());
+  const auto earlier =
+      ember::load_checkpoint(ember::RunFolder(dir + ".1").checkpoint());
   CHECK(earlier.step == 1);
   CHECK(ember::load_checkpoint(ember::RunFolder(dir).checkpoint()).step == 2);
 }

@@ -38,6 +38,7 @@ std::map<std::string, std::string> safetensors_metadata(std::string_view bytes);
 /// copies, in order, each 8-byte aligned as the header is padded to 8).
 /// Throws ember::Error for a dtype the format lacks.
 std::string safetensors_bytes(
-    const StateDict& sd, const std::map<std::string, std::string>& metadata = {});
+    const StateDict& sd,
+    const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace ember

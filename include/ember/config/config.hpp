@@ -87,7 +87,7 @@ struct TrainConfig {
   /// After each epoch, greedy continuation of this text (the book's
   /// generate_and_print_sample); "" = none.
   std::string sample_prompt;
-  int64_t sample_tokens = 50;  ///< new tokens per sample
+  int64_t sample_tokens = 50;   ///< new tokens per sample
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
   int64_t threads = 0;          ///< 0 = all cores
   /// Distributed runs only (started by torchrun): auto | gloo | nccl.

@@ -59,7 +59,6 @@ struct GPTModelOptions {
   TORCH_ARG(std::string, attention) = "multihead";
   TORCH_ARG(std::string, feed_forward) = "gelu";
 
-
  public:
   /// One block's options (every block is alike).
   TransformerBlockOptions block() const;

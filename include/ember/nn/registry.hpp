@@ -99,7 +99,7 @@ bool register_module_factory(
 ///   EMBER_REGISTER_MODULE(norms, rmsnorm, [](const ember::BlockSpec& s) {
 ///     return torch::nn::AnyModule(RMSNorm(RMSNormOptions(s.emb_dim)));
 ///   });
-#define EMBER_REGISTER_MODULE(registry, name, factory)                \
-  static const bool ember_registered_##registry##_##name =            \
-      ::ember::detail::register_module_factory(                       \
+#define EMBER_REGISTER_MODULE(registry, name, factory)     \
+  static const bool ember_registered_##registry##_##name = \
+      ::ember::detail::register_module_factory(            \
           ::ember::registry(), #name, factory)

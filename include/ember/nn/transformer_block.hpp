@@ -9,19 +9,18 @@
 // Dimensions: B batch, T tokens, D emb_dim.
 #pragma once
 
-#include <ATen/core/Tensor.h>
-#include <torch/arg.h>
-#include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
-#include <torch/nn/pimpl.h>
-
 #include <cstdint>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
+#include <torch/arg.h>
+#include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/pimpl.h>
 
 #include <ember/nn/kv_cache.hpp>
 

@@ -27,7 +27,8 @@ struct BatchShare {
 /// logits, lm_loss (cross-entropy over every position). The one loss of the
 /// trainer, training and evaluation alike: a task with another loss (a
 /// classifier's last token) changes it here.
-at::Tensor calc_loss_batch(GPTModel& model, const Batch& batch, c10::Device device);
+at::Tensor calc_loss_batch(
+    GPTModel& model, const Batch& batch, c10::Device device);
 
 /// `share`'s rows of `b`, clipped to the batch (a short last batch may
 /// leave a rank few or no rows). With world == 1 the batch itself.
