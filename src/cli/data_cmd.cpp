@@ -1,11 +1,13 @@
 // `ember batches` and `ember embed` (issue 3 section 4): thin shells over
-// GptDataset/Loader and GPTEmbedding that print JSON with Python json.dumps'
+// GptDataset/Loader (or a config's run data, run_data.hpp) and GPTEmbedding
+// that print JSON with Python json.dumps'
 // default separators (", " and ": "), floats in the shortest text that reads
 // back as the same float32.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,10 @@
 
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
+#include <ember/data/run_data.hpp>
+#include <ember/run/run_model.hpp>
+#include <ember/run/runtime.hpp>
+#include <ember/config/config.hpp>
 #include <ember/nn/gpt_embedding.hpp>
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenizer.hpp>
@@ -32,6 +38,9 @@ namespace ember::cli {
 namespace {
 
 struct BatchesArgs {
+  std::string config;  // --config: a run's data instead of --input
+  std::vector<std::string> sets;
+  std::string split = "train";
   std::string input;
   int64_t batch_size = 0;
   int64_t max_length = 0;
@@ -76,7 +85,82 @@ GptDataset open_dataset(const BatchesArgs& a) {
   }
 }
 
+void print_batches(Loader::Pass& pass, std::optional<int64_t> limit) {
+  fmt::memory_buffer buf;
+  for (int64_t k = 0; !limit || k < *limit; ++k) {
+    const std::optional<Batch> batch = pass.next();
+    if (!batch) break;
+    buf.clear();
+    fmt::format_to(std::back_inserter(buf), "{{\"inputs\": ");
+    append_nested<int64_t>(buf, batch->inputs);
+    fmt::format_to(std::back_inserter(buf), ", \"targets\": ");
+    append_nested<int64_t>(buf, batch->targets);
+    fmt::format_to(std::back_inserter(buf), "}}\n");
+    write_out(buf);
+  }
+  std::fflush(stdout);
+}
+
+// --config: the run's loaders as `ember train` builds them (one process),
+// with the draws before its first epoch (the data, then the model in the
+// format's order: run_gpt), so the train split prints the first epoch's
+// batches in training order.
+void run_config_batches(const BatchesArgs& a) {
+  for (const auto& [flag, given, key] :
+       {std::tuple{"--batch-size", a.batch_size != 0, "batch_size"},
+        std::tuple{"--max-length", a.max_length != 0, "max_length"},
+        std::tuple{"--stride", a.stride != 0, "stride"},
+        std::tuple{"--shuffle", a.shuffle, "shuffle"},
+        std::tuple{"--no-drop-last", a.no_drop_last, "drop_last"}}) {
+    if (given) {
+      throw ConfigError(fmt::format(
+          "batches: {} is taken from the config with --config; hint: --set "
+          "data.{}=...",
+          flag,
+          key));
+    }
+  }
+  const Config cfg = load_config(a.config, a.sets);
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  RunDataOptions options;
+  options.vocab_size = cfg.model.vocab_size;
+  options.threads = static_cast<unsigned>(resolve_threads(cfg.train.threads));
+  options.global_batch = cfg.data.batch_size;
+  std::FILE* quiet = std::fopen("/dev/null", "w");
+  RunData data = prepare_run_data(cfg.data, options, quiet ? quiet : stderr);
+  if (quiet != nullptr) std::fclose(quiet);
+  Loader* loader = &data.train;
+  if (a.split == "val") loader = &data.val;
+  if (a.split == "test") {
+    if (!data.test) {
+      throw ConfigError(fmt::format(
+          "batches: --split test needs data.format = \"instruction\" (got "
+          "format '{}', which has a training and a validation part only)",
+          cfg.data.format));
+    }
+    loader = &*data.test;
+  }
+  if (a.split == "train") run_gpt(cfg);
+  Loader::Pass pass = loader->begin_pass();
+  print_batches(pass, a.limit);
+}
+
 void run_batches(const BatchesArgs& a) {
+  if (!a.config.empty()) {
+    run_config_batches(a);
+    return;
+  }
+  for (const auto& [flag, value] :
+       {std::pair{"--batch-size", a.batch_size},
+        std::pair{"--max-length", a.max_length},
+        std::pair{"--stride", a.stride}}) {
+    if (a.input.empty() || value == 0) {
+      throw ConfigError(fmt::format(
+          "batches: {} is required; hint: give --input, --batch-size, "
+          "--max-length and --stride, or --config for a run's data",
+          a.input.empty() ? "--input" : flag));
+    }
+  }
   GptDataset dataset = open_dataset(a);
   // The book: torch.manual_seed(123) before create_dataloader_v1.
   torch::manual_seed(a.seed);
@@ -87,21 +171,7 @@ void run_batches(const BatchesArgs& a) {
   options.num_workers = a.num_workers;
   Loader loader(std::move(dataset), options);
   Loader::Pass pass = loader.begin_pass();
-  fmt::memory_buffer buf;
-  for (int64_t k = 0; !a.limit || k < *a.limit; ++k) {
-    const std::optional<Batch> batch = pass.next();
-    if (!batch) {
-      break;
-    }
-    buf.clear();
-    fmt::format_to(std::back_inserter(buf), "{{\"inputs\": ");
-    append_nested<int64_t>(buf, batch->inputs);
-    fmt::format_to(std::back_inserter(buf), ", \"targets\": ");
-    append_nested<int64_t>(buf, batch->targets);
-    fmt::format_to(std::back_inserter(buf), "}}\n");
-    write_out(buf);
-  }
-  std::fflush(stdout);
+  print_batches(pass, a.limit);
 }
 
 struct EmbedArgs {
@@ -172,23 +242,31 @@ void add_data_commands(CLI::App& app) {
       app.add_subcommand("batches", torch_command_summary("batches"));
   batches
       ->add_option(
+          "--config",
+          batches_args->config,
+          "a run's config: its data.format's batches, in the order `ember "
+          "train` sees them in its first epoch (instead of --input ...)")
+      ->excludes(batches->add_option(
           "--input",
           batches_args->input,
-          "UTF-8 text file, or a token file (ember tokenize --format bin16)")
-      ->required();
+          "UTF-8 text file, or a token file (ember tokenize --format bin16)"));
+  batches->add_option(
+      "--set", batches_args->sets, "override a config key: section.key=value");
+  batches
+      ->add_option(
+          "--split", batches_args->split, "with --config: train, val or test")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "val", "test"}));
   batches
       ->add_option("--batch-size", batches_args->batch_size, "rows per batch")
-      ->required()
       ->check(CLI::Range(int64_t{1}, INT64_MAX));
   batches
       ->add_option(
           "--max-length", batches_args->max_length, "tokens per window")
-      ->required()
       ->check(CLI::Range(int64_t{1}, INT64_MAX));
   batches
       ->add_option(
           "--stride", batches_args->stride, "tokens between window starts")
-      ->required()
       ->check(CLI::Range(int64_t{1}, INT64_MAX));
   batches->add_flag(
       "--shuffle",

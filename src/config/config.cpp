@@ -331,6 +331,48 @@ void apply_preset(
   set("n_heads", m.n_heads, preset->n_heads);
 }
 
+// The defaults that depend on data.format: the book's chapter-7 split.
+void apply_format_defaults(
+    Config& c, const std::set<std::string>& explicit_keys) {
+  if (c.data.format == "instruction" &&
+      explicit_keys.count("data.train_ratio") == 0) {
+    c.data.train_ratio = 0.85;
+  }
+}
+
+// data.format's names and the keys that belong to one format only.
+void validate_format(const DataConfig& d, std::string_view source) {
+  if (d.format != "text" && d.format != "instruction") {
+    throw ConfigError(fmt::format(
+        "{}: data.format is not a format (got '{}', expected text or "
+        "instruction)",
+        source,
+        d.format));
+  }
+  if (d.format == "instruction" && !d.train_path.empty()) {
+    throw ConfigError(fmt::format(
+        "{}: data.format = \"instruction\" reads one file, data.path, and "
+        "splits it by data.train_ratio and data.test_ratio; hint: remove "
+        "data.train_path and data.val_path",
+        source));
+  }
+  if (d.format == "instruction" && d.train_ratio + d.test_ratio >= 1.0) {
+    throw ConfigError(fmt::format(
+        "{}: data.train_ratio + data.test_ratio leave no validation entries "
+        "(got {} + {}, expected a sum below 1)",
+        source,
+        d.train_ratio,
+        d.test_ratio));
+  }
+  if (d.format != "instruction" && d.mask_prompt) {
+    throw ConfigError(fmt::format(
+        "{}: data.mask_prompt applies to data.format = \"instruction\" "
+        "only (got format '{}')",
+        source,
+        d.format));
+  }
+}
+
 bool valid_device(const std::string& d) {
   if (d == "auto" || d == "cpu" || d == "cuda") return true;
   if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return false;
@@ -392,6 +434,7 @@ void validate(const Config& c, std::string_view source) {
         c.train.backend));
   }
   validate_schedule(c.train, source);
+  validate_format(c.data, source);
   if (c.data.train_path.empty() != c.data.val_path.empty()) {
     const bool has_train = !c.data.train_path.empty();
     throw ConfigError(fmt::format(
@@ -490,6 +533,7 @@ Config parse_config(
   for (const auto& item : overrides)
     explicit_keys.insert(apply_override(c, item));
   apply_preset(c, explicit_keys, source);
+  apply_format_defaults(c, explicit_keys);
   validate(c, source);
   return c;
 }

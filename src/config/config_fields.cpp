@@ -54,10 +54,13 @@ const std::vector<Field>& fields() {
   // clang-format off
   static const std::vector<Field> kFields = {
       // [data]
+      EMBER_TEXT(data, format),
       EMBER_TEXT(data, path),
       EMBER_TEXT(data, train_path),
       EMBER_TEXT(data, val_path),
       EMBER_REAL(data, train_ratio, open_unit, "0 < train_ratio < 1"),
+      EMBER_REAL(data, test_ratio, unit_from_zero, "0 <= test_ratio < 1"),
+      EMBER_FLAG(data, mask_prompt),
       EMBER_INT(data, max_length, 1, kBig, "1 to 1048576"),
       EMBER_INT(data, stride, 1, kBig, "1 to 1048576"),
       EMBER_INT(data, batch_size, 1, 65536, "1 to 65536"),

@@ -1,11 +1,4 @@
 // Notes (design and measured numbers are in docs/data.md and bench/README.md):
-// - On the CPU a batch is two at::empty and 2 * B row memcpys from the one
-//   token buffer: 650,000-820,000 batches/s for batch 8 x 256, against
-//   ~190,000 with two index_selects over the strided (W, T) window view
-//   (bench/README.md). Other devices take the index_select path.
-// - A dataset over a memory-mapped token file gathers the same rows from the
-//   mapping, widening uint16/uint32 to int64 row by row (the only copy); the
-//   order, the draws and the batches are those of the same ids in memory.
 // - Random draws mirror PyTorch 1.13 (torch/utils/data/): iter(DataLoader)
 //   draws the worker base seed in _BaseDataLoaderIter.__init__; the shuffled
 //   sampler draws its seed lazily, at the first next(), because
@@ -13,11 +6,13 @@
 // - num_workers > 0 keeps that timing (PyTorch's multi-process iterator
 //   would draw the sampler seed already in iter(), while prefetching), so the
 //   order and the global generator's state never depend on num_workers.
+// - A batch is the source's collate of its B indices (window_source.cpp:
+//   row copies from the one token buffer).
 #include <algorithm>
 #include <condition_variable>
-#include <cstring>
 #include <exception>
 #include <map>
+#include <numeric>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -29,7 +24,7 @@
 #include <c10/util/Exception.h>
 
 #include <ember/data/loader.hpp>
-#include <ember/text/mapped_token_file.hpp>
+#include <ember/data/window_source.hpp>
 
 namespace ember {
 
@@ -49,15 +44,8 @@ int64_t draw_int64_from_global_generator() {
 
 struct Loader::PassState {
   // Shared, read-only after construction.
-  torch::Tensor ids;              // (N,) the dataset's one buffer
-  torch::Tensor inputs, targets;  // (W, T) strided views of it
-  int64_t max_length = 0;
-  int64_t stride = 0;
-  bool fast = false;  // ids on the CPU: gather rows with memcpy
-  // Set for a dataset over a token file (then ids/inputs/targets are not).
-  std::shared_ptr<const MappedTokenFile> file;
-  uint64_t file_begin = 0;
-  int64_t num_windows = 0;
+  std::shared_ptr<const BatchSource> source;
+  int64_t num_examples = 0;
   int64_t batch_size = 0;
   bool shuffle = false;
   size_t num_batches = 0;
@@ -92,71 +80,14 @@ struct Loader::PassState {
     }
   }
 
-  // Batch b: windows [b*B, min((b+1)*B, W)) of the (shuffled) order.
+  // Batch b: examples [b*B, min((b+1)*B, N)) of the (shuffled) order.
   Batch make_batch(size_t b) const {
     const int64_t start = static_cast<int64_t>(b) * batch_size;
-    const int64_t len = std::min(batch_size, num_windows - start);
-    if (file != nullptr) {
-      return gather_mapped_rows(start, len);
-    }
-    if (fast) {
-      return gather_rows(start, len);
-    }
-    if (shuffle) {
-      const torch::Tensor idx = order.narrow(0, start, len).to(inputs.device());
-      // (W, T) -> (len, T), a fresh contiguous copy
-      return {inputs.index_select(0, idx), targets.index_select(0, idx)};
-    }
-    return {
-        inputs.narrow(0, start, len).clone(at::MemoryFormat::Contiguous),
-        targets.narrow(0, start, len).clone(at::MemoryFormat::Contiguous)};
-  }
-
-  // The CPU path: two allocations and 2 * len row copies, no per-row ATen
-  // calls (about 4x the batches/s of index_select; bench/README.md).
-  // NOLINTNEXTLINE(bugprone-easily-swappable-parameters)
-  Batch gather_rows(int64_t start, int64_t len) const {
-    const auto opts = at::TensorOptions().dtype(at::kLong);
-    Batch batch{
-        at::empty({len, max_length}, opts), at::empty({len, max_length}, opts)};
-    const int64_t* src = ids.data_ptr<int64_t>();
-    const int64_t* perm = shuffle ? order.data_ptr<int64_t>() : nullptr;
-    int64_t* in = batch.inputs.data_ptr<int64_t>();
-    int64_t* tg = batch.targets.data_ptr<int64_t>();
-    const auto row_bytes = static_cast<size_t>(max_length) * sizeof(int64_t);
-    for (int64_t r = 0; r < len; ++r) {
-      const int64_t w = perm != nullptr ? perm[start + r] : start + r;
-      const int64_t* window = src + w * stride;
-      std::memcpy(in + r * max_length, window, row_bytes);
-      std::memcpy(tg + r * max_length, window + 1, row_bytes);
-    }
-    return batch;
-  }
-
-  // The token-file path: each input row is widened from the mapping, its
-  // target is the same row shifted by one plus the id after the window.
-  // NOLINTNEXTLINE(bugprone-easily-swappable-parameters)
-  Batch gather_mapped_rows(int64_t start, int64_t len) const {
-    const auto opts = at::TensorOptions().dtype(at::kLong);
-    Batch batch{
-        at::empty({len, max_length}, opts), at::empty({len, max_length}, opts)};
-    const int64_t* perm = shuffle ? order.data_ptr<int64_t>() : nullptr;
-    int64_t* in = batch.inputs.data_ptr<int64_t>();
-    int64_t* tg = batch.targets.data_ptr<int64_t>();
-    const auto t = static_cast<uint64_t>(max_length);
-    const auto shift_bytes =
-        static_cast<size_t>(max_length - 1) * sizeof(int64_t);
-    for (int64_t r = 0; r < len; ++r) {
-      const int64_t w = perm != nullptr ? perm[start + r] : start + r;
-      const uint64_t first =
-          file_begin + static_cast<uint64_t>(w) * static_cast<uint64_t>(stride);
-      int64_t* in_row = in + r * max_length;
-      int64_t* tg_row = tg + r * max_length;
-      file->copy_to(first, t, in_row);
-      std::memcpy(tg_row, in_row + 1, shift_bytes);
-      tg_row[max_length - 1] = static_cast<int64_t>(file->at(first + t));
-    }
-    return batch;
+    const int64_t len = std::min(batch_size, num_examples - start);
+    if (shuffle) return source->collate(order.data_ptr<int64_t>() + start, len);
+    std::vector<int64_t> idx(static_cast<size_t>(len));
+    std::iota(idx.begin(), idx.end(), start);
+    return source->collate(idx.data(), len);
   }
 
   size_t prefetch_limit() const {
@@ -212,7 +143,7 @@ struct Loader::PassState {
     at::Generator gen =
         at::detail::createCPUGenerator(static_cast<uint64_t>(sampler_seed));
     order =
-        at::randperm(num_windows, gen, at::TensorOptions().dtype(at::kLong));
+        at::randperm(num_examples, gen, at::TensorOptions().dtype(at::kLong));
   }
 
   std::optional<Batch> next() {
@@ -243,7 +174,10 @@ struct Loader::PassState {
 };
 
 Loader::Loader(GptDataset dataset, LoaderOptions options)
-    : dataset_(std::move(dataset)), options_(options) {
+    : Loader(std::make_shared<WindowSource>(std::move(dataset)), options) {}
+
+Loader::Loader(std::shared_ptr<const BatchSource> source, LoaderOptions options)
+    : source_(std::move(source)), options_(options) {
   TORCH_CHECK_VALUE(
       options_.batch_size >= 1,
       "Loader: batch_size must be at least 1 (got ",
@@ -256,8 +190,14 @@ Loader::Loader(GptDataset dataset, LoaderOptions options)
       ")");
 }
 
+const GptDataset& Loader::dataset() const {
+  const auto* windows = dynamic_cast<const WindowSource*>(source_.get());
+  TORCH_CHECK(windows != nullptr, "Loader: this loader has no GptDataset");
+  return windows->dataset();
+}
+
 size_t Loader::num_batches() const {
-  const size_t w = dataset_.num_windows();
+  const size_t w = source_->size();
   const auto b = static_cast<size_t>(options_.batch_size);
   return options_.drop_last ? w / b : (w + b - 1) / b;
 }
@@ -268,19 +208,8 @@ Loader::Pass Loader::make_pass(
     int64_t sampler_seed,
     size_t position) {
   auto state = std::make_unique<PassState>();
-  state->max_length = dataset_.max_length();
-  state->stride = dataset_.stride();
-  if (dataset_.is_mapped()) {
-    state->file = dataset_.file();
-    state->file_begin = dataset_.file_begin();
-  } else {
-    state->ids = dataset_.ids();
-    // GptDataset keeps ids contiguous int64; only the device can differ.
-    state->fast = state->ids.device().is_cpu();
-    state->inputs = dataset_.inputs();
-    state->targets = dataset_.targets();
-  }
-  state->num_windows = static_cast<int64_t>(dataset_.num_windows());
+  state->source = source_;
+  state->num_examples = static_cast<int64_t>(source_->size());
   state->batch_size = options_.batch_size;
   state->shuffle = options_.shuffle;
   state->num_batches = num_batches();

@@ -262,6 +262,9 @@ void check_shuffle_fits_memory(const Loader& train) {
 
 RunData prepare_run_data(
     const DataConfig& data, const RunDataOptions& options, std::FILE* log) {
+  if (data.format == "instruction") {
+    return prepare_instruction_data(data, options, log);
+  }
   const DataParts parts = load_parts(data, options.threads);
   check_ids_in_vocab(parts, options.vocab_size);
   check_part_lengths(parts, data);
@@ -287,7 +290,7 @@ RunData prepare_run_data(
         train.dataset().size().value(),
         options.global_batch));
   }
-  return RunData{std::move(train), std::move(val), num_batches};
+  return RunData{std::move(train), std::move(val), num_batches, {}};
 }
 
 }  // namespace ember

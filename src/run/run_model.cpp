@@ -15,6 +15,16 @@ GPTModel seeded_gpt(const Config& config) {
   return GPTModel(model_options(config.model));
 }
 
+GPTModel run_gpt(
+    const Config& config, const std::function<void(GPTModel&)>& init) {
+  const bool text = config.data.format == "text";
+  GPTModel model =
+      text ? seeded_gpt(config) : GPTModel(model_options(config.model));
+  if (init) init(model);
+  if (!text) torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+  return model;
+}
+
 TrainedModel load_run(const std::string& run_dir) {
   const std::string path = RunFolder(run_dir).checkpoint();
   const Checkpoint ckpt = load_checkpoint(path);

@@ -43,13 +43,14 @@ void Trainer::prepare_reducer() {
 
 // This rank's loss on its share of one global micro-batch, scaled so that
 // the ranks' averaged gradients sum to the step's mean (undefined when the
-// rank got no rows), and its value's share of the step's global loss.
+// rank got no rows or no counted targets), and its value's share of the
+// step's global loss. The share is by counted targets (loss_weight): the
+// rows' share for windows, fewer for padded instruction rows.
 std::pair<at::Tensor, double> Trainer::rank_loss(const Batch& batch, size_t n) {
   const Batch mine = shard(batch, share());
-  const int64_t rows = mine.inputs.size(0);
-  if (rows == 0) return {at::Tensor(), 0.0};
-  const double share =
-      static_cast<double>(rows) / static_cast<double>(batch.inputs.size(0));
+  if (mine.inputs.size(0) == 0) return {at::Tensor(), 0.0};
+  const double share = loss_weight(mine, batch);
+  if (share == 0) return {at::Tensor(), 0.0};
   const auto loss = calc_loss_batch(model_, mine, runtime_.device);
   const double num = static_cast<double>(n);
   return {loss * (share * world_ / num), loss.item<double>() * share / num};

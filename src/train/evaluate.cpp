@@ -1,13 +1,33 @@
 #include "ember/train/evaluate.hpp"
 
+#include <ATen/ops/ne.h>
+#include <ATen/ops/sum.h>
+
 #include <algorithm>
 #include <cmath>
 
 namespace ember {
 
+constexpr int64_t kIgnoreIndex = -100;  // cross_entropy's default
+
 at::Tensor calc_loss_batch(
     GPTModel& model, const Batch& batch, c10::Device device) {
   return lm_loss(model(batch.inputs.to(device)), batch.targets.to(device));
+}
+
+namespace {
+
+int64_t counted_targets(const Batch& b) {
+  return b.targets.ne(kIgnoreIndex).sum().item<int64_t>();
+}
+
+}  // namespace
+
+double loss_weight(const Batch& part, const Batch& whole) {
+  const int64_t counted = counted_targets(part);
+  if (counted == 0) return 0.0;
+  return static_cast<double>(counted) /
+         static_cast<double>(counted_targets(whole));
 }
 
 Batch shard(const Batch& b, const BatchShare& share) {
@@ -38,10 +58,9 @@ double calc_loss_loader(
     }
     // This rank's rows' share of the global batch mean.
     const Batch mine = shard(*b, share);
-    const int64_t rows = mine.inputs.size(0);
-    if (rows == 0) continue;
-    total += calc_loss_batch(model, mine, device).item<double>() *
-             static_cast<double>(rows) / static_cast<double>(b->inputs.size(0));
+    const double weight = loss_weight(mine, *b);
+    if (weight == 0) continue;
+    total += calc_loss_batch(model, mine, device).item<double>() * weight;
   }
   if (group != nullptr) total = group->allreduce_sum(total);
   return total / static_cast<double>(n);

@@ -1,6 +1,8 @@
 // Notes (design and speed, measured on the project's 2-core machine):
-// - The random draws follow the PyTorch program step by step:
-//   manual_seed; loaders; manual_seed; model; AdamW; per epoch a train pass
+// - The random draws follow the book's PyTorch program step by step:
+//   manual_seed; loaders; manual_seed; model; AdamW (ch05, data.format
+//   "text") or manual_seed; loaders; model; manual_seed; AdamW (ch07,
+//   "instruction"; run/run_model.hpp run_gpt); then per epoch a train pass
 //   (Loader draws like DataLoader); each evaluation begins a fresh train and
 //   val pass, which draws too. Nothing else may touch the generator.
 // - AdamW is ember::AdamW (one fused pass per tensor); gradients are dropped,
@@ -219,9 +221,9 @@ void Trainer::prepare_schedule() {
 // --init-from: the file's weights over the seeded ones (the draws made
 // building the model stay, so dropout and shuffling match a seeded run). A
 // bad file is a usage error, found before the run folder is touched.
-void Trainer::init_weights() {
+void Trainer::init_weights(GPTModel& model) {
   try {
-    load_weights(*model_, opt_.init_from);
+    load_weights(*model, opt_.init_from);
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& e) {
@@ -231,8 +233,9 @@ void Trainer::init_weights() {
 }
 
 void Trainer::build_model() {
-  model_ = seeded_gpt(cfg_);
-  if (!opt_.init_from.empty()) init_weights();
+  model_ = run_gpt(cfg_, [&](GPTModel& model) {
+    if (!opt_.init_from.empty()) init_weights(model);
+  });
   model_->to(runtime_.device);
   NamedTensors params;
   for (const auto& item : model_->named_parameters())

@@ -52,7 +52,7 @@ class Trainer {
   void prepare_data();
   void prepare_schedule();
   void build_model();
-  void init_weights();
+  void init_weights(GPTModel& model);
   void claim_run_dir();
   void restore();
   // --- the loop --------------------------------------------------------------

@@ -16,6 +16,12 @@ namespace ember {
 
 /// `[data]`: the text and how it is cut into windows and batches.
 struct DataConfig {
+  /// "text": windows over a text or token file (the book's chapters 2-5);
+  /// "instruction": the book's chapter-7 entries {"instruction", "input",
+  /// "output"} from a JSON array or JSON Lines file at `path`, split by
+  /// entries (train_ratio, test_ratio; validation is the rest), each batch
+  /// padded to its longest entry (data/instruction_dataset.hpp).
+  std::string format = "text";
   /// A UTF-8 text file or a token file (`ember tokenize --format bin16`,
   /// recognised by its magic bytes); a relative path is looked up in the
   /// current directory, then in the build's data folder (where
@@ -28,8 +34,15 @@ struct DataConfig {
   std::string train_path;
   std::string val_path;
   /// Share of `path` used for training: of its characters for a text file,
-  /// of its tokens for a token file.
+  /// of its tokens for a token file, of its entries for format
+  /// "instruction" (where the default is the book's 0.85).
   double train_ratio = 0.9;
+  /// format "instruction" only: the share of entries after the training
+  /// ones kept for testing (`ember batches --split test`); the book's 0.10.
+  double test_ratio = 0.1;
+  /// format "instruction" only: the book's exercise 7.2, the targets of
+  /// the prompt (instruction and input) become -100 (not learned).
+  bool mask_prompt = false;
   int64_t max_length = 256;
   int64_t stride = 256;
   int64_t batch_size = 2;

@@ -1,11 +1,11 @@
-// Batches over a GptDataset with the book's create_dataloader_v1 options,
-// drawing from the global CPU generator exactly as PyTorch 1.13's
+// Batches over a BatchSource (the book's windows or its instruction entries)
+// with DataLoader's options, drawing from the global CPU generator exactly as PyTorch 1.13's
 // DataLoader(RandomSampler | SequentialSampler, BatchSampler) does, so a C++
 // and a Python run seeded alike see the same batches (torch/utils/data/
 // dataloader.py _BaseDataLoaderIter.__init__, sampler.py
 // RandomSampler.__iter__, BatchSampler.__iter__). Leaves out: samplers with
-// replacement, custom collate, pinned memory, worker processes (num_workers > 0
-// uses threads).
+// replacement, pinned memory, worker processes (num_workers > 0 uses
+// threads). The collate_fn is the source's (batch_source.hpp).
 #pragma once
 
 #include <cstddef>
@@ -14,8 +14,8 @@
 #include <optional>
 
 #include <ATen/core/Tensor.h>
-#include <torch/types.h>  // torch::Tensor
 
+#include <ember/data/batch_source.hpp>
 #include <ember/data/gpt_dataset.hpp>
 
 namespace ember {
@@ -31,12 +31,6 @@ struct LoaderOptions {
   int64_t num_workers = 0;
 };
 
-/// One batch: (B, T) int64 inputs and targets, freshly allocated (not views
-/// of the dataset). The last batch has fewer rows when drop_last is false.
-struct Batch {
-  torch::Tensor inputs, targets;
-};
-
 /// Throws c10::ValueError on batch_size < 1 or num_workers < 0.
 ///
 ///   torch::manual_seed(123);
@@ -45,7 +39,10 @@ struct Batch {
 ///   while (auto batch = pass.next()) { /* batch->inputs: (8, 4) */ }
 class Loader {
  public:
+  /// The book's windows (a WindowSource over `dataset`).
   Loader(GptDataset dataset, LoaderOptions options);
+  /// Any source; the last batch has fewer rows when drop_last is false.
+  Loader(std::shared_ptr<const BatchSource> source, LoaderOptions options);
 
   /// len(DataLoader): floor(W / B) with drop_last, else ceil(W / B).
   size_t num_batches() const;
@@ -93,15 +90,18 @@ class Loader {
   /// position > num_batches() or the seed is missing.
   Pass resume_pass(int64_t sampler_seed, size_t position);
 
-  const GptDataset& dataset() const {
-    return dataset_;
+  /// The windows of a Loader made from a GptDataset; throws c10::Error
+  /// for any other source.
+  const GptDataset& dataset() const;
+  const BatchSource& source() const {
+    return *source_;
   }
   const LoaderOptions& options() const {
     return options_;
   }
 
  private:
-  GptDataset dataset_;
+  std::shared_ptr<const BatchSource> source_;
   LoaderOptions options_;
   Pass make_pass(int64_t base_seed, int64_t sampler_seed, size_t position);
 };

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 
 #include <ember/config/config.hpp>
 #include <ember/data/loader.hpp>
@@ -32,6 +33,9 @@ struct RunData {
   Loader val;
   /// train.num_batches(), never 0.
   int64_t num_batches = 0;
+  /// data.format = "instruction": the test entries (in order, last batch
+  /// kept; may have no batch). Unset for text.
+  std::optional<Loader> test;
 };
 
 /// Reads, splits and tokenizes (or maps) the run's data and builds its
@@ -47,6 +51,16 @@ struct RunData {
 ///   RunData d = prepare_run_data(cfg.data, {50257, 1, 4}, stdout);
 ///   d.num_batches   // -> 72 on the-verdict with configs/debug.toml
 RunData prepare_run_data(
+    const DataConfig& data, const RunDataOptions& options, std::FILE* log);
+
+/// prepare_run_data for data.format = "instruction" (instruction_run_data.cpp):
+/// the book's chapter-7 entries read, split by entries (train, test, then
+/// validation), tokenized and batched by InstructionSource. Throws
+/// ConfigError for a bad file (instruction_data.hpp), an empty training or
+/// validation split ("data: data.train_ratio 0.85 of 3 entries gives 2
+/// training entries, fewer than one batch of 8; ..."), or a vocabulary
+/// without <|endoftext|>.
+RunData prepare_instruction_data(
     const DataConfig& data, const RunDataOptions& options, std::FILE* log);
 
 }  // namespace ember

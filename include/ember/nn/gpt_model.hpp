@@ -127,7 +127,9 @@ class GPTModelImpl : public torch::nn::Module {
 TORCH_MODULE(GPTModel);
 
 /// The book's calc_loss_batch: cross-entropy of logits.flatten(0, 1) (B*T, V)
-/// against targets.flatten() (B*T), mean over tokens; a 0-dim tensor.
+/// against targets.flatten() (B*T), mean over the tokens whose target is
+/// not -100 (cross_entropy's default ignore_index, which the book's
+/// chapter-7 batches use for padding); a 0-dim tensor.
 torch::Tensor lm_loss(
     const torch::Tensor& logits, const torch::Tensor& targets);
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <ember/checkpoint/checkpoint.hpp>
@@ -22,6 +23,17 @@ Config checkpoint_config(const Checkpoint& ckpt, const std::string& path);
 /// GPTModel(model_options(config.model)), on the CPU: the seeded
 /// initialisation of a run, the same weights every time.
 GPTModel seeded_gpt(const Config& config);
+
+/// The model of a training run in its data format's random order, called
+/// right after the run's data was prepared (which began with
+/// manual_seed(train.seed)); `init` (the --init-from weights) runs on the
+/// new model and draws nothing:
+///   "text" (the book's ch05): manual_seed(seed), the model, init;
+///   "instruction" (ch07 main()): the model, init, manual_seed(seed).
+/// Either way the next draw is the training's first (the first epoch's
+/// loader pass).
+GPTModel run_gpt(
+    const Config& config, const std::function<void(GPTModel&)>& init = {});
 
 struct TrainedModel {
   Config config;

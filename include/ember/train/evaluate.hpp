@@ -24,11 +24,18 @@ struct BatchShare {
 };
 
 /// The book's calc_loss_batch: `batch` moved to `device`, the model's
-/// logits, lm_loss (cross-entropy over every position). The one loss of the
+/// logits, lm_loss (cross-entropy over every position whose target is not
+/// -100, averaged over those). The one loss of the
 /// trainer, training and evaluation alike: a task with another loss (a
 /// classifier's last token) changes it here.
 at::Tensor calc_loss_batch(
     GPTModel& model, const Batch& batch, c10::Device device);
+
+/// The weight of `part`'s loss in the loss of `whole` (which contains it):
+/// its share of the targets the loss counts (those not -100, the
+/// ignore_index of instruction batches). For windows, where every target
+/// counts, the share of rows. 0 when `part` counts none.
+double loss_weight(const Batch& part, const Batch& whole);
 
 /// `share`'s rows of `b`, clipped to the batch (a short last batch may
 /// leave a rank few or no rows). With world == 1 the batch itself.
