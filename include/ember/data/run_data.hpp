@@ -56,8 +56,8 @@ RunData prepare_run_data(
 /// prepare_run_data for data.format = "instruction" (instruction_run_data.cpp):
 /// the book's chapter-7 entries read, split by entries (train, test, then
 /// validation), tokenized and batched by InstructionSource. Throws
-/// ConfigError for a bad file (instruction_data.hpp), an empty training or
-/// validation split ("data: data.train_ratio 0.85 of 3 entries gives 2
+/// ConfigError for a bad file (instruction_data.hpp), a training split
+/// without one batch ("data: data.train_ratio 0.85 of 3 entries gives 2
 /// training entries, fewer than one batch of 8; ..."), or a vocabulary
 /// without <|endoftext|>.
 RunData prepare_instruction_data(
