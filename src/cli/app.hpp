@@ -40,6 +40,9 @@ inline constexpr CommandInfo kTorchCommands[] = {
     {"export",
      "Write a run's (or a configured model's) weights for PyTorch: the book's "
      ".pth state dict, safetensors, or Hugging Face GPT-2 safetensors"},
+    {"respond",
+     "Answer the instruction entries of a split with a run's model (the "
+     "book's section 7.7): instruction-data-with-response.json"},
 };
 
 /// The summary of one of kTorchCommands (throws std::logic_error if none).
@@ -53,6 +56,8 @@ void add_data_commands(CLI::App& app);
 void add_train_commands(CLI::App& app);
 /// `ember forward`, `ember generate` (model_cmd.cpp).
 void add_model_commands(CLI::App& app);
+/// `ember respond` (respond_cmd.cpp).
+void add_respond_command(CLI::App& app);
 
 /// configs/verdict.toml in the current directory, else beside the build's
 /// data folder (the source tree), else the relative path as is.

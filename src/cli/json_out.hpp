@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <ember/util/utf8.hpp>
+
 namespace ember::cli {
 
 inline void write_out(const fmt::memory_buffer& buf) {
@@ -78,42 +80,6 @@ void append_nested(fmt::memory_buffer& buf, const at::Tensor& t) {
     flush_if_large(buf);
   }
   for (int64_t d = 0; d < rank; ++d) buf.push_back(']');
-}
-
-/// `s` as a JSON string (quotes, backslash escapes, \uXXXX for controls;
-/// UTF-8 passes through).
-// Bytes of the well-formed UTF-8 sequence at s[i], or 0 with `*bad` set to
-// the length of its maximal ill-formed prefix (Unicode's "maximal subpart",
-// what Python's decode(errors="replace") turns into one U+FFFD).
-inline size_t utf8_sequence(std::string_view s, size_t i, size_t* bad) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = b(i);
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    n = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    n = 3;
-    if (lead == 0xe0) lo = 0xa0;
-    if (lead == 0xed) hi = 0x9f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    n = 4;
-    if (lead == 0xf0) lo = 0x90;
-    if (lead == 0xf4) hi = 0x8f;
-  } else {
-    *bad = 1;
-    return 0;
-  }
-  for (size_t k = 1; k < n; ++k) {
-    const bool ok =
-        i + k < s.size() && (k == 1 ? b(i + k) >= lo && b(i + k) <= hi
-                                    : b(i + k) >= 0x80 && b(i + k) <= 0xbf);
-    if (!ok) {
-      *bad = k;
-      return 0;
-    }
-  }
-  return n;
 }
 
 // A JSON string literal of `s`; bytes that are not UTF-8 (a decoding that

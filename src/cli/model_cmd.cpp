@@ -13,6 +13,7 @@
 
 #include "app.hpp"
 #include "json_out.hpp"
+#include "model_source.hpp"
 #include <ATen/Parallel.h>
 #include <ATen/ops/tensor.h>
 #include <CLI/CLI.hpp>
@@ -32,83 +33,6 @@
 
 namespace ember::cli {
 namespace {
-
-// Where the model comes from: --run, or --config (default
-// configs/verdict.toml) with --set overrides.
-struct ModelSource {
-  std::string run;
-  std::string config;
-  std::vector<std::string> sets;
-  /// Rows of ids (--ids, repeatable).
-  std::vector<std::string> ids;
-  /// A weight file for the configured model (--weights).
-  std::string weights;
-};
-
-void add_source_options(CLI::App* cmd, ModelSource& s) {
-  cmd->add_option("--run", s.run, "Run folder holding checkpoint.pt");
-  cmd->add_option(
-      "--config",
-      s.config,
-      "TOML config of a fresh seeded model (default configs/verdict.toml)");
-  cmd->add_option(
-         "--set", s.sets, "Override a key: section.key=value (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option(
-      "--weights",
-      s.weights,
-      "Weights for the configured model: the book's .pth (torch.save of a "
-      "state_dict), safetensors with the book's keys, or Hugging Face "
-      "GPT-2's model.safetensors");
-  cmd->add_option(
-         "--ids",
-         s.ids,
-         "Token ids of one row, e.g. \"6109 3626 6100 345\" (repeatable)")
-      ->allow_extra_args(false);
-}
-
-// load_weights() and a line on stderr saying what was loaded and how fast.
-void load_weights_reported(torch::nn::Module& model, const std::string& path) {
-  const auto start = std::chrono::steady_clock::now();
-  try {
-    load_weights(model, path);
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ConfigError(e.what());  // a bad input file: exit status 2
-  }
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  int64_t n = 0;
-  for (const auto& p : model.parameters()) n += p.numel();
-  fmt::print(
-      stderr, "weights: {} ({} parameters) loaded in {:.2f} s\n", path, n, s);
-}
-
-// Uses train.threads of the model's config (0 = all cores), as training
-// does: Debian's LibTorch would otherwise run one thread.
-TrainedModel load_model(const ModelSource& s) {
-  if (!s.run.empty()) {
-    if (!s.config.empty() || !s.sets.empty()) {
-      throw ConfigError(
-          "--run: the run's own config describes its model; drop --config "
-          "and --set");
-    }
-    if (!s.weights.empty())
-      throw ConfigError("--weights: give either --run or --weights, not both");
-    TrainedModel trained = load_run(s.run);
-    prepare_runtime(trained.config);
-    return trained;
-  }
-  const std::string path = s.config.empty() ? default_config_path() : s.config;
-  // The data file is not needed: parse without looking it up.
-  const Config config = parse_config(read_file(path), path, s.sets);
-  prepare_runtime(config);
-  TrainedModel trained = seeded_model(config);
-  if (!s.weights.empty()) load_weights_reported(*trained.model, s.weights);
-  return trained;
-}
 
 // "6109 3626, 6100" -> {6109, 3626, 6100}; `row` (1-based) names it.
 std::vector<int64_t> parse_row(const std::string& text, size_t row) {

@@ -1,5 +1,5 @@
 // ember-torch: the LibTorch half of the driver (batches, embed, train,
-// generate, forward). Users run `ember`, which execs this with its own
+// generate, forward, export, respond). Users run `ember`, which execs this with its own
 // arguments; it parses them again with the full options of each command.
 #include <exception>
 #include <string>
@@ -28,5 +28,6 @@ int main(int argc, char** argv) {
   ember::cli::add_data_commands(app);
   ember::cli::add_train_commands(app);
   ember::cli::add_model_commands(app);
+  ember::cli::add_respond_command(app);
   return ember::cli::run_app(app, argc, argv, describe);
 }

@@ -145,6 +145,45 @@ std::string format_response(const InstructionEntry& entry) {
   return "\n\n### Response:\n" + entry.output;
 }
 
+std::string with_responses_json(
+    std::string_view text,
+    size_t begin,
+    const std::vector<std::string>& responses) {
+  using ordered = nlohmann::ordered_json;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  ordered all = ordered::array();
+  if (first != std::string_view::npos && text[first] == '[') {
+    all = ordered::parse(text.begin(), text.end());
+  } else {  // JSON Lines
+    size_t at = 0;
+    while (at <= text.size()) {
+      size_t end = text.find('\n', at);
+      if (end == std::string_view::npos) end = text.size();
+      const std::string_view line = text.substr(at, end - at);
+      if (!is_blank(line)) all.push_back(ordered::parse(line.begin(), line.end()));
+      at = end + 1;
+    }
+  }
+  ordered out = ordered::array();
+  for (size_t i = 0; i < responses.size(); ++i) {
+    ordered entry = all.at(begin + i);
+    entry["model_response"] = responses[i];
+    out.push_back(std::move(entry));
+  }
+  // Python's ensure_ascii also escapes DEL (0x7f), which nlohmann keeps.
+  std::string dumped = out.dump(4, ' ', true);
+  std::string result;
+  result.reserve(dumped.size());
+  for (const char ch : dumped) {
+    if (ch == '\x7f') {
+      result += "\\u007f";
+    } else {
+      result += ch;
+    }
+  }
+  return result;
+}
+
 InstructionSplit split_instruction_data(
     size_t n, double train_ratio, double test_ratio) {
   // Python's int(len(data) * 0.85): the double product, truncated.

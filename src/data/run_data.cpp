@@ -21,6 +21,7 @@
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
 #include <ember/util/memory_budget.hpp>
+#include <ember/util/utf8.hpp>
 
 namespace ember {
 namespace {
@@ -43,24 +44,6 @@ std::string read_text(const std::string& path, std::string_view key) {
     }
   }
   return out;
-}
-
-// Byte offset of code point `n` of valid UTF-8 `s` (Python's text[:n]).
-size_t codepoint_offset(const std::string& s, int64_t n) {
-  int64_t seen = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (seen == n) return i;
-      ++seen;
-    }
-  }
-  return s.size();
-}
-
-int64_t count_codepoints(const std::string& s) {
-  int64_t n = 0;
-  for (const char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
-  return n;
 }
 
 torch::Tensor to_tensor(const std::vector<TokenId>& ids) {
@@ -151,8 +134,9 @@ DataParts split_text(
   check_text_fits_memory(data.path, "data.path");
   const std::string text = read_text(data.path, "data.path");
   const auto split_chars = static_cast<int64_t>(
-      data.train_ratio * static_cast<double>(count_codepoints(text)));
-  const size_t split = codepoint_offset(text, split_chars);
+      data.train_ratio * static_cast<double>(count_code_points(text)));
+  const size_t split =
+      code_point_offset(text, static_cast<size_t>(split_chars));
   const AllowedSpecial eot({"<|endoftext|>"});
   DataParts parts;
   parts.train.ids = to_tensor(tokenizer.encode_parallel(

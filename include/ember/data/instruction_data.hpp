@@ -53,4 +53,15 @@ struct InstructionSplit {
 InstructionSplit split_instruction_data(
     size_t n, double train_ratio, double test_ratio);
 
+/// The book's instruction-data-with-response.json: entries [begin, begin +
+/// responses.size()) of the instruction file `text` (as parsed above),
+/// each with its keys in file order and "model_response" added (replaced
+/// if present), written as Python's json.dump(entries, f, indent=4):
+/// 4-space indent, ", " and ": " separators, non-ASCII as \uXXXX escapes,
+/// no final newline.
+std::string with_responses_json(
+    std::string_view text,
+    size_t begin,
+    const std::vector<std::string>& responses);
+
 }  // namespace ember

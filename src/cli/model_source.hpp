@@ -1,0 +1,34 @@
+// Where `forward`, `generate`, `export` and `respond` get their model:
+// --run DIR (its checkpoint and config), or a fresh one built exactly as
+// `ember train` builds it from --config/--set, optionally with --weights.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <ember/run/run_model.hpp>
+
+namespace ember::cli {
+
+// Where the model comes from: --run, or --config (default
+// configs/verdict.toml) with --set overrides.
+struct ModelSource {
+  std::string run;
+  std::string config;
+  std::vector<std::string> sets;
+  /// Rows of ids (--ids, repeatable).
+  std::vector<std::string> ids;
+  /// A weight file for the configured model (--weights).
+  std::string weights;
+};
+
+/// --run, --config, --set, --weights and (with `ids`) --ids.
+void add_source_options(CLI::App* cmd, ModelSource& s, bool ids = true);
+
+/// The model of `s` on the CPU, with the runtime (threads) of its config
+/// prepared. A bad weight file is a ConfigError (exit 2).
+TrainedModel load_model(const ModelSource& s);
+
+}  // namespace ember::cli
