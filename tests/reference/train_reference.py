@@ -397,7 +397,7 @@ def instruction_main(d, m, t, device, init_from):
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
 
-    # BREAK torch.manual_seed(t["seed"])
+    torch.manual_seed(t["seed"])
     return model, optimizer, train_loader, val_loader, customized_collate_fn
 
 
