@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -21,13 +21,13 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/utils.h>
 
+#include <ember/config/config.hpp>
 #include <ember/data/gpt_dataset.hpp>
 #include <ember/data/loader.hpp>
 #include <ember/data/run_data.hpp>
+#include <ember/nn/gpt_embedding.hpp>
 #include <ember/run/run_model.hpp>
 #include <ember/run/runtime.hpp>
-#include <ember/config/config.hpp>
-#include <ember/nn/gpt_embedding.hpp>
 #include <ember/text/token_file.hpp>
 #include <ember/text/tokenizer.hpp>
 #include <ember/util/error.hpp>

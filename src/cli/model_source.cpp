@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "app.hpp"
 #include <fmt/core.h>
 
 #include <ember/checkpoint/weights.hpp>
@@ -10,8 +11,6 @@
 #include <ember/run/runtime.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
-
-#include "app.hpp"
 
 namespace ember::cli {
 

@@ -11,13 +11,12 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "app.hpp"
 #include "model_source.hpp"
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <torch/utils.h>
+#include <unistd.h>
 
 #include <ember/config/config.hpp>
 #include <ember/data/instruction_data.hpp>
@@ -116,11 +115,11 @@ void run_respond(const RespondArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> responses;
   for (size_t i = 0; i < range.count; ++i) {
-    responses.push_back(respond(
-        trained.model, tokenizer, entries[range.begin + i], gen));
-    const double s = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    responses.push_back(
+        respond(trained.model, tokenizer, entries[range.begin + i], gen));
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     bar.draw(
         static_cast<int64_t>(i + 1),
         static_cast<int64_t>(range.count),

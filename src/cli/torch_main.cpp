@@ -1,6 +1,7 @@
 // ember-torch: the LibTorch half of the driver (batches, embed, train,
-// generate, forward, export, respond). Users run `ember`, which execs this with its own
-// arguments; it parses them again with the full options of each command.
+// generate, forward, export, respond). Users run `ember`, which execs this with
+// its own arguments; it parses them again with the full options of each
+// command.
 #include <exception>
 #include <string>
 

@@ -22,7 +22,10 @@ std::string type_of(const json& v) {
 
 // `key` of entry `where` as a string ("" when optional and missing).
 std::string string_field(
-    const json& entry, const char* key, bool required, const std::string& where) {
+    const json& entry,
+    const char* key,
+    bool required,
+    const std::string& where) {
   const auto it = entry.find(key);
   if (it == entry.end()) {
     if (!required) return "";
@@ -68,8 +71,8 @@ json parse_json(std::string_view text, const std::string& where) {
     std::string what = e.what();
     const auto pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);
-    throw ConfigError(fmt::format(
-        "{}: not JSON (byte offset {}: {})", where, e.byte, what));
+    throw ConfigError(
+        fmt::format("{}: not JSON (byte offset {}: {})", where, e.byte, what));
   }
 }
 
@@ -160,7 +163,8 @@ std::string with_responses_json(
       size_t end = text.find('\n', at);
       if (end == std::string_view::npos) end = text.size();
       const std::string_view line = text.substr(at, end - at);
-      if (!is_blank(line)) all.push_back(ordered::parse(line.begin(), line.end()));
+      if (!is_blank(line))
+        all.push_back(ordered::parse(line.begin(), line.end()));
       at = end + 1;
     }
   }

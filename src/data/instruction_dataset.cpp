@@ -66,7 +66,8 @@ Batch collate_instructions(
   int64_t* in = batch.inputs.data_ptr<int64_t>();
   int64_t* tg = batch.targets.data_ptr<int64_t>();
   for (int64_t r = 0; r < b; ++r) {
-    collate_row(*rows[r], opt, padded_length, width, in + r * width, tg + r * width);
+    collate_row(
+        *rows[r], opt, padded_length, width, in + r * width, tg + r * width);
   }
   return batch;
 }

@@ -12,8 +12,8 @@
 #include <condition_variable>
 #include <exception>
 #include <map>
-#include <numeric>
 #include <mutex>
+#include <numeric>
 #include <thread>
 #include <utility>
 #include <vector>

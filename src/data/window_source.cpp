@@ -29,12 +29,11 @@ WindowSource::WindowSource(GptDataset dataset) : dataset_(std::move(dataset)) {
 Batch WindowSource::collate(const int64_t* indices, int64_t n) const {
   if (dataset_.is_mapped()) return gather_mapped_rows(indices, n);
   if (fast_) return gather_rows(indices, n);
-  const auto idx =
-      at::from_blob(
-          const_cast<int64_t*>(indices),  // NOLINT: read only
-          {n},
-          at::TensorOptions().dtype(at::kLong))
-          .to(inputs_.device());
+  const auto idx = at::from_blob(
+                       const_cast<int64_t*>(indices),  // NOLINT: read only
+                       {n},
+                       at::TensorOptions().dtype(at::kLong))
+                       .to(inputs_.device());
   // (W, T) -> (n, T), a fresh contiguous copy
   return {inputs_.index_select(0, idx), targets_.index_select(0, idx)};
 }
@@ -59,8 +58,8 @@ Batch WindowSource::gather_rows(const int64_t* indices, int64_t n) const {
 
 // The token-file path: each input row is widened from the mapping, its
 // target is the same row shifted by one plus the id after the window.
-Batch WindowSource::gather_mapped_rows(const int64_t* indices, int64_t n)
-    const {
+Batch WindowSource::gather_mapped_rows(
+    const int64_t* indices, int64_t n) const {
   const int64_t t = dataset_.max_length();
   const auto opts = at::TensorOptions().dtype(at::kLong);
   Batch batch{at::empty({n, t}, opts), at::empty({n, t}, opts)};

@@ -6,8 +6,8 @@ namespace ember {
 
 std::string extract_response(
     std::string_view generated, std::string_view input_text) {
-  std::string rest(
-      generated.substr(code_point_offset(generated, count_code_points(input_text))));
+  std::string rest(generated.substr(
+      code_point_offset(generated, count_code_points(input_text))));
   const std::string_view marker = "### Response:";
   std::string out;
   out.reserve(rest.size());

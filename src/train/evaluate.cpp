@@ -1,10 +1,10 @@
 #include "ember/train/evaluate.hpp"
 
-#include <ATen/ops/ne.h>
-#include <ATen/ops/sum.h>
-
 #include <algorithm>
 #include <cmath>
+
+#include <ATen/ops/ne.h>
+#include <ATen/ops/sum.h>
 
 namespace ember {
 

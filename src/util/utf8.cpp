@@ -91,7 +91,8 @@ std::string python_strip(std::string_view s) {
   size_t end = s.size();
   while (end > begin) {
     size_t start = end - 1;  // back to the lead byte
-    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xc0) == 0x80)
+    while (start > begin &&
+           (static_cast<unsigned char>(s[start]) & 0xc0) == 0x80)
       --start;
     if (!is_python_space(decode_at(s, start, end - start))) break;
     end = start;

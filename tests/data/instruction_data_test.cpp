@@ -95,10 +95,13 @@ TEST_CASE(
   const auto batch = ember::collate_instructions({&a, &b, &c}, {});
   REQUIRE(batch.inputs.sizes() == at::IntArrayRef({3, 5}));
   CHECK(row(batch.inputs, 0) == std::vector<int64_t>{0, 1, 2, 3, 4});
-  CHECK(row(batch.inputs, 1) == std::vector<int64_t>{5, 6, 50256, 50256, 50256});
+  CHECK(
+      row(batch.inputs, 1) == std::vector<int64_t>{5, 6, 50256, 50256, 50256});
   CHECK(row(batch.inputs, 2) == std::vector<int64_t>{7, 8, 9, 50256, 50256});
   CHECK(row(batch.targets, 0) == std::vector<int64_t>{1, 2, 3, 4, 50256});
-  CHECK(row(batch.targets, 1) == std::vector<int64_t>{6, 50256, -100, -100, -100});
+  CHECK(
+      row(batch.targets, 1) ==
+      std::vector<int64_t>{6, 50256, -100, -100, -100});
   CHECK(row(batch.targets, 2) == std::vector<int64_t>{8, 9, 50256, -100, -100});
 }
 
@@ -111,8 +114,12 @@ TEST_CASE(
   opt.mask_prompt = true;
   auto batch = ember::collate_instructions({&a, &b}, opt);
   // targets[:prompt_length - 1] = -100, after the padding mask.
-  CHECK(row(batch.targets, 0) == std::vector<int64_t>{-100, -100, 13, 14, 15, 50256});
-  CHECK(row(batch.targets, 1) == std::vector<int64_t>{21, 50256, -100, -100, -100, -100});
+  CHECK(
+      row(batch.targets, 0) ==
+      std::vector<int64_t>{-100, -100, 13, 14, 15, 50256});
+  CHECK(
+      row(batch.targets, 1) ==
+      std::vector<int64_t>{21, 50256, -100, -100, -100, -100});
   opt.max_length = 4;  // allowed_max_length: the first 4 columns
   batch = ember::collate_instructions({&a, &b}, opt);
   REQUIRE(batch.inputs.sizes() == at::IntArrayRef({2, 4}));
@@ -146,8 +153,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "instruction data: JSON Lines, a missing or empty input",
-    "[instruction]") {
+    "instruction data: JSON Lines, a missing or empty input", "[instruction]") {
   const auto data = ember::parse_instruction_data(
       "{\"instruction\": \"a\", \"output\": \"b\"}\n\n"
       "{\"instruction\": \"c\", \"input\": \"\", \"output\": \"d\", "
@@ -180,12 +186,14 @@ TEST_CASE(
   CHECK_THAT(
       error_of("{\"instruction\": \"a\", \"output\": \"b\"}\n{oops}\n"),
       Catch::StartsWith("data.path d.json: line 2 (entry 1): not JSON"));
-  CHECK_THAT(error_of("  \n"), Catch::StartsWith("data.path d.json: no entries"));
+  CHECK_THAT(
+      error_of("  \n"), Catch::StartsWith("data.path d.json: no entries"));
   CHECK_THAT(
       error_of("[\"\xff\"]"),
       Catch::StartsWith("data.path d.json: invalid UTF-8 at byte offset 2"));
-  CHECK(error_of("{\"a\": 1}") ==
-        "data.path d.json: line 1 (entry 0): missing key 'instruction'; hint: "
-        "every entry needs \"instruction\" and \"output\" strings (\"input\" "
-        "is optional)");
+  CHECK(
+      error_of("{\"a\": 1}") ==
+      "data.path d.json: line 1 (entry 0): missing key 'instruction'; hint: "
+      "every entry needs \"instruction\" and \"output\" strings (\"input\" "
+      "is optional)");
 }

@@ -18,10 +18,10 @@ namespace ember {
 class Tokenizer;
 
 struct CollateOptions {
-  int64_t pad_id = 50256;        ///< <|endoftext|>
-  int64_t ignore_index = -100;   ///< cross_entropy's default
-  int64_t max_length = 0;        ///< allowed_max_length; 0 = no limit
-  bool mask_prompt = false;      ///< exercise 7.2
+  int64_t pad_id = 50256;       ///< <|endoftext|>
+  int64_t ignore_index = -100;  ///< cross_entropy's default
+  int64_t max_length = 0;       ///< allowed_max_length; 0 = no limit
+  bool mask_prompt = false;     ///< exercise 7.2
 };
 
 /// One tokenized entry: its ids (prompt and response) and how many of them

@@ -1,8 +1,8 @@
 // Batches over a BatchSource (the book's windows or its instruction entries)
-// with DataLoader's options, drawing from the global CPU generator exactly as PyTorch 1.13's
-// DataLoader(RandomSampler | SequentialSampler, BatchSampler) does, so a C++
-// and a Python run seeded alike see the same batches (torch/utils/data/
-// dataloader.py _BaseDataLoaderIter.__init__, sampler.py
+// with DataLoader's options, drawing from the global CPU generator exactly as
+// PyTorch 1.13's DataLoader(RandomSampler | SequentialSampler, BatchSampler)
+// does, so a C++ and a Python run seeded alike see the same batches
+// (torch/utils/data/ dataloader.py _BaseDataLoaderIter.__init__, sampler.py
 // RandomSampler.__iter__, BatchSampler.__iter__). Leaves out: samplers with
 // replacement, pinned memory, worker processes (num_workers > 0 uses
 // threads). The collate_fn is the source's (batch_source.hpp).
