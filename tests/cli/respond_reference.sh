@@ -33,8 +33,26 @@ d = json.load(open(sys.argv[1]))
 assert len(d) == 6 and all("model_response" in e for e in d)
 print(f"ok: 6 responses identical to the book's loop (first: {d[0]['model_response'][:40]!r})")
 PY
-# --config with --weights: the same model from its exported weights.
+# The fine-tuned model exported as the book's .pth loads into the book's
+# GPTModel with load_state_dict(strict=True) and gives ember's logits.
 "$ember" export --run "$w/run" --out "$w/w.pth" 2>/dev/null
+"$ember" forward --run "$w/run" --ids "21106 318 281 12064 13" >"$w/forward.json"
+(cd tests/reference && "$py" - "$w/run/config.toml" "$w/w.pth" "$w/forward.json") <<'PY'
+import json, sys, tomllib
+import torch
+from gpt_book import build_model
+cfg = tomllib.load(open(sys.argv[1], "rb"))
+model = build_model(cfg["model"])
+model.load_state_dict(torch.load(sys.argv[2]), strict=True)
+model.eval()
+with torch.no_grad():
+    logits = model(torch.tensor([[21106, 318, 281, 12064, 13]]))
+ours = torch.tensor(json.load(open(sys.argv[3]))["logits"])
+diff = (logits - ours).abs().max().item()
+assert diff < 1e-4, f"exported weights: logits differ by {diff}"
+print(f"ok: the export loads with strict=True into the book's GPTModel (logits max |diff| {diff:.1e})")
+PY
+# --config with --weights: the same model from its exported weights.
 "$ember" respond "${small[@]}" --weights "$w/w.pth" --limit 2 --max-new-tokens 40 \
   --out "$w/from_weights.json" 2>/dev/null
 "$py" - "$w/from_weights.json" "$w/book.json" <<'PY'
