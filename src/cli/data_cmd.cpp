@@ -123,7 +123,8 @@ void run_config_batches(const BatchesArgs& a) {
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
   RunDataOptions options;
   options.vocab_size = cfg.model.vocab_size;
-  options.threads = static_cast<unsigned>(resolve_threads(cfg.train.threads));
+  options.threads =
+      static_cast<unsigned>(resolve_threads(cfg.train.runtime.threads));
   options.global_batch = cfg.data.batch_size;
   std::FILE* quiet = std::fopen("/dev/null", "w");
   RunData data = prepare_run_data(cfg.data, options, quiet ? quiet : stderr);

@@ -382,21 +382,22 @@ bool valid_device(const std::string& d) {
 
 // train.lr_schedule's names, and one warmup length at most.
 void validate_schedule(const TrainConfig& t, std::string_view source) {
-  if (t.lr_schedule != "constant" && t.lr_schedule != "cosine") {
+  if (t.schedule.lr_schedule != "constant" &&
+      t.schedule.lr_schedule != "cosine") {
     throw ConfigError(fmt::format(
         "{}: train.lr_schedule is not a schedule (got '{}', expected constant "
         "or cosine)",
         source,
-        t.lr_schedule));
+        t.schedule.lr_schedule));
   }
-  if (t.warmup_steps > 0 && t.warmup_ratio > 0) {
+  if (t.schedule.warmup_steps > 0 && t.schedule.warmup_ratio > 0) {
     throw ConfigError(fmt::format(
         "{}: train.warmup_steps and train.warmup_ratio are both set (got {} "
         "and {}); hint: give the warmup as a number of steps or as a share "
         "of the run, not both",
         source,
-        t.warmup_steps,
-        t.warmup_ratio));
+        t.schedule.warmup_steps,
+        t.schedule.warmup_ratio));
   }
 }
 
@@ -418,20 +419,20 @@ void validate(const Config& c, std::string_view source) {
         c.data.max_length,
         c.model.context_length));
   }
-  if (!valid_device(c.train.device)) {
+  if (!valid_device(c.train.runtime.device)) {
     throw ConfigError(fmt::format(
         "{}: train.device is not a device (got '{}', expected auto, cpu, cuda "
         "or cuda:N)",
         source,
-        c.train.device));
+        c.train.runtime.device));
   }
-  if (c.train.backend != "auto" && c.train.backend != "gloo" &&
-      c.train.backend != "nccl") {
+  if (c.train.runtime.backend != "auto" && c.train.runtime.backend != "gloo" &&
+      c.train.runtime.backend != "nccl") {
     throw ConfigError(fmt::format(
         "{}: train.backend is not a backend (got '{}', expected auto, gloo or "
         "nccl)",
         source,
-        c.train.backend));
+        c.train.runtime.backend));
   }
   validate_schedule(c.train, source);
   validate_format(c.data, source);

@@ -21,31 +21,29 @@ bool finite_non_negative(double v) {
   return v >= 0.0 && std::isfinite(v);
 }
 
-// One table row per key: where it lives in Config (section.key), its kind
+// One table row per key: its section's name, where it lives in Config
+// (`at`.key: a [train] key lives in one of TrainConfig's parts), its kind
 // and its range (the range text is the "expected ..." of its error).
-#define EMBER_REF(sec, k) [](Config& c) -> void* { return &c.sec.k; }
-#define EMBER_TEXT(sec, k)                                  \
-  Field {                                                   \
-#sec, #k, Kind::kString, EMBER_REF(sec, k), nullptr, "" \
+#define EMBER_FIELD(sec, at, k, kind, ok, range)                         \
+  Field {                                                                \
+    sec, #k, kind, [](Config& c) -> void* { return &c.at.k; }, ok, range \
   }
-#define EMBER_FLAG(sec, k)                                \
-  Field {                                                 \
-#sec, #k, Kind::kBool, EMBER_REF(sec, k), nullptr, "" \
-  }
-#define EMBER_INT(sec, k, lo, hi, range)                       \
-  Field {                                                      \
-#sec, #k, Kind::kInt, EMBER_REF(sec, k),                   \
-        [](double v) { return v >= (lo) && v <= (hi); }, range \
-  }
-#define EMBER_INT_FROM(sec, k, lo, range)         \
-  Field {                                         \
-#sec, #k, Kind::kInt, EMBER_REF(sec, k),      \
-        [](double v) { return v >= (lo); }, range \
-  }
-#define EMBER_REAL(sec, k, ok, range)                    \
-  Field {                                                \
-#sec, #k, Kind::kFloat, EMBER_REF(sec, k), ok, range \
-  }
+#define EMBER_TEXT(sec, at, k) \
+  EMBER_FIELD(sec, at, k, Kind::kString, nullptr, "")
+#define EMBER_FLAG(sec, at, k) EMBER_FIELD(sec, at, k, Kind::kBool, nullptr, "")
+#define EMBER_INT(sec, at, k, lo, hi, range)           \
+  EMBER_FIELD(                                         \
+      sec,                                             \
+      at,                                              \
+      k,                                               \
+      Kind::kInt,                                      \
+      [](double v) { return v >= (lo) && v <= (hi); }, \
+      range)
+#define EMBER_INT_FROM(sec, at, k, lo, range) \
+  EMBER_FIELD(                                \
+      sec, at, k, Kind::kInt, [](double v) { return v >= (lo); }, range)
+#define EMBER_REAL(sec, at, k, ok, range) \
+  EMBER_FIELD(sec, at, k, Kind::kFloat, ok, range)
 
 }  // namespace
 
@@ -54,66 +52,66 @@ const std::vector<Field>& fields() {
   // clang-format off
   static const std::vector<Field> kFields = {
       // [data]
-      EMBER_TEXT(data, format),
-      EMBER_TEXT(data, path),
-      EMBER_TEXT(data, train_path),
-      EMBER_TEXT(data, val_path),
-      EMBER_REAL(data, train_ratio, open_unit, "0 < train_ratio < 1"),
-      EMBER_REAL(data, test_ratio, unit_from_zero, "0 <= test_ratio < 1"),
-      EMBER_FLAG(data, mask_prompt),
-      EMBER_INT(data, max_length, 1, kBig, "1 to 1048576"),
-      EMBER_INT(data, stride, 1, kBig, "1 to 1048576"),
-      EMBER_INT(data, batch_size, 1, 65536, "1 to 65536"),
-      EMBER_FLAG(data, shuffle),
-      EMBER_FLAG(data, drop_last),
-      EMBER_INT(data, num_workers, 0, 64, "0 to 64"),
+      EMBER_TEXT("data", data, format),
+      EMBER_TEXT("data", data, path),
+      EMBER_TEXT("data", data, train_path),
+      EMBER_TEXT("data", data, val_path),
+      EMBER_REAL("data", data, train_ratio, open_unit, "0 < train_ratio < 1"),
+      EMBER_REAL("data", data, test_ratio, unit_from_zero, "0 <= test_ratio < 1"),
+      EMBER_FLAG("data", data, mask_prompt),
+      EMBER_INT("data", data, max_length, 1, kBig, "1 to 1048576"),
+      EMBER_INT("data", data, stride, 1, kBig, "1 to 1048576"),
+      EMBER_INT("data", data, batch_size, 1, 65536, "1 to 65536"),
+      EMBER_FLAG("data", data, shuffle),
+      EMBER_FLAG("data", data, drop_last),
+      EMBER_INT("data", data, num_workers, 0, 64, "0 to 64"),
       // [model]
-      EMBER_TEXT(model, preset),
-      EMBER_INT(model, vocab_size, 1, 16 * kBig, "1 to 16777216"),
-      EMBER_INT(model, context_length, 1, kBig, "1 to 1048576"),
-      EMBER_INT(model, emb_dim, 1, 65536, "1 to 65536"),
-      EMBER_INT(model, n_layers, 0, 1024, "0 to 1024"),
-      EMBER_INT(model, n_heads, 1, 65536, "1 to 65536"),
-      EMBER_REAL(model, drop_rate, unit_from_zero, "0 <= drop_rate < 1"),
-      EMBER_FLAG(model, qkv_bias),
-      EMBER_FLAG(model, tie_weights),
-      EMBER_TEXT(model, pos_encoding),
-      EMBER_TEXT(model, norm),
-      EMBER_TEXT(model, attention),
-      EMBER_TEXT(model, feed_forward),
+      EMBER_TEXT("model", model, preset),
+      EMBER_INT("model", model, vocab_size, 1, 16 * kBig, "1 to 16777216"),
+      EMBER_INT("model", model, context_length, 1, kBig, "1 to 1048576"),
+      EMBER_INT("model", model, emb_dim, 1, 65536, "1 to 65536"),
+      EMBER_INT("model", model, n_layers, 0, 1024, "0 to 1024"),
+      EMBER_INT("model", model, n_heads, 1, 65536, "1 to 65536"),
+      EMBER_REAL("model", model, drop_rate, unit_from_zero, "0 <= drop_rate < 1"),
+      EMBER_FLAG("model", model, qkv_bias),
+      EMBER_FLAG("model", model, tie_weights),
+      EMBER_TEXT("model", model, pos_encoding),
+      EMBER_TEXT("model", model, norm),
+      EMBER_TEXT("model", model, attention),
+      EMBER_TEXT("model", model, feed_forward),
       // [train]
-      EMBER_INT_FROM(train, seed, 0, ">= 0"),
-      EMBER_INT(train, epochs, 1, kBig, "1 to 1048576"),
-      EMBER_INT_FROM(train, max_steps, 0, ">= 0; 0 = no limit"),
-      EMBER_REAL(train, lr, finite_positive, "a finite number > 0"),
-      EMBER_REAL(train, weight_decay, finite_non_negative, kFinite),
-      EMBER_INT(train, eval_freq, 1, 1024 * kBig, "1 to 1073741824"),
-      EMBER_INT(train, eval_iter, 1, kBig, "1 to 1048576"),
-      EMBER_TEXT(train, sample_prompt),
-      EMBER_INT(train, sample_tokens, 1, kBig, "1 to 1048576"),
-      EMBER_TEXT(train, device),
-      EMBER_INT(train, threads, 0, 4096, "0 to 4096; 0 = all cores"),
-      EMBER_TEXT(train, backend),
-      EMBER_INT(train, dist_timeout_s, 1, 86400, "1 to 86400 seconds"),
-      EMBER_FLAG(train, dist_sparse_embedding),
+      EMBER_INT_FROM("train", train, seed, 0, ">= 0"),
+      EMBER_INT("train", train.schedule, epochs, 1, kBig, "1 to 1048576"),
+      EMBER_INT_FROM("train", train.schedule, max_steps, 0, ">= 0; 0 = no limit"),
+      EMBER_REAL("train", train.optimizer, lr, finite_positive, "a finite number > 0"),
+      EMBER_REAL("train", train.optimizer, weight_decay, finite_non_negative, kFinite),
+      EMBER_INT("train", train.eval, eval_freq, 1, 1024 * kBig, "1 to 1073741824"),
+      EMBER_INT("train", train.eval, eval_iter, 1, kBig, "1 to 1048576"),
+      EMBER_TEXT("train", train.eval, sample_prompt),
+      EMBER_INT("train", train.eval, sample_tokens, 1, kBig, "1 to 1048576"),
+      EMBER_TEXT("train", train.runtime, device),
+      EMBER_INT("train", train.runtime, threads, 0, 4096, "0 to 4096; 0 = all cores"),
+      EMBER_TEXT("train", train.runtime, backend),
+      EMBER_INT("train", train.runtime, dist_timeout_s, 1, 86400, "1 to 86400 seconds"),
+      EMBER_FLAG("train", train.runtime, dist_sparse_embedding),
       // [train]: the book's appendix D (schedule, clipping), accumulation
-      EMBER_TEXT(train, lr_schedule),
-      EMBER_INT(train, warmup_steps, 0, 1024 * kBig, "0 to 1073741824"),
-      EMBER_REAL(train, warmup_ratio, unit_from_zero, "0 <= warmup_ratio < 1"),
-      EMBER_REAL(train, initial_lr, finite_non_negative, kFinite),
-      EMBER_REAL(train, min_lr, finite_non_negative, kFinite),
-      EMBER_REAL(train, grad_clip, finite_non_negative, kFinite),
-      EMBER_FLAG(train, grad_clip_after_warmup),
-      EMBER_INT(train, grad_accum_steps, 1, 65536, "1 to 65536"),
+      EMBER_TEXT("train", train.schedule, lr_schedule),
+      EMBER_INT("train", train.schedule, warmup_steps, 0, 1024 * kBig, "0 to 1073741824"),
+      EMBER_REAL("train", train.schedule, warmup_ratio, unit_from_zero, "0 <= warmup_ratio < 1"),
+      EMBER_REAL("train", train.schedule, initial_lr, finite_non_negative, kFinite),
+      EMBER_REAL("train", train.schedule, min_lr, finite_non_negative, kFinite),
+      EMBER_REAL("train", train.optimizer, grad_clip, finite_non_negative, kFinite),
+      EMBER_FLAG("train", train.optimizer, grad_clip_after_warmup),
+      EMBER_INT("train", train.optimizer, grad_accum_steps, 1, 65536, "1 to 65536"),
       // [run]
-      EMBER_TEXT(run, dir),
-      EMBER_INT_FROM(run, checkpoint_every, 0, ">= 0; 0 = only at the end"),
+      EMBER_TEXT("run", run, dir),
+      EMBER_INT_FROM("run", run, checkpoint_every, 0, ">= 0; 0 = only at the end"),
   };
   // clang-format on
   return kFields;
 }
 
-#undef EMBER_REF
+#undef EMBER_FIELD
 #undef EMBER_TEXT
 #undef EMBER_FLAG
 #undef EMBER_INT

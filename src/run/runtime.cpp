@@ -63,8 +63,8 @@ int64_t resolve_threads(int64_t threads) {
 Runtime prepare_runtime(const Config& config) {
   check_module_names(model_options(config.model));
   Runtime r;
-  r.device = resolve_device(config.train.device);
-  r.threads = resolve_threads(config.train.threads);
+  r.device = resolve_device(config.train.runtime.device);
+  r.threads = resolve_threads(config.train.runtime.threads);
   at::set_num_threads(static_cast<int>(r.threads));
   return r;
 }

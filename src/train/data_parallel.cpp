@@ -29,7 +29,7 @@ void Trainer::prepare_reducer() {
   // batch looked up (embedding backward is an index_add), unless the output
   // head shares the table: then every row has a gradient.
   std::vector<torch::Tensor> row_sparse;
-  if (cfg_.train.dist_sparse_embedding && !cfg_.model.tie_weights) {
+  if (cfg_.train.runtime.dist_sparse_embedding && !cfg_.model.tie_weights) {
     // Keep the dict alive: find() points into it.
     const auto named = model_->named_parameters();
     if (const auto* t = named.find("tok_emb.weight")) {
@@ -146,7 +146,7 @@ void Trainer::log_distributed_stats() const {
       stats.allreduces,
       stats.steps,
       stats.buckets.size(),
-      cfg_.train.grad_accum_steps);
+      cfg_.train.optimizer.grad_accum_steps);
   // Where the wait comes from, bucket by bucket (backward fills them in
   // this order).
   for (size_t k = 0; k < stats.buckets.size(); ++k) {

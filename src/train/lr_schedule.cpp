@@ -5,19 +5,19 @@
 namespace ember {
 
 LrSchedule::LrSchedule(const TrainConfig& train, int64_t total_steps)
-    : cosine_(train.lr_schedule == "cosine"),
-      ratio_(train.warmup_ratio > 0),
-      peak_(train.lr),
-      initial_(train.initial_lr),
-      min_(train.min_lr),
-      clip_(train.grad_clip),
-      clip_after_warmup_(train.grad_clip_after_warmup),
-      warmup_steps_(train.warmup_steps),
+    : cosine_(train.schedule.lr_schedule == "cosine"),
+      ratio_(train.schedule.warmup_ratio > 0),
+      peak_(train.optimizer.lr),
+      initial_(train.schedule.initial_lr),
+      min_(train.schedule.min_lr),
+      clip_(train.optimizer.grad_clip),
+      clip_after_warmup_(train.optimizer.grad_clip_after_warmup),
+      warmup_steps_(train.schedule.warmup_steps),
       total_steps_(total_steps) {
   // The book: warmup_steps = int(0.2 * total_steps) (truncation).
   if (ratio_) {
     warmup_steps_ = static_cast<int64_t>(
-        train.warmup_ratio * static_cast<double>(total_steps));
+        train.schedule.warmup_ratio * static_cast<double>(total_steps));
   }
 }
 

@@ -61,8 +61,9 @@ void check_blas_headroom() {
 // Optimizer steps of the whole run: epochs x steps per epoch, or max_steps
 // when smaller.
 int64_t run_total_steps(const TrainConfig& t, int64_t steps_per_epoch) {
-  const int64_t total = t.epochs * steps_per_epoch;
-  return t.max_steps > 0 ? std::min(total, t.max_steps) : total;
+  const int64_t total = t.schedule.epochs * steps_per_epoch;
+  return t.schedule.max_steps > 0 ? std::min(total, t.schedule.max_steps)
+                                  : total;
 }
 
 }  // namespace
@@ -102,8 +103,8 @@ void Trainer::join_group() {
   const auto launch = dist::LaunchEnv::from_env();
   if (launch.launched) {  // a 1-rank group too: same code path as N ranks
     const bool pick_gpu =
-        runtime_.device.is_cuda() &&
-        (cfg_.train.device == "auto" || cfg_.train.device == "cuda");
+        runtime_.device.is_cuda() && (cfg_.train.runtime.device == "auto" ||
+                                      cfg_.train.runtime.device == "cuda");
     if (pick_gpu) {
       runtime_.device =
           resolve_device(fmt::format("cuda:{}", launch.local_rank));
@@ -115,7 +116,7 @@ void Trainer::join_group() {
   // streams) lands on this rank's GPU, not on GPU 0 for every rank.
   if (runtime_.device.is_cuda()) device_guard_.reset_device(runtime_.device);
   if (launch.launched) {
-    std::string backend = cfg_.train.backend;
+    std::string backend = cfg_.train.runtime.backend;
     if (backend == "auto")
       backend = runtime_.device.is_cuda() ? "nccl" : "gloo";
     if (backend == "nccl" && !runtime_.device.is_cuda()) {
@@ -124,7 +125,9 @@ void Trainer::join_group() {
           "use backend = \"gloo\" or \"auto\"");
     }
     group_ = std::make_unique<dist::ProcessGroup>(
-        launch, backend, std::chrono::seconds(cfg_.train.dist_timeout_s));
+        launch,
+        backend,
+        std::chrono::seconds(cfg_.train.runtime.dist_timeout_s));
     group_->bind_device(runtime_.device);
   }
   rank_ = group_ ? group_->rank() : 0;
@@ -177,10 +180,10 @@ void Trainer::check_resume() {
 // manual_seed); reading and tokenizing draw nothing.
 // train.sample_prompt's ids, checked against the vocabulary before any work.
 void Trainer::prepare_sample_prompt() {
-  if (cfg_.train.sample_prompt.empty()) return;
+  if (cfg_.train.eval.sample_prompt.empty()) return;
   tokenizer_.emplace(Tokenizer::gpt2());
   sample_ids_ = tokenizer_->encode(
-      cfg_.train.sample_prompt, AllowedSpecial({"<|endoftext|>"}));
+      cfg_.train.eval.sample_prompt, AllowedSpecial({"<|endoftext|>"}));
   for (const auto id : sample_ids_)
     check_token_id(static_cast<int64_t>(id), cfg_.model, "train.sample_prompt");
 }
@@ -199,8 +202,8 @@ void Trainer::prepare_data() {
 // (cosine, warmup_ratio) is refused before any work.
 void Trainer::prepare_schedule() {
   const auto steps_per_epoch =
-      (data_->num_batches + cfg_.train.grad_accum_steps - 1) /
-      cfg_.train.grad_accum_steps;
+      (data_->num_batches + cfg_.train.optimizer.grad_accum_steps - 1) /
+      cfg_.train.optimizer.grad_accum_steps;
   total_steps_ = run_total_steps(cfg_.train, steps_per_epoch);
   schedule_.emplace(cfg_.train, total_steps_);
   if (!ckpt_ || !schedule_->depends_on_total()) return;
@@ -213,7 +216,8 @@ void Trainer::prepare_schedule() {
       "expected {} as in the checkpoint); hint: resume with the "
       "checkpoint's train.epochs and train.max_steps, or start a new run.dir",
       cfg_.run.dir,
-      cfg_.train.lr_schedule == "cosine" ? "cosine decay" : "warmup_ratio",
+      cfg_.train.schedule.lr_schedule == "cosine" ? "cosine decay"
+                                                  : "warmup_ratio",
       total_steps_,
       saved_total));
 }
@@ -248,7 +252,8 @@ void Trainer::build_model() {
     if (!seen) params_.push_back(p);
   }
   optimizer_ = std::make_unique<AdamW>(
-      params, AdamWOptions{cfg_.train.lr, cfg_.train.weight_decay});
+      params,
+      AdamWOptions{cfg_.train.optimizer.lr, cfg_.train.optimizer.weight_decay});
 }
 
 // The lead takes run.dir for this run (RunFolder::claim): a fresh run moves
@@ -310,7 +315,7 @@ TrainResult Trainer::train_loop() {
   }
   bool done = max_steps_reached();
   model_->train();
-  while (!done && epoch_ < cfg_.train.epochs) {
+  while (!done && epoch_ < cfg_.train.schedule.epochs) {
     if (stop_requested()) break;
     Loader::Pass pass = position_ > 0
                             ? data_->train.resume_pass(
@@ -345,7 +350,8 @@ TrainResult Trainer::train_loop() {
 // draws, its sampler seed).
 std::vector<Batch> Trainer::next_micro_batches(Loader::Pass& pass) const {
   std::vector<Batch> micro;
-  while (static_cast<int64_t>(micro.size()) < cfg_.train.grad_accum_steps) {
+  while (static_cast<int64_t>(micro.size()) <
+         cfg_.train.optimizer.grad_accum_steps) {
     auto batch = pass.next();
     if (!batch) break;
     micro.push_back(std::move(*batch));
@@ -370,7 +376,7 @@ void Trainer::train_step(
   ++step_;
   position_ = static_cast<int64_t>(pass.position());
   sampler_seed_ = pass.sampler_seed();
-  if ((step_ - 1) % cfg_.train.eval_freq == 0) evaluate();
+  if ((step_ - 1) % cfg_.train.eval.eval_freq == 0) evaluate();
   bar_.draw(step_, total_steps_, step_ - step_at_start_, session_s());
 }
 
@@ -398,7 +404,8 @@ void Trainer::clip_gradients() {
   last_grad_norm_ = std::nan("");
   if (!norm_due()) return;
   const bool clip = schedule_->clips(step_);
-  last_grad_norm_ = clip_grad_norm(params_, clip ? cfg_.train.grad_clip : 0.0);
+  last_grad_norm_ =
+      clip_grad_norm(params_, clip ? cfg_.train.optimizer.grad_clip : 0.0);
 }
 
 // The book's evaluate_model: eval mode, no grad, then back to training;
@@ -409,7 +416,7 @@ void Trainer::evaluate() {
   {
     c10::NoGradGuard no_grad;
     model_->eval();
-    const auto eval_iter = cfg_.train.eval_iter;
+    const auto eval_iter = cfg_.train.eval.eval_iter;
     const auto& device = runtime_.device;
     train_loss = calc_loss_loader(
         model_, data_->train, eval_iter, device, share(), group_.get());
@@ -453,10 +460,10 @@ void Trainer::evaluate() {
 // run's numbers do not change), printed on one line and appended to
 // run.dir/samples.txt.
 void Trainer::print_sample() {
-  if (cfg_.train.sample_prompt.empty() || !lead_) return;
+  if (cfg_.train.eval.sample_prompt.empty() || !lead_) return;
   const Tokenizer& tokenizer = *tokenizer_;
   GenerateOptions gen;
-  gen.max_new_tokens = cfg_.train.sample_tokens;
+  gen.max_new_tokens = cfg_.train.eval.sample_tokens;
   gen.context_size = cfg_.model.context_length;
   const auto out =
       generate(model_, id_batch(sample_ids_).to(runtime_.device), gen);

@@ -77,13 +77,14 @@ class Trainer {
   TrainResult finish();
   // --- helpers ---------------------------------------------------------------
   bool max_steps_reached() const {
-    return cfg_.train.max_steps > 0 && step_ >= cfg_.train.max_steps;
+    return cfg_.train.schedule.max_steps > 0 &&
+           step_ >= cfg_.train.schedule.max_steps;
   }
   bool stop_requested() const;
   // Whether this step measures its gradient norm: it clips, or the
   // evaluation after it records the norm.
   bool norm_due() const {
-    return schedule_->clips(step_) || step_ % cfg_.train.eval_freq == 0;
+    return schedule_->clips(step_) || step_ % cfg_.train.eval.eval_freq == 0;
   }
   double session_s() const {
     return std::chrono::duration<double>(Clock::now() - t0_).count();

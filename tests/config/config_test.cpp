@@ -19,11 +19,11 @@ TEST_CASE("Config: defaults are the book's chapter-5 settings", "[config]") {
   CHECK(c.model.context_length == 256);
   CHECK(c.model.emb_dim == 256);
   CHECK(c.model.drop_rate == 0.1);
-  CHECK(c.train.lr == 4e-4);
-  CHECK(c.train.weight_decay == 0.1);
-  CHECK(c.train.epochs == 10);
-  CHECK(c.train.eval_freq == 5);
-  CHECK(c.train.eval_iter == 5);
+  CHECK(c.train.optimizer.lr == 4e-4);
+  CHECK(c.train.optimizer.weight_decay == 0.1);
+  CHECK(c.train.schedule.epochs == 10);
+  CHECK(c.train.eval.eval_freq == 5);
+  CHECK(c.train.eval.eval_iter == 5);
   CHECK(c.train.seed == 123);
 }
 
@@ -44,23 +44,47 @@ TEST_CASE(
       {"train.epochs=7",
        "model.pos_encoding=sinusoidal",
        "train.device=\"cpu\""});
-  CHECK(c.train.epochs == 7);
-  CHECK(c.train.lr == 1.0);  // an integer is accepted for a float key
+  CHECK(c.train.schedule.epochs == 7);
+  CHECK(c.train.optimizer.lr == 1.0);  // an integer is accepted for a float key
   CHECK_FALSE(c.data.shuffle);
   CHECK(c.model.pos_encoding == "sinusoidal");
-  CHECK(c.train.device == "cpu");
-  CHECK(c.train.eval_iter == 5);
+  CHECK(c.train.runtime.device == "cpu");
+  CHECK(c.train.eval.eval_iter == 5);
 }
 
 TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   Config c;
-  c.train.lr = 0.1 + 0.2;  // not exactly representable in short decimal
+  c.train.optimizer.lr =
+      0.1 + 0.2;  // not exactly representable in short decimal
   c.data.path = "a \"quoted\" path\\x";
   c.train.seed = 9007199254740993;  // > 2^53
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
-  CHECK(back.train.lr == c.train.lr);
-  CHECK(ember::config_keys().size() == 47);
+  CHECK(back.train.optimizer.lr == c.train.optimizer.lr);
+  CHECK(ember::config_keys().size() == 50);
+}
+
+TEST_CASE(
+    "Config: data.format = instruction takes the book's train_ratio 0.85",
+    "[config]") {
+  const Config text = parse_config("", "c.toml");
+  CHECK(text.data.format == "text");
+  CHECK(text.data.train_ratio == 0.9);
+  const Config inst =
+      parse_config("[data]\nformat = \"instruction\"\n", "c.toml");
+  CHECK(inst.data.train_ratio == 0.85);
+  CHECK(inst.data.test_ratio == 0.1);
+  CHECK_FALSE(inst.data.mask_prompt);
+  // A ratio the file or --set gives is kept, and survives to_toml.
+  const Config given = parse_config(
+      "[data]\nformat = \"instruction\"\ntrain_ratio = 0.5\n", "c.toml");
+  CHECK(given.data.train_ratio == 0.5);
+  CHECK(
+      parse_config(ember::to_toml(given), "again.toml").data.train_ratio ==
+      0.5);
+  const Config set = parse_config(
+      "[data]\nformat = \"instruction\"\n", "c.toml", {"data.train_ratio=0.7"});
+  CHECK(set.data.train_ratio == 0.7);
 }
 
 TEST_CASE("Config: a preset sets only the keys not given", "[config]") {
@@ -95,14 +119,14 @@ TEST_CASE("Config: a preset sets only the keys not given", "[config]") {
 }
 
 TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
-  CHECK(parse_config("", "c.toml").train.backend == "auto");
-  CHECK(parse_config("", "c.toml").train.dist_timeout_s == 120);
-  CHECK(parse_config("", "c.toml").train.dist_sparse_embedding);
+  CHECK(parse_config("", "c.toml").train.runtime.backend == "auto");
+  CHECK(parse_config("", "c.toml").train.runtime.dist_timeout_s == 120);
+  CHECK(parse_config("", "c.toml").train.runtime.dist_sparse_embedding);
   CHECK_FALSE(parse_config("[train]\ndist_sparse_embedding = false\n", "c.toml")
-                  .train.dist_sparse_embedding);
+                  .train.runtime.dist_sparse_embedding);
   CHECK(
-      parse_config("[train]\nbackend = \"gloo\"\n", "c.toml").train.backend ==
-      "gloo");
+      parse_config("[train]\nbackend = \"gloo\"\n", "c.toml")
+          .train.runtime.backend == "gloo");
   CHECK_THROWS_MATCHES(
       parse_config("[train]\nbackend = \"mpi\"\n", "c.toml"),
       ConfigError,
@@ -118,22 +142,22 @@ TEST_CASE("Config: the appendix-D schedule and accumulation keys", "[config]") {
   const Config d = parse_config("", "c.toml");
   // The defaults are train_model_simple: constant rate, no clipping, one
   // batch per step.
-  CHECK(d.train.lr_schedule == "constant");
-  CHECK(d.train.warmup_steps == 0);
-  CHECK(d.train.warmup_ratio == 0.0);
-  CHECK(d.train.initial_lr == 3e-5);
-  CHECK(d.train.min_lr == 1e-6);
-  CHECK(d.train.grad_clip == 0.0);
-  CHECK(d.train.grad_clip_after_warmup);
-  CHECK(d.train.grad_accum_steps == 1);
+  CHECK(d.train.schedule.lr_schedule == "constant");
+  CHECK(d.train.schedule.warmup_steps == 0);
+  CHECK(d.train.schedule.warmup_ratio == 0.0);
+  CHECK(d.train.schedule.initial_lr == 3e-5);
+  CHECK(d.train.schedule.min_lr == 1e-6);
+  CHECK(d.train.optimizer.grad_clip == 0.0);
+  CHECK(d.train.optimizer.grad_clip_after_warmup);
+  CHECK(d.train.optimizer.grad_accum_steps == 1);
   const Config c = parse_config(
       "[train]\nlr_schedule = \"cosine\"\nwarmup_ratio = 0.2\n"
       "grad_clip = 1\ngrad_accum_steps = 4\n",
       "c.toml");
-  CHECK(c.train.lr_schedule == "cosine");
-  CHECK(c.train.warmup_ratio == 0.2);
-  CHECK(c.train.grad_clip == 1.0);
-  CHECK(c.train.grad_accum_steps == 4);
+  CHECK(c.train.schedule.lr_schedule == "cosine");
+  CHECK(c.train.schedule.warmup_ratio == 0.2);
+  CHECK(c.train.optimizer.grad_clip == 1.0);
+  CHECK(c.train.optimizer.grad_accum_steps == 4);
   CHECK_THROWS_MATCHES(
       parse_config("[train]\nlr_schedule = \"linear\"\n", "c.toml"),
       ConfigError,

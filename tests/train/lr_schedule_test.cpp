@@ -11,12 +11,12 @@ namespace {
 // initial_lr and min_lr 1e-5, 20% warmup over 15 epochs of 9 batches.
 ember::TrainConfig book_d4() {
   ember::TrainConfig t;
-  t.lr = 1e-3;
-  t.lr_schedule = "cosine";
-  t.warmup_ratio = 0.2;
-  t.initial_lr = 1e-5;
-  t.min_lr = 1e-5;
-  t.grad_clip = 1.0;
+  t.optimizer.lr = 1e-3;
+  t.schedule.lr_schedule = "cosine";
+  t.schedule.warmup_ratio = 0.2;
+  t.schedule.initial_lr = 1e-5;
+  t.schedule.min_lr = 1e-5;
+  t.optimizer.grad_clip = 1.0;
   return t;
 }
 }  // namespace
@@ -51,9 +51,9 @@ TEST_CASE(
   const ember::LrSchedule s(t, 135);
   CHECK_FALSE(s.clips(26));
   CHECK(s.clips(27));  // the corrected book: global_step >= warmup_steps
-  t.grad_clip_after_warmup = false;
+  t.optimizer.grad_clip_after_warmup = false;
   CHECK(ember::LrSchedule(t, 135).clips(0));
-  t.grad_clip = 0;
+  t.optimizer.grad_clip = 0;
   CHECK_FALSE(ember::LrSchedule(t, 135).clips(100));
 }
 
@@ -62,18 +62,18 @@ TEST_CASE("LrSchedule: constant, with and without warmup steps", "[schedule]") {
   const ember::LrSchedule plain(t, 100);
   CHECK_FALSE(plain.varies());
   CHECK_FALSE(plain.depends_on_total());
-  CHECK(plain.lr(0) == t.lr);
-  CHECK(plain.lr(99) == t.lr);
+  CHECK(plain.lr(0) == t.optimizer.lr);
+  CHECK(plain.lr(99) == t.optimizer.lr);
   CHECK_FALSE(plain.clips(0));
-  t.warmup_steps = 4;
-  t.initial_lr = 0;
+  t.schedule.warmup_steps = 4;
+  t.schedule.initial_lr = 0;
   const ember::LrSchedule warm(t, 100);
   CHECK(warm.varies());
   CHECK_FALSE(warm.depends_on_total());  // a step count, not a share
   CHECK(warm.lr(0) == 0);
-  CHECK(warm.lr(2) == 2 * (t.lr / 4));
-  CHECK(warm.lr(4) == t.lr);
-  CHECK(warm.lr(99) == t.lr);
+  CHECK(warm.lr(2) == 2 * (t.optimizer.lr / 4));
+  CHECK(warm.lr(4) == t.optimizer.lr);
+  CHECK(warm.lr(99) == t.optimizer.lr);
   // A warmup longer than the run never reaches the peak.
-  CHECK(ember::LrSchedule(t, 3).lr(2) < t.lr);
+  CHECK(ember::LrSchedule(t, 3).lr(2) < t.optimizer.lr);
 }

@@ -88,19 +88,49 @@ struct ModelPreset {
 /// context_length 1024.
 const std::vector<ModelPreset>& model_presets();
 
-/// `[train]`: the loop (rasbt ch05 train_model_simple) and where it runs.
-struct TrainConfig {
-  int64_t seed = 123;
-  int64_t epochs = 10;
-  int64_t max_steps = 0;  ///< optimizer steps; 0 = no limit
+/// `[train]`, the optimizer's keys: AdamW and what shapes its steps.
+struct OptimizerConfig {
   double lr = 4e-4;
   double weight_decay = 0.1;
+  /// Clip the global gradient norm to this (clip_grad_norm_); 0 = off.
+  double grad_clip = 0.0;
+  /// Clip only from the first step after the warmup (the book's corrected
+  /// `global_step >= warmup_steps`); false = from the first step.
+  bool grad_clip_after_warmup = true;
+  /// Micro-batches whose gradients one optimizer step sums (each loss
+  /// divided by their number).
+  int64_t grad_accum_steps = 1;
+};
+
+/// `[train]`, the schedule's keys: how long the run is and its learning
+/// rate at each optimizer step (the book's appendix D; train/lr_schedule.hpp).
+struct ScheduleConfig {
+  int64_t epochs = 10;
+  int64_t max_steps = 0;  ///< optimizer steps; 0 = no limit
+  /// "constant" = train.lr after the warmup; "cosine" = cosine decay from
+  /// train.lr to min_lr over the steps after the warmup.
+  std::string lr_schedule = "constant";
+  /// Linear warmup from initial_lr to train.lr over this many optimizer
+  /// steps; or over int(warmup_ratio * total steps). At most one is > 0.
+  int64_t warmup_steps = 0;
+  double warmup_ratio = 0.0;
+  double initial_lr = 3e-5;  ///< the book's train_model default
+  double min_lr = 1e-6;      ///< the book's train_model default
+};
+
+/// `[train]`, the evaluation's keys (the book's evaluate_model and
+/// generate_and_print_sample).
+struct EvalConfig {
   int64_t eval_freq = 5;
   int64_t eval_iter = 5;
-  /// After each epoch, greedy continuation of this text (the book's
-  /// generate_and_print_sample); "" = none.
+  /// After each epoch, greedy continuation of this text; "" = none.
   std::string sample_prompt;
-  int64_t sample_tokens = 50;   ///< new tokens per sample
+  int64_t sample_tokens = 50;  ///< new tokens per sample
+};
+
+/// `[train]`, where the run runs: device, threads and distribution
+/// (resolved and checked by run/runtime.hpp).
+struct RuntimeConfig {
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
   int64_t threads = 0;          ///< 0 = all cores
   /// Distributed runs only (started by torchrun): auto | gloo | nccl.
@@ -114,24 +144,17 @@ struct TrainConfig {
   /// of the whole (V, D) table. Ignored with model.tie_weights (the output
   /// head makes every row non-zero). Same result on 2 ranks, bit for bit.
   bool dist_sparse_embedding = true;
-  /// The book's appendix D (train_model): "constant" = train.lr after the
-  /// warmup; "cosine" = cosine decay from train.lr to min_lr over the steps
-  /// after the warmup. Steps are optimizer steps (train/lr_schedule.hpp).
-  std::string lr_schedule = "constant";
-  /// Linear warmup from initial_lr to train.lr over this many optimizer
-  /// steps; or over int(warmup_ratio * total steps). At most one is > 0.
-  int64_t warmup_steps = 0;
-  double warmup_ratio = 0.0;
-  double initial_lr = 3e-5;  ///< the book's train_model default
-  double min_lr = 1e-6;      ///< the book's train_model default
-  /// Clip the global gradient norm to this (clip_grad_norm_); 0 = off.
-  double grad_clip = 0.0;
-  /// Clip only from the first step after the warmup (the book's corrected
-  /// `global_step >= warmup_steps`); false = from the first step.
-  bool grad_clip_after_warmup = true;
-  /// Micro-batches whose gradients one optimizer step sums (each loss
-  /// divided by their number).
-  int64_t grad_accum_steps = 1;
+};
+
+/// `[train]`: the loop (rasbt ch05 train_model_simple, appendix D's
+/// train_model) in four parts; the TOML keys are flat (`train.lr`,
+/// `train.eval_freq`, ...), each belongs to one part.
+struct TrainConfig {
+  int64_t seed = 123;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  EvalConfig eval;
+  RuntimeConfig runtime;
 };
 
 /// `[run]`: where outputs go.
