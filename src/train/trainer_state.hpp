@@ -1,7 +1,7 @@
 // The training loop's class, private to src/train/: one member function per
 // phase, defined in trainer.cpp (set-up, the loop, evaluation, saving, the
-// end) and data_parallel.cpp (the torchrun step: sharding, the gradient
-// all-reduce, the agreed loss). Its members name the optimizer, the loaders
+// end) and data_parallel.cpp (the torchrun step: each rank's share and
+// loss, over dist::DataParallel). Its members name the optimizer, the loaders
 // and the process group, which the public header (train/trainer.hpp) does
 // not include.
 #pragma once
@@ -20,7 +20,7 @@
 #include <ember/checkpoint/checkpoint.hpp>
 #include <ember/data/loader.hpp>
 #include <ember/data/run_data.hpp>
-#include <ember/dist/gradient_reducer.hpp>
+#include <ember/dist/data_parallel.hpp>
 #include <ember/nn/gpt_model.hpp>
 #include <ember/run/run_folder.hpp>
 #include <ember/run/run_lock.hpp>
@@ -68,9 +68,7 @@ class Trainer {
   // --- the torchrun step (data_parallel.cpp) --------------------------------
   void prepare_reducer();
   void distributed_step(const std::vector<Batch>& micro);
-  std::pair<at::Tensor, double> rank_loss(const Batch& batch, size_t n);
-  void agree_on_loss(double local);
-  void reduce_and_update();
+  dist::DataParallel::Part rank_loss(const Batch& batch, size_t n);
   void log_distributed_stats() const;
   // --- the end ---------------------------------------------------------------
   TrainResult interrupted();
@@ -129,7 +127,7 @@ class Trainer {
   int64_t saved_step_ = -1;
   std::vector<EvalRecord> evals_;
   // Distributed runs: gradient all-reduce.
-  std::unique_ptr<dist::GradientReducer> reducer_;
+  std::unique_ptr<dist::DataParallel> parallel_;
   at::Tensor tok_table_;  // reduced by rows (set when it can be)
   // This session (train_loop).
   Clock::time_point t0_;
@@ -142,7 +140,6 @@ class Trainer {
   // Under torchrun every rank must stop at the same step: the flag is
   // agreed on in each step's all-reduce (distributed_step).
   bool stop_agreed_ = false;
-  double comm_wait_s_ = 0;
 };
 
 }  // namespace ember::detail
