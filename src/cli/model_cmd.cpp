@@ -145,9 +145,7 @@ struct GenerateArgs {
   ModelSource source;
   std::string prompt;
   int64_t max_new_tokens = 50;
-  double temperature = 0.0;
-  int64_t top_k = 0;
-  int64_t seed = 123;
+  SamplingArgs sampling;
   int64_t eos_id = -1;  // none
   bool no_kv_cache = false;
   bool stats = false;
@@ -155,15 +153,7 @@ struct GenerateArgs {
 };
 
 void check_generate_args(const GenerateArgs& args) {
-  if (args.temperature < 0) {
-    throw ConfigError(fmt::format(
-        "--temperature: out of range (got {}, expected >= 0)",
-        args.temperature));
-  }
-  if (args.top_k < 0) {
-    throw ConfigError(fmt::format(
-        "--top-k: out of range (got {}, expected >= 0; 0 = off)", args.top_k));
-  }
+  check_sampling(args.sampling);
   if (args.max_new_tokens < 0) {
     throw ConfigError(fmt::format(
         "--max-new-tokens: out of range (got {}, expected >= 0)",
@@ -225,12 +215,12 @@ void run_generate(const GenerateArgs& args) {
   TrainedModel trained = load_model(args.source);
   const Tokenizer tokenizer = Tokenizer::gpt2();
   const auto idx = prompt_ids(args, tokenizer, trained.config.model);
-  torch::manual_seed(static_cast<uint64_t>(args.seed));
+  torch::manual_seed(static_cast<uint64_t>(args.sampling.seed));
   GenerateOptions gen;
   gen.max_new_tokens = args.max_new_tokens;
   gen.context_size = trained.config.model.context_length;
-  gen.temperature = args.temperature;
-  gen.top_k = args.top_k;
+  gen.temperature = args.sampling.temperature;
+  gen.top_k = args.sampling.top_k;
   if (args.eos_id >= 0) gen.eos_id = args.eos_id;
   gen.kv_cache = !args.no_kv_cache;
   const auto start = std::chrono::steady_clock::now();
@@ -310,11 +300,7 @@ void add_model_commands(CLI::App& app) {
       "--max-new-tokens",
       gen->max_new_tokens,
       "Tokens to generate (default 50)");
-  gen_cmd->add_option(
-      "--temperature", gen->temperature, "0 = greedy (default); > 0 samples");
-  gen_cmd->add_option(
-      "--top-k", gen->top_k, "Keep the k largest logits; 0 = all (default)");
-  gen_cmd->add_option("--seed", gen->seed, "Seed for sampling (default 123)");
+  add_sampling_options(gen_cmd, gen->sampling);
   gen_cmd->add_option(
       "--eos-id",
       gen->eos_id,

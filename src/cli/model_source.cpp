@@ -84,4 +84,23 @@ TrainedModel load_model(const ModelSource& s) {
   return trained;
 }
 
+void add_sampling_options(CLI::App* cmd, SamplingArgs& s) {
+  cmd->add_option(
+      "--temperature", s.temperature, "0 = greedy (default); > 0 samples");
+  cmd->add_option(
+      "--top-k", s.top_k, "Keep the k largest logits; 0 = all (default)");
+  cmd->add_option("--seed", s.seed, "Seed for sampling (default 123)");
+}
+
+void check_sampling(const SamplingArgs& s) {
+  if (s.temperature < 0) {
+    throw ConfigError(fmt::format(
+        "--temperature: out of range (got {}, expected >= 0)", s.temperature));
+  }
+  if (s.top_k < 0) {
+    throw ConfigError(fmt::format(
+        "--top-k: out of range (got {}, expected >= 0; 0 = off)", s.top_k));
+  }
+}
+
 }  // namespace ember::cli

@@ -3,6 +3,7 @@
 // `ember train` builds it from --config/--set, optionally with --weights.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,17 @@ struct ModelSource {
 
 /// --run, --config, --set, --weights and (with `ids`) --ids.
 void add_source_options(CLI::App* cmd, ModelSource& s, bool ids = true);
+
+/// How generate() samples (`generate`, `respond`): --temperature, --top-k,
+/// --seed, as the book's generate arguments.
+struct SamplingArgs {
+  double temperature = 0.0;
+  int64_t top_k = 0;
+  int64_t seed = 123;
+};
+void add_sampling_options(CLI::App* cmd, SamplingArgs& s);
+/// ConfigError for a negative temperature or top-k.
+void check_sampling(const SamplingArgs& s);
 
 /// The model of `s` on the CPU, with the runtime (threads) of its config
 /// prepared. A bad weight file is a ConfigError (exit 2).

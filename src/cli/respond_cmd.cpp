@@ -36,9 +36,7 @@ struct RespondArgs {
   std::string split = "test";
   int64_t limit = -1;  // all
   int64_t max_new_tokens = 256;
-  double temperature = 0.0;
-  int64_t top_k = 0;
-  int64_t seed = 123;
+  SamplingArgs sampling;
   std::string out;
 };
 
@@ -72,12 +70,10 @@ void check_respond_args(const RespondArgs& args, const Config& config) {
         "--prompt for text",
         config.data.format));
   }
-  if (args.temperature < 0 || args.top_k < 0 || args.max_new_tokens < 0) {
+  check_sampling(args.sampling);
+  if (args.max_new_tokens < 0) {
     throw ConfigError(fmt::format(
-        "respond: --temperature, --top-k and --max-new-tokens must be >= 0 "
-        "(got {}, {}, {})",
-        args.temperature,
-        args.top_k,
+        "--max-new-tokens: out of range (got {}, expected >= 0)",
         args.max_new_tokens));
   }
 }
@@ -106,11 +102,11 @@ void run_respond(const RespondArgs& args) {
   GenerateOptions gen;
   gen.max_new_tokens = args.max_new_tokens;
   gen.context_size = config.model.context_length;
-  gen.temperature = args.temperature;
-  gen.top_k = args.top_k;
+  gen.temperature = args.sampling.temperature;
+  gen.top_k = args.sampling.top_k;
   gen.eos_id = kEndOfText;
   const Tokenizer tokenizer = Tokenizer::gpt2();
-  torch::manual_seed(static_cast<uint64_t>(args.seed));
+  torch::manual_seed(static_cast<uint64_t>(args.sampling.seed));
   const ProgressBar bar(::isatty(STDERR_FILENO) != 0, stderr);
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> responses;
@@ -153,11 +149,7 @@ void add_respond_command(CLI::App& app) {
       "--max-new-tokens",
       args->max_new_tokens,
       "Tokens to generate per entry (default 256, the book's)");
-  cmd->add_option(
-      "--temperature", args->temperature, "0 = greedy (default); > 0 samples");
-  cmd->add_option(
-      "--top-k", args->top_k, "Keep the k largest logits; 0 = all (default)");
-  cmd->add_option("--seed", args->seed, "Seed for sampling (default 123)");
+  add_sampling_options(cmd, args->sampling);
   cmd->add_option(
       "--out",
       args->out,

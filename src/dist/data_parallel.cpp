@@ -66,7 +66,8 @@ void DataParallel::finish() {
   comm_wait_s_ += reducer_->last_wait_s();
 }
 
-void DataParallel::finish(const std::function<void(const at::Tensor&)>& update) {
+void DataParallel::finish(
+    const std::function<void(const at::Tensor&)>& update) {
   reducer_->finish([&](const std::vector<at::Tensor>& reduced) {
     for (const auto& p : reduced) update(p);
   });
