@@ -4,7 +4,9 @@
 // src/config/: config.cpp reads TOML and --set through this table.
 #pragma once
 
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <ember/config/config.hpp>
@@ -28,5 +30,17 @@ struct Field {
 
 /// Every key, [data] then [model], [train], [run].
 const std::vector<Field>& fields();
+
+// After parsing (config_checks.cpp), `explicit_keys` being the keys the
+// file and --set gave: a preset's model keys, then the data format's
+// defaults, where not given; then the checks of more than one key or of a
+// string's value. Each throws ConfigError naming `source`.
+void apply_preset(
+    Config& c,
+    const std::set<std::string>& explicit_keys,
+    std::string_view source);
+void apply_format_defaults(
+    Config& c, const std::set<std::string>& explicit_keys);
+void validate(const Config& c, std::string_view source);
 
 }  // namespace ember::detail
