@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "config_fields.hpp"
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "config_fields.hpp"
 #include <ember/util/error.hpp>
 
 namespace ember {
