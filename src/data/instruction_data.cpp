@@ -73,6 +73,13 @@ json parse_json(std::string_view text, const std::string& where) {
     if (pos != std::string::npos) what = what.substr(pos + 2);
     throw ConfigError(
         fmt::format("{}: not JSON (byte offset {}: {})", where, e.byte, what));
+  } catch (const json::exception& e) {
+    // A number out of range (out_of_range.406) and the like.
+    std::string what = e.what();
+    const auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    if (what.size() > 120) what = what.substr(0, 120) + "...";
+    throw ConfigError(fmt::format("{}: not JSON ({})", where, what));
   }
 }
 

@@ -186,6 +186,12 @@ TEST_CASE(
   CHECK_THAT(
       error_of("{\"instruction\": \"a\", \"output\": \"b\"}\n{oops}\n"),
       Catch::StartsWith("data.path d.json: line 2 (entry 1): not JSON"));
+  // nlohmann's out_of_range, not a parse_error: still one line (fuzzing).
+  CHECK_THAT(
+      error_of(
+          "[{\"instruction\": \"a\", \"output\": \"b\", \"n\": 1" +
+          std::string(400, '1') + "}]"),
+      Catch::StartsWith("data.path d.json: not JSON (number overflow"));
   CHECK_THAT(
       error_of("  \n"), Catch::StartsWith("data.path d.json: no entries"));
   CHECK_THAT(
