@@ -26,7 +26,8 @@ struct CommandInfo {
 inline constexpr CommandInfo kTorchCommands[] = {
     {"batches",
      "tokenize a text (<|endoftext|> allowed), or memory-map a token file, "
-     "and print the book's (input, target) batches as JSON lines"},
+     "and print the book's (input, target) batches as JSON lines; or "
+     "--config: a run's batches in training order"},
     {"embed",
      "build Embedding(vocab_size, dim) under torch::manual_seed(seed) and "
      "print its weight and the lookup of --ids as JSON"},

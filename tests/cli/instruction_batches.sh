@@ -6,15 +6,12 @@
 # the split sizes, and the one-line errors of bad instruction files, with
 # exit 2.   bash instruction_batches.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
+source tests/cli/lib/expect.sh
 data="$src/data/instruction-data.json"
 if [[ ! -f "$data" ]]; then
   echo "skipped: instruction_batches: $data is missing (run scripts/setup.sh)"
   exit 77
 fi
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
 cfg=configs/gpt2-medium-instruct.toml
 
 # The book's 116 training batches, their shapes and the last one's first row.
@@ -67,15 +64,6 @@ n=$("$ember" batches --config configs/debug.toml --limit 2 | wc -l)
 [[ "$n" -eq 2 ]] || fail "text format --config: $n batches"
 
 # Errors: one line, exit 2, naming the file, the entry and the key.
-expect_error() { # want-substring ember-args...
-  local want="$1" status=0
-  shift
-  "$ember" "$@" >"$w/out" 2>"$w/err" || status=$?
-  [[ "$status" -eq 2 ]] || fail "$*: exit $status, expected 2 ($(cat "$w/err"))"
-  [[ "$(wc -l <"$w/err")" -eq 1 ]] || fail "$*: expected one line, got: $(cat "$w/err")"
-  grep -qF -- "$want" "$w/err" || fail "$*: expected '$want', got: $(cat "$w/err")"
-  echo "ok: $(cat "$w/err")"
-}
 printf 'not json at all' >"$w/bad.json"
 expect_error "data.path $w/bad.json: line 1 (entry 0): not JSON (byte offset" \
   batches --config "$cfg" --set data.path="$w/bad.json"

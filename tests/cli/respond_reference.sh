@@ -7,15 +7,12 @@
 # json.dump indent=4). Then respond's errors.
 #   bash respond_reference.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
+source tests/cli/lib/expect.sh
 source tests/cli/lib/needs.sh
 need_torch "respond_reference (ember respond vs the book's loop)"
 need_tiktoken "respond_reference (ember respond vs the book's loop)"
 [[ -f data/instruction-data.json ]] ||
   { echo "skipped: respond_reference: data/instruction-data.json missing (run scripts/setup.sh)"; exit 77; }
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
 small=(--config configs/gpt2-small-instruct.toml --set model.preset= --set model.emb_dim=32
   --set model.n_layers=2 --set model.n_heads=4 --set model.context_length=256
   --set data.max_length=128 --set train.threads=2 --set train.sample_prompt=)
@@ -62,15 +59,6 @@ assert a == b[:2], "respond --config --weights differs from --run"
 print("ok: --config --weights gives the run's responses")
 PY
 
-expect_error() { # want-substring ember-args...
-  local want="$1" status=0
-  shift
-  "$ember" "$@" >"$w/out" 2>"$w/err" || status=$?
-  [[ "$status" -eq 2 ]] || fail "$*: exit $status, expected 2 ($(cat "$w/err"))"
-  [[ "$(wc -l <"$w/err")" -eq 1 ]] || fail "$*: expected one line, got: $(cat "$w/err")"
-  grep -qF -- "$want" "$w/err" || fail "$*: expected '$want', got: $(cat "$w/err")"
-  echo "ok: $(cat "$w/err")"
-}
 expect_error 'respond: the model'"'"'s config has data.format = "text"' \
   respond --config configs/debug.toml
 expect_error "respond: the test split of" \

@@ -27,16 +27,8 @@ except ModuleNotFoundError as e:
     sys.exit(77)
 
 from generate_reference import generate, load_run, tiktoken
+from train_reference import format_input  # the book's, verbatim
 
-
-def format_input(entry):  # the book's, verbatim
-    instruction_text = (
-        f"Below is an instruction that describes a task. "
-        f"Write a response that appropriately completes the request."
-        f"\n\n### Instruction:\n{entry['instruction']}"
-    )
-    input_text = f"\n\n### Input:\n{entry['input']}" if entry["input"] else ""
-    return instruction_text + input_text
 
 
 def main():
