@@ -4,7 +4,7 @@
 # inputs that once crashed it, tests/fuzz/regressions/<target>/.
 #   bash scripts/fuzz.sh [seconds] [target...]   # targets: tokenizer decode
 #                                                # config checkpoint pth safetensors
-#                                                # instruction_data
+#                                                # instruction_data csv
 #                                                # (default: all)
 # Each target runs on one core, as many at once as there are cores
 # (EMBER_FUZZ_PARALLEL); what it learns is kept in
@@ -14,7 +14,7 @@
 # Environment: EMBER_FUZZ_BUILD_DIR (default build-fuzz), EMBER_FUZZ_JOBS
 # (build parallelism, default 2).
 set -euo pipefail
-all_targets=(tokenizer decode config checkpoint pth safetensors instruction_data)
+all_targets=(tokenizer decode config checkpoint pth safetensors instruction_data csv)
 secs="${1:-60}"
 shift || true
 targets=("$@")
@@ -48,7 +48,7 @@ max_len() {
   case "$1" in
     checkpoint | pth) echo 65536 ;;
     safetensors) echo 262144 ;;
-    config | instruction_data) echo 4096 ;;
+    config | instruction_data | csv) echo 4096 ;;
     *) echo 1024 ;;
   esac
 }

@@ -165,7 +165,7 @@ case "$job" in
     asan_args=("${cmake_args[@]/-DCMAKE_BUILD_TYPE=Release/-DCMAKE_BUILD_TYPE=RelWithDebInfo}")
     cmake -S . -B build-asan "${asan_args[@]}" -DEMBER_SANITIZE=ON -DEMBER_BENCH=OFF >/dev/null
     cmake --build build-asan --parallel "$(nproc)"
-    # -LE large: GPT-2 small-sized tests run in the plain suite only.
+    # -LE large: GPT-2 small-sized tests and scripts marked "# suite: plain" run in the plain suite only.
     ctest --test-dir build-asan --no-tests=error --output-on-failure --timeout 3000 -j "$(nproc)" \
       -LE large --output-junit ctest-junit.xml "$@" || status=$?
     bash scripts/check_skips.sh build-asan/ctest-junit.xml sanitize || status=1

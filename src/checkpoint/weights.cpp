@@ -318,18 +318,29 @@ void assign_weights(
 
 }  // namespace
 
-void load_weights(torch::nn::Module& m, const std::string& path) {
+void load_weights(
+    torch::nn::Module& m, const std::string& path, const WeightFilter& filter) {
   StateDict sd = read_weights(path);
   if (is_hf_gpt2(sd)) sd = from_hf_gpt2(sd, path);
   auto file = by_name(sd, path);
+  if (filter.skips) {
+    for (auto it = file.begin(); it != file.end();)
+      it = filter.skips(it->first) ? file.erase(it) : std::next(it);
+  }
   // `file` alone holds the tensors now, and assign_weights lets each go once
   // copied: a .pth's storage then drops its pages (checkpoint/pth.hpp), so
   // the peak is about the model plus one storage, not the model twice.
   sd.clear();
   std::map<std::string, at::Tensor> own;
   std::set<std::string> buffers;
-  for (const auto& p : m.named_parameters()) own.emplace(p.key(), p.value());
+  const auto fills = [&](const std::string& name) {
+    return !filter.fills || filter.fills(name);
+  };
+  for (const auto& p : m.named_parameters()) {
+    if (fills(p.key())) own.emplace(p.key(), p.value());
+  }
   for (const auto& b : m.named_buffers()) {
+    if (!fills(b.key())) continue;
     own.emplace(b.key(), b.value());
     buffers.insert(b.key());
   }
@@ -352,7 +363,11 @@ void load_weights(torch::nn::Module& m, const std::string& path) {
 
 void export_weights(
     torch::nn::Module& m, const std::string& path, const std::string& format) {
-  const StateDict sd = torch_state_dict(m);
+  write_weights(torch_state_dict(m), path, format);
+}
+
+void write_weights(
+    const StateDict& sd, const std::string& path, const std::string& format) {
   if (format == "pth") {
     write_pth(path, sd);
   } else if (format == "safetensors") {

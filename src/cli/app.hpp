@@ -44,6 +44,9 @@ inline constexpr CommandInfo kTorchCommands[] = {
     {"respond",
      "Answer the instruction entries of a split with a run's model (the "
      "book's section 7.7): instruction-data-with-response.json"},
+    {"classify",
+     "Label texts with a run's classifier (the book's chapter-6 "
+     "classify_review): --text, or --input FILE with JSON lines out"},
 };
 
 /// The summary of one of kTorchCommands (throws std::logic_error if none).
@@ -59,6 +62,8 @@ void add_train_commands(CLI::App& app);
 void add_model_commands(CLI::App& app);
 /// `ember respond` (respond_cmd.cpp).
 void add_respond_command(CLI::App& app);
+/// `ember classify` (classify_cmd.cpp).
+void add_classify_command(CLI::App& app);
 
 /// configs/verdict.toml in the current directory, else beside the build's
 /// data folder (the source tree), else the relative path as is.

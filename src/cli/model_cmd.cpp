@@ -24,7 +24,9 @@
 #include <ember/checkpoint/weights.hpp>
 #include <ember/config/config.hpp>
 #include <ember/generate/generate.hpp>
+#include <ember/nn/adapter.hpp>
 #include <ember/nn/gpt_model.hpp>
+#include <ember/run/finetune.hpp>
 #include <ember/run/run_model.hpp>
 #include <ember/run/runtime.hpp>
 #include <ember/text/tokenizer.hpp>
@@ -118,13 +120,14 @@ void run_forward(const ForwardArgs& args) {
   model->train(args.train_mode);
   c10::NoGradGuard no_grad;
   const auto logits = model->forward_with(ids, acts);
-  int64_t num_parameters = 0;
-  for (const auto& p : model->parameters()) num_parameters += p.numel();
+  const auto count = count_parameters(*model);
   fmt::memory_buffer buf;
   fmt::format_to(
       std::back_inserter(buf),
-      "{{\"num_parameters\": {}, \"shape\": [{}], \"logits\": ",
-      num_parameters,
+      "{{\"num_parameters\": {}, \"num_trainable_parameters\": {}, "
+      "\"shape\": [{}], \"logits\": ",
+      count.total,
+      count.trainable,
       fmt::join(logits.sizes(), ", "));
   append_nested<float>(buf, logits);
   if (!args.dump.empty()) {
@@ -245,13 +248,36 @@ struct ExportArgs {
   ModelSource source;
   std::string out;
   std::string format = "pth";
+  bool lora_only = false;
 };
 
+// A model with adapters exports merged (a plain GPTModel any GPT-2 tool
+// loads) or, with --lora-only, its adapters alone.
 void run_export(const ExportArgs& args) {
   if (!args.source.ids.empty()) throw ConfigError("--ids: export takes no ids");
   TrainedModel trained = load_model(args.source);
-  export_weights(*trained.model, args.out, args.format);
-  fmt::print(stderr, "wrote {} ({})\n", args.out, args.format);
+  auto& model = *trained.model;
+  const bool adapters = has_adapters(model);
+  if (args.lora_only && !adapters) {
+    throw ConfigError(
+        "--lora-only: the model has no adapter (train.lora_rank is 0)");
+  }
+  if (args.lora_only && args.format == "hf-safetensors") {
+    throw ConfigError(
+        "--lora-only: an adapter has no Hugging Face GPT-2 layout; hint: "
+        "use --format pth or safetensors");
+  }
+  const StateDict sd = args.lora_only ? adapter_state(model)
+                                      : (adapters ? merged_state(model)
+                                                  : torch_state_dict(model));
+  write_weights(sd, args.out, args.format);
+  fmt::print(
+      stderr,
+      "wrote {} ({}{})\n",
+      args.out,
+      args.format,
+      args.lora_only ? ", the adapter alone"
+                     : (adapters ? ", adapters merged" : ""));
 }
 
 void add_export_command(CLI::App& app) {
@@ -266,6 +292,11 @@ void add_export_command(CLI::App& app) {
          "GPTModel), safetensors (the same keys) or hf-safetensors (Hugging "
          "Face's GPT-2 layout; needs qkv_bias and tied weights)")
       ->check(CLI::IsMember({"pth", "safetensors", "hf-safetensors"}));
+  cmd->add_flag(
+      "--lora-only",
+      ex->lora_only,
+      "Write only the adapters (the book's ...W_query.lora.A / .lora.B "
+      "keys) instead of the merged model (W + (alpha/rank) (A B)^T)");
   cmd->callback([ex] { run_export(*ex); });
 }
 

@@ -8,6 +8,8 @@
 
 #include <ember/checkpoint/weights.hpp>
 #include <ember/config/config.hpp>
+#include <ember/nn/adapter.hpp>
+#include <ember/run/finetune.hpp>
 #include <ember/run/runtime.hpp>
 #include <ember/util/error.hpp>
 #include <ember/util/io.hpp>
@@ -24,11 +26,13 @@ void add_source_options(CLI::App* cmd, ModelSource& s, bool ids) {
          "--set", s.sets, "Override a key: section.key=value (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option(
-      "--weights",
-      s.weights,
-      "Weights for the configured model: the book's .pth (torch.save of a "
-      "state_dict), safetensors with the book's keys, or Hugging Face "
-      "GPT-2's model.safetensors");
+         "--weights",
+         s.weights,
+         "Weights for the configured model: the book's .pth (torch.save of a "
+         "state_dict), safetensors with the book's keys, or Hugging Face "
+         "GPT-2's model.safetensors; with train.lora_rank, a second "
+         "--weights is the adapter file (export --lora-only) over the first")
+      ->allow_extra_args(false);
   if (!ids) return;
   cmd->add_option(
          "--ids",
@@ -40,10 +44,11 @@ void add_source_options(CLI::App* cmd, ModelSource& s, bool ids) {
 namespace {
 
 // load_weights() and a line on stderr saying what was loaded and how fast.
-void load_weights_reported(torch::nn::Module& model, const std::string& path) {
+void load_weights_reported(
+    GPTModelImpl& model, const std::string& path, const WeightFilter& filter) {
   const auto start = std::chrono::steady_clock::now();
   try {
-    load_weights(model, path);
+    load_weights(model, path, filter);
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& e) {
@@ -53,9 +58,43 @@ void load_weights_reported(torch::nn::Module& model, const std::string& path) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   int64_t n = 0;
-  for (const auto& p : model.parameters()) n += p.numel();
+  for (const auto& p : model.named_parameters()) {
+    if (!filter.fills || filter.fills(p.key())) n += p.value().numel();
+  }
   fmt::print(
       stderr, "weights: {} ({} parameters) loaded in {:.2f} s\n", path, n, s);
+}
+
+// --weights: the whole model; or, for a model with adapters, the base
+// model's (all but the adapters, which keep their initial values: B = 0
+// leaves the base model's outputs) and then the adapters'.
+void load_weight_files(GPTModelImpl& model, const std::vector<std::string>& w) {
+  if (w.size() > 2) {
+    throw ConfigError(fmt::format(
+        "--weights: given {} times, expected once, or twice (a base model "
+        "and its adapter)",
+        w.size()));
+  }
+  if (w.empty()) return;
+  if (!has_adapters(model)) {
+    if (w.size() == 2) {
+      throw ConfigError(
+          "--weights: a second file is an adapter, but the config has none; "
+          "hint: set train.lora_rank (and train.lora_alpha) as in the run "
+          "that exported it");
+    }
+    load_weights_reported(model, w[0], {});
+    return;
+  }
+  WeightFilter base, adapter;
+  base.fills = [&](const std::string& n) {
+    return !is_adapter_entry(model, n);
+  };
+  adapter.fills = [&](const std::string& n) {
+    return is_adapter_entry(model, n);
+  };
+  load_weights_reported(model, w[0], base);
+  if (w.size() == 2) load_weights_reported(model, w[1], adapter);
 }
 
 }  // namespace
@@ -73,6 +112,7 @@ TrainedModel load_model(const ModelSource& s) {
       throw ConfigError("--weights: give either --run or --weights, not both");
     TrainedModel trained = load_run(s.run);
     prepare_runtime(trained.config);
+    set_trainable(*trained.model, trainable_part(trained.config));
     return trained;
   }
   const std::string path = s.config.empty() ? default_config_path() : s.config;
@@ -80,7 +120,7 @@ TrainedModel load_model(const ModelSource& s) {
   const Config config = parse_config(read_file(path), path, s.sets);
   prepare_runtime(config);
   TrainedModel trained = seeded_model(config);
-  if (!s.weights.empty()) load_weights_reported(*trained.model, s.weights);
+  load_weight_files(*trained.model, s.weights);
   return trained;
 }
 

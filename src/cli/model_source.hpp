@@ -21,8 +21,10 @@ struct ModelSource {
   std::vector<std::string> sets;
   /// Rows of ids (--ids, repeatable).
   std::vector<std::string> ids;
-  /// A weight file for the configured model (--weights).
-  std::string weights;
+  /// Weight files for the configured model (--weights, at most twice): the
+  /// model's, or with adapters (train.lora_rank) a base model's and then
+  /// its adapter's (`ember export --lora-only`).
+  std::vector<std::string> weights;
 };
 
 /// --run, --config, --set, --weights and (with `ids`) --ids.
@@ -40,7 +42,8 @@ void add_sampling_options(CLI::App* cmd, SamplingArgs& s);
 void check_sampling(const SamplingArgs& s);
 
 /// The model of `s` on the CPU, with the runtime (threads) of its config
-/// prepared. A bad weight file is a ConfigError (exit 2).
+/// prepared and its parameters' requires_grad set as its config trains them
+/// (run/finetune.hpp). A bad weight file is a ConfigError (exit 2).
 TrainedModel load_model(const ModelSource& s);
 
 }  // namespace ember::cli

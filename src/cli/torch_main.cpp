@@ -30,5 +30,6 @@ int main(int argc, char** argv) {
   ember::cli::add_train_commands(app);
   ember::cli::add_model_commands(app);
   ember::cli::add_respond_command(app);
+  ember::cli::add_classify_command(app);
   return ember::cli::run_app(app, argc, argv, describe);
 }

@@ -89,6 +89,8 @@ const char* kind_name(Kind k) {
       return "boolean";
     case Kind::kString:
       return "string";
+    case Kind::kStrings:
+      return "array of strings";
   }
   return "?";
 }
@@ -151,6 +153,12 @@ std::string value_text(const Field& f, Config& c) {
       return *static_cast<bool*>(p) ? "true" : "false";
     case Kind::kString:
       return quote(*static_cast<std::string*>(p));
+    case Kind::kStrings: {
+      std::vector<std::string> items;
+      for (const auto& v : *static_cast<std::vector<std::string>*>(p))
+        items.push_back(quote(v));
+      return fmt::format("[{}]", fmt::join(items, ", "));
+    }
   }
   return "";
 }
@@ -169,6 +177,17 @@ void check_range(const Field& f, Config& c, std::string_view where) {
         value_text(f, c),
         f.range));
   }
+}
+
+// A TOML array of strings into `out`; false when an item is not a string.
+bool read_strings(const toml::array& a, std::vector<std::string>& out) {
+  out.clear();
+  for (const auto& item : a) {
+    const auto* v = item.as_string();
+    if (v == nullptr) return false;
+    out.push_back(v->get());
+  }
+  return true;
 }
 
 // Sets field `f` from a TOML node; `where` is "file:line:col".
@@ -204,6 +223,11 @@ void set_from_node(
         ok = true;
       }
       break;
+    case Kind::kStrings:
+      if (const auto* a = node.as_array()) {
+        ok = read_strings(*a, *static_cast<std::vector<std::string>*>(p));
+      }
+      break;
   }
   if (!ok) {
     throw ConfigError(fmt::format(
@@ -214,6 +238,29 @@ void set_from_node(
         kind_name(f.kind)));
   }
   check_range(f, c, where);
+}
+
+// --set's value of an array key: a TOML array (["a", "b"]) or names
+// separated by commas (a,b); "" or [] is the empty list.
+bool parse_strings(const std::string& value, std::vector<std::string>& out) {
+  if (!value.empty() && value.front() == '[') {
+    try {
+      const auto t = toml::parse("v = " + value);
+      const auto* a = t["v"].as_array();
+      return a != nullptr && read_strings(*a, out);
+    } catch (const toml::parse_error&) {
+      return false;
+    }
+  }
+  out.clear();
+  size_t start = 0;
+  while (start < value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string::npos) comma = value.size();
+    out.push_back(value.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return true;
 }
 
 std::string location(std::string_view source, const toml::source_region& r) {
@@ -297,6 +344,10 @@ std::string apply_override(Config& c, const std::string& item) {
         value = value.substr(1, value.size() - 2);
       }
       *static_cast<std::string*>(p) = value;
+      break;
+    case Kind::kStrings:
+      if (!parse_strings(value, *static_cast<std::vector<std::string>*>(p)))
+        throw wrong();
       break;
   }
   check_range(*f, c, where);
@@ -418,6 +469,9 @@ Config load_config(
         resolve_data_path(c.data.train_path, "", "data.train_path");
     c.data.val_path = resolve_data_path(c.data.val_path, "", "data.val_path");
   }
+  if (!c.data.test_path.empty())
+    c.data.test_path =
+        resolve_data_path(c.data.test_path, "", "data.test_path");
   return c;
 }
 

@@ -33,10 +33,11 @@ namespace {
 
 // data.format's names and the keys that belong to one format only.
 void validate_format(const DataConfig& d, std::string_view source) {
-  if (d.format != "text" && d.format != "instruction") {
+  if (d.format != "text" && d.format != "instruction" &&
+      d.format != "classification") {
     throw ConfigError(fmt::format(
-        "{}: data.format is not a format (got '{}', expected text or "
-        "instruction)",
+        "{}: data.format is not a format (got '{}', expected text, "
+        "instruction or classification)",
         source,
         d.format));
   }
@@ -61,6 +62,109 @@ void validate_format(const DataConfig& d, std::string_view source) {
         "only (got format '{}')",
         source,
         d.format));
+  }
+  if (d.format != "classification" && d.max_length == 0) {
+    throw ConfigError(fmt::format(
+        "{}: data.max_length out of range (got 0, expected 1 to 1048576; 0, "
+        "the longest text, is for data.format = \"classification\" only)",
+        source));
+  }
+  if (d.format != "classification" && !d.test_path.empty()) {
+    throw ConfigError(fmt::format(
+        "{}: data.test_path applies to data.format = \"classification\" "
+        "only (got format '{}'); hint: an instruction file's test entries "
+        "come from data.test_ratio",
+        source,
+        d.format));
+  }
+  if (d.format == "classification" && d.train_path.empty()) {
+    throw ConfigError(fmt::format(
+        "{}: data.format = \"classification\" reads CSV or TSV files: set "
+        "data.train_path and data.val_path (and data.test_path), e.g. the "
+        "book's train.csv, validation.csv and test.csv",
+        source));
+  }
+  const auto& delim = d.delimiter;
+  if (!(delim.empty() || delim == "tab" || delim == "\\t" ||
+        delim.size() == 1) ||
+      delim == "\"" || delim == "\n" || delim == "\r") {
+    throw ConfigError(fmt::format(
+        "{}: data.delimiter is not a delimiter (got '{}', expected \"\" for "
+        "by extension, \"tab\", or one character other than a quote or a "
+        "line end)",
+        source,
+        delim));
+  }
+}
+
+// The head and what it needs: a classifier reads labelled texts, a
+// language-model head the other formats.
+void validate_head(const Config& c, std::string_view source) {
+  const auto& m = c.model;
+  if (m.head != "lm" && m.head != "classifier") {
+    throw ConfigError(fmt::format(
+        "{}: model.head is not a head (got '{}', expected lm or classifier)",
+        source,
+        m.head));
+  }
+  const bool classify = c.data.format == "classification";
+  if (classify != (m.head == "classifier")) {
+    throw ConfigError(fmt::format(
+        "{}: data.format = \"{}\" needs model.head = \"{}\" (got \"{}\"); "
+        "hint: a classifier learns labelled texts (format "
+        "\"classification\"), a language model text or instructions",
+        source,
+        c.data.format,
+        classify ? "classifier" : "lm",
+        m.head));
+  }
+  const auto& names = c.data.label_names;
+  if (!names.empty() && static_cast<int64_t>(names.size()) != m.num_classes) {
+    throw ConfigError(fmt::format(
+        "{}: data.label_names has {} names for model.num_classes {}; hint: "
+        "name every label 0..{}, in order",
+        source,
+        names.size(),
+        m.num_classes,
+        m.num_classes - 1));
+  }
+}
+
+// Which parameters train, and the adapter's names.
+void validate_finetune(const FinetuneConfig& f, std::string_view source) {
+  const std::string& t = f.trainable;
+  if (!t.empty() && t != "all" && t != "last_block" && t != "head") {
+    throw ConfigError(fmt::format(
+        "{}: train.trainable is not a choice (got '{}', expected all, "
+        "last_block or head, or \"\" for the head's default)",
+        source,
+        t));
+  }
+  if (f.lora_rank > 0 && !t.empty()) {
+    throw ConfigError(fmt::format(
+        "{}: train.trainable = \"{}\" with train.lora_rank {}: with an "
+        "adapter only the adapter trains; hint: remove train.trainable",
+        source,
+        t,
+        f.lora_rank));
+  }
+  static const std::vector<std::string> kTargets = {
+      "attention",
+      "feed_forward",
+      "out_head",
+      "W_query",
+      "W_key",
+      "W_value",
+      "out_proj"};
+  for (const auto& name : f.lora_targets) {
+    if (std::count(kTargets.begin(), kTargets.end(), name) == 0) {
+      throw ConfigError(fmt::format(
+          "{}: train.lora_targets: '{}' names no layer (expected some of: "
+          "{}; [] = every Linear)",
+          source,
+          name,
+          fmt::join(kTargets, ", ")));
+    }
   }
 }
 
@@ -132,6 +236,11 @@ void apply_format_defaults(
       explicit_keys.count("data.train_ratio") == 0) {
     c.data.train_ratio = 0.85;
   }
+  // The book's SpamDataset(max_length=None): the longest training text.
+  if (c.data.format == "classification" &&
+      explicit_keys.count("data.max_length") == 0) {
+    c.data.max_length = 0;
+  }
 }
 
 // Checks that involve more than one key, or string values.
@@ -169,6 +278,8 @@ void validate(const Config& c, std::string_view source) {
   }
   validate_schedule(c.train, source);
   validate_format(c.data, source);
+  validate_head(c, source);
+  validate_finetune(c.train.finetune, source);
   if (c.data.train_path.empty() != c.data.val_path.empty()) {
     const bool has_train = !c.data.train_path.empty();
     throw ConfigError(fmt::format(

@@ -30,6 +30,8 @@ bool finite_non_negative(double v) {
   }
 #define EMBER_TEXT(sec, at, k) \
   EMBER_FIELD(sec, at, k, Kind::kString, nullptr, "")
+#define EMBER_LIST(sec, at, k) \
+  EMBER_FIELD(sec, at, k, Kind::kStrings, nullptr, "")
 #define EMBER_FLAG(sec, at, k) EMBER_FIELD(sec, at, k, Kind::kBool, nullptr, "")
 #define EMBER_INT(sec, at, k, lo, hi, range)           \
   EMBER_FIELD(                                         \
@@ -56,10 +58,15 @@ const std::vector<Field>& fields() {
       EMBER_TEXT("data", data, path),
       EMBER_TEXT("data", data, train_path),
       EMBER_TEXT("data", data, val_path),
+      EMBER_TEXT("data", data, test_path),
       EMBER_REAL("data", data, train_ratio, open_unit, "0 < train_ratio < 1"),
       EMBER_REAL("data", data, test_ratio, unit_from_zero, "0 <= test_ratio < 1"),
       EMBER_FLAG("data", data, mask_prompt),
-      EMBER_INT("data", data, max_length, 1, kBig, "1 to 1048576"),
+      EMBER_TEXT("data", data, text_column),
+      EMBER_TEXT("data", data, label_column),
+      EMBER_TEXT("data", data, delimiter),
+      EMBER_LIST("data", data, label_names),
+      EMBER_INT("data", data, max_length, 0, kBig, "0 to 1048576; 0 = the longest text (classification)"),
       EMBER_INT("data", data, stride, 1, kBig, "1 to 1048576"),
       EMBER_INT("data", data, batch_size, 1, 65536, "1 to 65536"),
       EMBER_FLAG("data", data, shuffle),
@@ -79,6 +86,8 @@ const std::vector<Field>& fields() {
       EMBER_TEXT("model", model, norm),
       EMBER_TEXT("model", model, attention),
       EMBER_TEXT("model", model, feed_forward),
+      EMBER_TEXT("model", model, head),
+      EMBER_INT("model", model, num_classes, 2, 65536, "2 to 65536"),
       // [train]
       EMBER_INT_FROM("train", train, seed, 0, ">= 0"),
       EMBER_INT("train", train.schedule, epochs, 1, kBig, "1 to 1048576"),
@@ -103,6 +112,12 @@ const std::vector<Field>& fields() {
       EMBER_REAL("train", train.optimizer, grad_clip, finite_non_negative, kFinite),
       EMBER_FLAG("train", train.optimizer, grad_clip_after_warmup),
       EMBER_INT("train", train.optimizer, grad_accum_steps, 1, 65536, "1 to 65536"),
+      // [train]: fine-tuning (the book's chapter 6 and appendix E)
+      EMBER_TEXT("train", train.finetune, trainable),
+      EMBER_TEXT("train", train.finetune, adapter),
+      EMBER_INT("train", train.finetune, lora_rank, 0, 65536, "0 to 65536; 0 = off"),
+      EMBER_REAL("train", train.finetune, lora_alpha, finite_positive, "a finite number > 0"),
+      EMBER_LIST("train", train.finetune, lora_targets),
       // [run]
       EMBER_TEXT("run", run, dir),
       EMBER_INT_FROM("run", run, checkpoint_every, 0, ">= 0; 0 = only at the end"),
@@ -114,6 +129,7 @@ const std::vector<Field>& fields() {
 #undef EMBER_FIELD
 #undef EMBER_TEXT
 #undef EMBER_FLAG
+#undef EMBER_LIST
 #undef EMBER_INT
 #undef EMBER_INT_FROM
 #undef EMBER_REAL

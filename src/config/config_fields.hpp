@@ -13,7 +13,7 @@
 
 namespace ember::detail {
 
-enum class Kind { kInt, kFloat, kBool, kString };
+enum class Kind { kInt, kFloat, kBool, kString, kStrings };
 
 // One config key: where it lives in Config, its type and its valid range.
 struct Field {

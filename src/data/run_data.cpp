@@ -246,6 +246,8 @@ void check_shuffle_fits_memory(const Loader& train) {
 
 RunData prepare_run_data(
     const DataConfig& data, const RunDataOptions& options, std::FILE* log) {
+  if (data.format == "classification")
+    return prepare_classification_data(data, options, log);
   if (data.format == "instruction") {
     return prepare_instruction_data(data, options, log);
   }

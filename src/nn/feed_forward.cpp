@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 #include <torch/nn/modules/linear.h>
 
+#include <ember/nn/adapter.hpp>
 #include <ember/nn/registry.hpp>
 
 namespace ember {
@@ -26,11 +27,13 @@ FeedForwardImpl::FeedForwardImpl(FeedForwardOptions options)
   torch::nn::Linear up(d, 4 * d);
   torch::nn::Linear down(4 * d, d);
   layers = register_module("layers", torch::nn::Sequential(up, GELU(), down));
+  up_ = up;
+  down_ = down;
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  // (..., D) -> (..., 4D) -> (..., D)
-  return layers->forward(x);
+  // (..., D) -> (..., 4D) -> (..., D); each Linear with its adapter, if any.
+  return adapted(down_, gelu_tanh(adapted(up_, x)));
 }
 
 // The book's FeedForward: the default of model.feed_forward.

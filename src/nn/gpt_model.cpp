@@ -6,6 +6,7 @@
 #include <torch/nn/functional/loss.h>
 
 #include <ember/config/config.hpp>
+#include <ember/nn/adapter.hpp>
 #include <ember/nn/kv_cache.hpp>
 #include <ember/nn/registry.hpp>
 #include <ember/util/error.hpp>
@@ -31,7 +32,8 @@ GPTModelOptions model_options(const ModelConfig& m) {
       .pos_encoding(m.pos_encoding)
       .norm(m.norm)
       .attention(m.attention)
-      .feed_forward(m.feed_forward);
+      .feed_forward(m.feed_forward)
+      .num_classes(m.head == "classifier" ? m.num_classes : 0);
 }
 
 void check_module_names(const GPTModelOptions& o) {
@@ -64,6 +66,18 @@ GPTModelImpl::GPTModelImpl(GPTModelOptions o) : options_(o) {
   norm_spec.emb_dim = o.emb_dim();
   final_norm = norms().make(o.norm(), norm_spec);
   register_module("final_norm", final_norm.ptr());
+  if (o.num_classes() > 0) {
+    TORCH_CHECK_VALUE(
+        !o.tie_weights(),
+        "GPTModel: a classifier head (num_classes ",
+        o.num_classes(),
+        ") cannot be tied to the token embedding");
+    out_head = register_module(
+        "out_head",
+        torch::nn::Linear(
+            torch::nn::LinearOptions(o.emb_dim(), o.num_classes()).bias(true)));
+    return;
+  }
   // Built even when tied so the kaiming_uniform_ draws match PyTorch's
   // `model.out_head.weight = model.tok_emb.weight` after construction.
   out_head = torch::nn::Linear(
@@ -101,7 +115,13 @@ torch::Tensor GPTModelImpl::head(const torch::Tensor& x) {
   // (B, T, D) -> (B, T, V)
   if (tied_weight_.defined())
     return torch::nn::functional::linear(x, tied_weight_);
-  return out_head(x);
+  return adapted(out_head, x);
+}
+
+void GPTModelImpl::reset_head() {
+  TORCH_CHECK(
+      options_.num_classes() > 0, "GPTModel: reset_head needs a classifier");
+  out_head->reset_parameters();
 }
 
 torch::Tensor GPTModelImpl::forward(const torch::Tensor& ids) {
@@ -173,6 +193,12 @@ std::vector<std::string> GPTModelImpl::dump_points() const {
   out.emplace_back("final_norm");
   out.emplace_back("out_head");
   return out;
+}
+
+torch::Tensor last_token_loss(
+    const torch::Tensor& logits, const torch::Tensor& labels) {
+  // (B, T, C) -> (B, C) against (B)
+  return torch::nn::functional::cross_entropy(logits.select(1, -1), labels);
 }
 
 torch::Tensor lm_loss(

@@ -11,6 +11,7 @@
 #include <ATen/ops/triu.h>
 #include <c10/util/Exception.h>
 
+#include <ember/nn/adapter.hpp>
 #include <ember/nn/registry.hpp>
 
 namespace ember {
@@ -80,7 +81,7 @@ torch::Tensor MultiHeadAttentionImpl::heads(
     torch::nn::Linear& linear, const torch::Tensor& x) {
   const int64_t h = options_.num_heads();
   // (B, T, d_in) -> (B, T, D) -> (B, T, H, h) -> (B, H, T, h)
-  return linear(x)
+  return adapted(linear, x)
       .view({x.size(0), x.size(1), h, options_.d_out() / h})
       .transpose(1, 2);
 }
@@ -109,7 +110,7 @@ torch::Tensor MultiHeadAttentionImpl::attend(
                            .transpose(1, 2)
                            .contiguous()
                            .view({b, t, options_.d_out()});
-  return out_proj(context);
+  return adapted(out_proj, context);
 }
 
 torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {

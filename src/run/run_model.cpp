@@ -2,6 +2,7 @@
 
 #include <torch/utils.h>
 
+#include <ember/run/finetune.hpp>
 #include <ember/run/run_folder.hpp>
 
 namespace ember {
@@ -12,16 +13,24 @@ Config checkpoint_config(const Checkpoint& ckpt, const std::string& path) {
 
 GPTModel seeded_gpt(const Config& config) {
   torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  return GPTModel(model_options(config.model));
+  return run_gpt(config);
 }
 
 GPTModel run_gpt(
     const Config& config, const std::function<void(GPTModel&)>& init) {
+  const auto seed = static_cast<uint64_t>(config.train.seed);
   const bool text = config.data.format == "text";
-  GPTModel model =
-      text ? seeded_gpt(config) : GPTModel(model_options(config.model));
+  if (text) torch::manual_seed(seed);
+  GPTModel model(model_options(config.model));
   if (init) init(model);
-  if (!text) torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+  prepare_finetune(model, config);
+  if (config.data.format == "instruction") torch::manual_seed(seed);
+  return model;
+}
+
+GPTModel built_gpt(const Config& config) {
+  GPTModel model(model_options(config.model));
+  attach_adapters(*model, config.train.finetune);
   return model;
 }
 
@@ -31,7 +40,7 @@ TrainedModel load_run(const std::string& run_dir) {
   TrainedModel out;
   out.config = checkpoint_config(ckpt, path);
   out.step = ckpt.step;
-  out.model = GPTModel(model_options(out.config.model));
+  out.model = built_gpt(out.config);
   load_model_state(*out.model, ckpt.model, "checkpoint " + path);
   return out;
 }

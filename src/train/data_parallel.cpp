@@ -22,7 +22,8 @@ void Trainer::prepare_reducer() {
   if (cfg_.train.runtime.dist_sparse_embedding && !cfg_.model.tie_weights) {
     // Keep the dict alive: find() points into it.
     const auto named = model_->named_parameters();
-    if (const auto* t = named.find("tok_emb.weight")) {
+    const auto* t = named.find("tok_emb.weight");
+    if (t != nullptr && t->requires_grad()) {
       tok_table_ = *t;
       row_sparse.push_back(tok_table_);
     }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <ATen/ops/argmax.h>
+#include <ATen/ops/eq.h>
 #include <ATen/ops/ne.h>
 #include <ATen/ops/sum.h>
 
@@ -12,7 +14,11 @@ constexpr int64_t kIgnoreIndex = -100;  // cross_entropy's default
 
 at::Tensor calc_loss_batch(
     GPTModel& model, const Batch& batch, c10::Device device) {
-  return lm_loss(model(batch.inputs.to(device)), batch.targets.to(device));
+  auto logits = model(batch.inputs.to(device));
+  auto targets = batch.targets.to(device);
+  if (model->options().num_classes() > 0)
+    return last_token_loss(logits, targets);
+  return lm_loss(logits, targets);
 }
 
 namespace {
@@ -64,6 +70,35 @@ double calc_loss_loader(
   }
   if (group != nullptr) total = group->allreduce_sum(total);
   return total / static_cast<double>(n);
+}
+
+Accuracy calc_accuracy_loader(
+    GPTModel& model,
+    Loader& loader,
+    int64_t num_batches,
+    c10::Device device,
+    const BatchShare& share,
+    dist::ProcessGroup* group) {
+  const auto all = static_cast<int64_t>(loader.num_batches());
+  const int64_t n = num_batches > 0 ? std::min(num_batches, all) : all;
+  Accuracy out;
+  auto pass = loader.begin_pass();
+  for (int64_t i = 0; i < n; ++i) {
+    const Batch mine = shard(*pass.next(), share);
+    if (mine.inputs.size(0) == 0) continue;
+    // The book: argmax of the last position's logits.
+    const auto predicted =
+        model(mine.inputs.to(device)).select(1, -1).argmax(-1);
+    out.correct += predicted.eq(mine.targets.to(device)).sum().item<int64_t>();
+    out.examples += mine.inputs.size(0);
+  }
+  if (group != nullptr) {
+    out.correct = static_cast<int64_t>(
+        group->allreduce_sum(static_cast<double>(out.correct)));
+    out.examples = static_cast<int64_t>(
+        group->allreduce_sum(static_cast<double>(out.examples)));
+  }
+  return out;
 }
 
 }  // namespace ember

@@ -13,22 +13,39 @@ namespace ember {
 std::string metrics_json(const EvalRecord& r) {
   return fmt::format(
       "{{\"step\":{},\"epoch\":{},\"train_loss\":{:.17g},\"val_loss\":{:.17g},"
-      "\"tokens_seen\":{},\"elapsed_s\":{:.3f},\"tokens_per_s\":{:.1f},"
+      "\"{}_seen\":{},\"elapsed_s\":{:.3f},\"{}_per_s\":{:.1f},"
       "\"lr\":{:.17g},\"grad_norm\":{}}}",
       r.step,
       r.epoch,
       r.train_loss,
       r.val_loss,
+      r.examples ? "examples" : "tokens",
       r.tokens_seen,
       r.elapsed_s,
+      r.examples ? "examples" : "tokens",
       r.tokens_per_s,
       r.lr,
       std::isfinite(r.grad_norm) ? fmt::format("{:.17g}", r.grad_norm)
                                  : std::string("null"));
 }
 
-std::vector<EvalRecord> parse_metrics(std::string_view jsonl) {
-  std::vector<EvalRecord> out;
+std::string accuracy_json(const AccuracyRecord& r) {
+  return fmt::format(
+      "{{\"step\":{},\"epoch\":{},\"train_accuracy\":{:.17g},"
+      "\"val_accuracy\":{:.17g},\"examples_seen\":{}}}",
+      r.step,
+      r.epoch,
+      r.train_accuracy,
+      r.val_accuracy,
+      r.examples_seen);
+}
+
+namespace {
+
+// Calls `each` with every non-blank line of `jsonl` parsed; a line that is
+// not JSON or lacks a key `each` reads is an error naming it.
+template <class F>
+void for_each_json_line(std::string_view jsonl, F each) {
   size_t start = 0;
   int line_no = 0;
   while (start < jsonl.size()) {
@@ -39,24 +56,51 @@ std::vector<EvalRecord> parse_metrics(std::string_view jsonl) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
-      const auto j = nlohmann::json::parse(line);
-      EvalRecord r;
-      r.step = j.at("step").get<int64_t>();
-      r.epoch = j.at("epoch").get<int64_t>();
-      r.train_loss = j.at("train_loss").get<double>();
-      r.val_loss = j.at("val_loss").get<double>();
-      r.tokens_seen = j.at("tokens_seen").get<int64_t>();
-      r.elapsed_s = j.at("elapsed_s").get<double>();
-      r.tokens_per_s = j.at("tokens_per_s").get<double>();
-      r.lr = j.value("lr", 0.0);
-      if (j.contains("grad_norm") && !j.at("grad_norm").is_null())
-        r.grad_norm = j.at("grad_norm").get<double>();
-      out.push_back(r);
+      each(nlohmann::json::parse(line));
     } catch (const nlohmann::json::exception& e) {
       throw Error(fmt::format(
           "metrics.jsonl:{}: malformed line ({})", line_no, e.what()));
     }
   }
+}
+
+}  // namespace
+
+std::vector<EvalRecord> parse_metrics(std::string_view jsonl) {
+  std::vector<EvalRecord> out;
+  for_each_json_line(jsonl, [&](const nlohmann::json& j) {
+    if (j.contains("train_accuracy")) return;
+    EvalRecord r;
+    r.step = j.at("step").get<int64_t>();
+    r.epoch = j.at("epoch").get<int64_t>();
+    r.train_loss = j.at("train_loss").get<double>();
+    r.val_loss = j.at("val_loss").get<double>();
+    r.examples = j.contains("examples_seen");
+    r.tokens_seen =
+        j.at(r.examples ? "examples_seen" : "tokens_seen").get<int64_t>();
+    r.elapsed_s = j.at("elapsed_s").get<double>();
+    r.tokens_per_s =
+        j.at(r.examples ? "examples_per_s" : "tokens_per_s").get<double>();
+    r.lr = j.value("lr", 0.0);
+    if (j.contains("grad_norm") && !j.at("grad_norm").is_null())
+      r.grad_norm = j.at("grad_norm").get<double>();
+    out.push_back(r);
+  });
+  return out;
+}
+
+std::vector<AccuracyRecord> parse_accuracies(std::string_view jsonl) {
+  std::vector<AccuracyRecord> out;
+  for_each_json_line(jsonl, [&](const nlohmann::json& j) {
+    if (!j.contains("train_accuracy")) return;
+    AccuracyRecord r;
+    r.step = j.at("step").get<int64_t>();
+    r.epoch = j.at("epoch").get<int64_t>();
+    r.train_accuracy = j.at("train_accuracy").get<double>();
+    r.val_accuracy = j.at("val_accuracy").get<double>();
+    r.examples_seen = j.at("examples_seen").get<int64_t>();
+    out.push_back(r);
+  });
   return out;
 }
 
@@ -124,8 +168,16 @@ PlotFrame plot_frame(const std::vector<EvalRecord>& records) {
   return f;
 }
 
+// What a plot's axes and curves are called.
+struct PlotLabels {
+  const char* x = "step (optimizer steps)";
+  const char* top = "tokens seen";
+  const char* y = "loss";
+  const char* curves[2] = {"training loss", "validation loss"};
+};
+
 // Frame, grid, ticks (steps below, tokens seen above) and axis labels.
-std::string plot_axes(const PlotFrame& f) {
+std::string plot_axes(const PlotFrame& f, const PlotLabels& labels) {
   constexpr double kH = PlotFrame::kH, kL = PlotFrame::kL, kT = PlotFrame::kT,
                    kPlotW = PlotFrame::kPlotW, kPlotH = PlotFrame::kPlotH;
   std::string s = fmt::format(
@@ -169,26 +221,31 @@ std::string plot_axes(const PlotFrame& f) {
     }
   }
   s += fmt::format(
-      "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">step (optimizer "
-      "steps)</text>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
-      "fill=\"#555\">tokens seen</text>\n<text x=\"16\" y=\"{}\" "
-      "text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">loss</text>\n",
+      "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n<text "
+      "x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n"
+      "<text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 "
+      "16 {})\">{}</text>\n",
       kL + kPlotW / 2,
       kH - 14,
+      labels.x,
       kL + kPlotW / 2,
       20,
+      labels.top,
       kT + kPlotH / 2,
-      kT + kPlotH / 2);
+      kT + kPlotH / 2,
+      labels.y);
   return s;
 }
 
 // The two curves (validation dashed), each with its legend entry.
 std::string plot_curves(
-    const PlotFrame& f, const std::vector<EvalRecord>& records) {
+    const PlotFrame& f,
+    const std::vector<EvalRecord>& records,
+    const PlotLabels& labels) {
   constexpr double kL = PlotFrame::kL, kT = PlotFrame::kT,
                    kPlotW = PlotFrame::kPlotW;
   const char* colors[2] = {"#1f77b4", "#ff7f0e"};
-  const char* names[2] = {"training loss", "validation loss"};
+  const char* const* names = labels.curves;
   std::string s;
   for (int k = 0; k < 2; ++k) {
     std::string pts;
@@ -278,24 +335,56 @@ std::string plot_lr_panel(
   return s;
 }
 
+// An SVG's opening tag and white background.
+std::string svg_open(double w, double h) {
+  return fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      w,
+      h,
+      w,
+      h);
+}
+
 }  // namespace
 
 std::string loss_plot_svg(const std::vector<EvalRecord>& records) {
   constexpr double kW = PlotFrame::kW;
   const bool lr_panel = has_lr(records);
   const double height = PlotFrame::kH + (lr_panel ? kLrPanel : 0);
-  std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-      "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-      kW,
-      height,
-      kW,
-      height);
+  std::string s = svg_open(kW, height);
   const PlotFrame frame = plot_frame(records);
-  s += plot_axes(frame);
-  s += plot_curves(frame, records);
+  const PlotLabels labels;
+  s += plot_axes(frame, labels);
+  s += plot_curves(frame, records, labels);
   if (lr_panel) s += plot_lr_panel(frame, records);
+  s += "</svg>\n";
+  return s;
+}
+
+std::string accuracy_plot_svg(const std::vector<AccuracyRecord>& records) {
+  // The loss plot's frame and curves over epochs, in percent.
+  std::vector<EvalRecord> points;
+  for (const auto& a : records) {
+    EvalRecord r;
+    r.step = a.epoch;
+    r.train_loss = 100 * a.train_accuracy;
+    r.val_loss = 100 * a.val_accuracy;
+    r.tokens_seen = a.examples_seen;
+    points.push_back(r);
+  }
+  PlotLabels labels;
+  labels.x = "epoch";
+  labels.top = "examples seen";
+  labels.y = "accuracy (%)";
+  labels.curves[0] = "training accuracy";
+  labels.curves[1] = "validation accuracy";
+  constexpr double kW = PlotFrame::kW, kH = PlotFrame::kH;
+  std::string s = svg_open(kW, kH);
+  const PlotFrame frame = plot_frame(points);
+  s += plot_axes(frame, labels);
+  s += plot_curves(frame, points, labels);
   s += "</svg>\n";
   return s;
 }

@@ -30,6 +30,7 @@
 
 #include <ember/checkpoint/weights.hpp>
 #include <ember/generate/generate.hpp>
+#include <ember/run/finetune.hpp>
 #include <ember/run/rng_state.hpp>
 #include <ember/run/run_model.hpp>
 #include <ember/train/grad_clip.hpp>
@@ -194,6 +195,8 @@ void Trainer::prepare_data() {
   options.vocab_size = cfg_.model.vocab_size;
   options.threads = static_cast<unsigned>(runtime_.threads);
   options.global_batch = cfg_.data.batch_size * world_;
+  options.num_classes = cfg_.model.num_classes;
+  options.context_length = cfg_.model.context_length;
   data_.emplace(prepare_run_data(cfg_.data, options, log_));
 }
 
@@ -225,15 +228,33 @@ void Trainer::prepare_schedule() {
 // --init-from: the file's weights over the seeded ones (the draws made
 // building the model stay, so dropout and shuffling match a seeded run). A
 // bad file is a usage error, found before the run folder is touched.
+// A classifier's head is new (the book replaces out_head after loading):
+// the file's out_head entries are left out.
 void Trainer::init_weights(GPTModel& model) {
+  WeightFilter filter;
+  if (classifier()) {
+    // The book: a pretrained model's weights, then a new head over them.
+    filter.skips = [](const std::string& name) {
+      return name.rfind("out_head.", 0) == 0;
+    };
+    filter.fills = [skips = filter.skips](const std::string& name) {
+      return !skips(name);
+    };
+  }
   try {
-    load_weights(*model, opt_.init_from);
+    load_weights(*model, opt_.init_from, filter);
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& e) {
     throw ConfigError(fmt::format("--init-from: {}", e.what()));
   }
-  if (lead_) fmt::print(log_, "init: weights from {}\n", opt_.init_from);
+  if (lead_) {
+    fmt::print(
+        log_,
+        "init: weights from {}{}\n",
+        opt_.init_from,
+        classifier() ? " (all but out_head: the classifier head is new)" : "");
+  }
 }
 
 void Trainer::build_model() {
@@ -241,15 +262,27 @@ void Trainer::build_model() {
     if (!opt_.init_from.empty()) init_weights(model);
   });
   model_->to(runtime_.device);
+  // Frozen parameters get no gradient, no optimizer state, no all-reduce.
   NamedTensors params;
-  for (const auto& item : model_->named_parameters())
-    params.emplace_back(item.key(), item.value());
+  for (const auto& item : model_->named_parameters()) {
+    if (item.value().requires_grad())
+      params.emplace_back(item.key(), item.value());
+  }
   // Tied weights could appear under two names: clip and reduce each once.
   for (const auto& p : model_->parameters()) {
     const bool seen = std::any_of(params_.begin(), params_.end(), [&](auto& u) {
       return u.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
     });
-    if (!seen) params_.push_back(p);
+    if (!seen && p.requires_grad()) params_.push_back(p);
+  }
+  const auto count = count_parameters(*model_);
+  if (count.trainable != count.total || classifier()) {
+    fmt::print(
+        log_,
+        "model: {} parameters, {} trainable ({})\n",
+        count.total,
+        count.trainable,
+        trainable_part(cfg_));
   }
   optimizer_ = std::make_unique<AdamW>(
       params,
@@ -279,8 +312,12 @@ void Trainer::restore() {
   restore_rng_state(*ckpt_, runtime_.device);
   if (fs::exists(folder_.samples())) samples_ = read_file(folder_.samples());
   if (fs::exists(folder_.metrics())) {
-    for (const auto& r : parse_metrics(read_file(folder_.metrics()))) {
+    const std::string lines = read_file(folder_.metrics());
+    for (const auto& r : parse_metrics(lines)) {
       if (r.step <= step_) evals_.push_back(r);
+    }
+    for (const auto& r : parse_accuracies(lines)) {
+      if (r.step <= step_) accuracies_.push_back(r);
     }
   }
   fmt::print(
@@ -293,12 +330,23 @@ void Trainer::restore() {
       data_->num_batches);
 }
 
+// metrics.jsonl (evaluations, and a classifier's accuracy after each
+// epoch, in the order they happened) and the plots.
 void Trainer::write_outputs() const {
   if (!lead_) return;
   std::string lines;
-  for (const auto& r : evals_) lines += metrics_json(r) + "\n";
+  size_t a = 0;
+  for (const auto& r : evals_) {
+    for (; a < accuracies_.size() && accuracies_[a].step < r.step; ++a)
+      lines += accuracy_json(accuracies_[a]) + "\n";
+    lines += metrics_json(r) + "\n";
+  }
+  for (; a < accuracies_.size(); ++a)
+    lines += accuracy_json(accuracies_[a]) + "\n";
   write_file_atomic(folder_.metrics(), lines);
   write_file_atomic(folder_.plot(), loss_plot_svg(evals_));
+  if (classifier())
+    write_file_atomic(folder_.accuracy_plot(), accuracy_plot_svg(accuracies_));
 }
 
 TrainResult Trainer::train_loop() {
@@ -307,13 +355,15 @@ TrainResult Trainer::train_loop() {
   step_at_start_ = step_;
   const int64_t num_batches = data_->num_batches;
   bar_ = ProgressBar(opt_.progress && lead_, stdout);
-  // A checkpoint at the end of a pass continues with the next epoch.
-  if (position_ >= num_batches) {
+  bool done = max_steps_reached();
+  // A checkpoint at the end of a pass (saved before the epoch's end) goes
+  // on with the epoch's end, then the next epoch.
+  if (position_ >= num_batches && !done) {
+    end_epoch();
     ++epoch_;
     position_ = 0;
     sampler_seed_ = -1;
   }
-  bool done = max_steps_reached();
   model_->train();
   while (!done && epoch_ < cfg_.train.schedule.epochs) {
     if (stop_requested()) break;
@@ -336,7 +386,7 @@ TrainResult Trainer::train_loop() {
       if (stop) return interrupted();
     }
     if (done) break;
-    print_sample();
+    end_epoch();
     ++epoch_;
     position_ = 0;
     sampler_seed_ = -1;
@@ -372,7 +422,9 @@ void Trainer::train_step(
   } else {
     local_step(micro);
   }
-  for (const auto& b : micro) tokens_seen_ += b.inputs.numel();
+  // The book counts input tokens (ch05, ch07) or examples (ch06).
+  for (const auto& b : micro)
+    tokens_seen_ += classifier() ? b.inputs.size(0) : b.inputs.numel();
   ++step_;
   position_ = static_cast<int64_t>(pass.position());
   sampler_seed_ = pass.sampler_seed();
@@ -406,75 +458,6 @@ void Trainer::clip_gradients() {
   const bool clip = schedule_->clips(step_);
   last_grad_norm_ =
       clip_grad_norm(params_, clip ? cfg_.train.optimizer.grad_clip : 0.0);
-}
-
-// The book's evaluate_model: eval mode, no grad, then back to training;
-// logs and records both losses.
-void Trainer::evaluate() {
-  double train_loss = 0;
-  double val_loss = 0;
-  {
-    c10::NoGradGuard no_grad;
-    model_->eval();
-    const auto eval_iter = cfg_.train.eval.eval_iter;
-    const auto& device = runtime_.device;
-    train_loss = calc_loss_loader(
-        model_, data_->train, eval_iter, device, share(), group_.get());
-    val_loss = calc_loss_loader(
-        model_, data_->val, eval_iter, device, share(), group_.get());
-    model_->train();
-  }
-  EvalRecord r;
-  r.step = step_;
-  r.epoch = epoch_ + 1;
-  r.train_loss = train_loss;
-  r.val_loss = val_loss;
-  r.tokens_seen = tokens_seen_;
-  r.elapsed_s = elapsed_before_ + session_s();
-  r.tokens_per_s = static_cast<double>(tokens_seen_ - tokens_at_start_) /
-                   std::max(session_s(), 1e-9);
-  r.lr = last_lr_;
-  r.grad_norm = last_grad_norm_;
-  evals_.push_back(r);
-  write_outputs();
-  bar_.clear();
-  fmt::print(
-      log_,
-      "ep {} (step {:06d}): train loss {:.3f}, val loss {:.3f} | lr {:.3g} | "
-      "tokens seen {} | {:.0f} tok/s\n",
-      r.epoch,
-      r.step,
-      r.train_loss,
-      r.val_loss,
-      r.lr,
-      r.tokens_seen,
-      r.tokens_per_s);
-  std::fflush(log_);
-  if (!std::isfinite(train_loss))
-    throw non_finite("training (evaluation)", train_loss);
-  if (!std::isfinite(val_loss)) throw non_finite("validation", val_loss);
-}
-
-// The book's generate_and_print_sample, after each epoch: greedy
-// continuation of train.sample_prompt in eval mode (no random draws, so the
-// run's numbers do not change), printed on one line and appended to
-// run.dir/samples.txt.
-void Trainer::print_sample() {
-  if (cfg_.train.eval.sample_prompt.empty() || !lead_) return;
-  const Tokenizer& tokenizer = *tokenizer_;
-  GenerateOptions gen;
-  gen.max_new_tokens = cfg_.train.eval.sample_tokens;
-  gen.context_size = cfg_.model.context_length;
-  const auto out =
-      generate(model_, id_batch(sample_ids_).to(runtime_.device), gen);
-  model_->train();
-  std::string text = tokenizer.decode(row_ids(out[0]));
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  bar_.clear();
-  fmt::print(log_, "sample (epoch {}): {}\n", epoch_ + 1, text);
-  std::fflush(log_);
-  samples_ += fmt::format("epoch {} (step {}): {}\n", epoch_ + 1, step_, text);
-  write_file_atomic(folder_.samples(), samples_);
 }
 
 void Trainer::save() {
@@ -543,15 +526,18 @@ TrainResult Trainer::finish() {
   } else if (step_ != saved_step_) {
     save();
   }
+  if (classifier() && !result.interrupted) final_accuracy();
   fmt::print(
       log_,
-      "done: {} steps, {} tokens seen; {:.1f} s, {:.0f} tokens/s this session; "
+      "done: {} steps, {} {} seen; {:.1f} s, {:.0f} {}/s this session; "
       "outputs in {}\n",
       step_,
       tokens_seen_,
+      classifier() ? "examples" : "tokens",
       session_s(),
       static_cast<double>(tokens_seen_ - tokens_at_start_) /
           std::max(session_s(), 1e-9),
+      classifier() ? "examples" : "tokens",
       cfg_.run.dir);
   if (group_ && step_ > step_at_start_) log_distributed_stats();
   result.step = step_;

@@ -62,6 +62,9 @@ class Trainer {
   void local_step(const std::vector<Batch>& micro);
   void clip_gradients();
   void evaluate();
+  void end_epoch();
+  void epoch_accuracy();
+  void final_accuracy();
   void print_sample();
   void save();
   void write_outputs() const;
@@ -79,6 +82,9 @@ class Trainer {
            step_ >= cfg_.train.schedule.max_steps;
   }
   bool stop_requested() const;
+  bool classifier() const {
+    return cfg_.model.head == "classifier";
+  }
   // Whether this step measures its gradient norm: it clips, or the
   // evaluation after it records the norm.
   bool norm_due() const {
@@ -126,6 +132,7 @@ class Trainer {
   double elapsed_before_ = 0;
   int64_t saved_step_ = -1;
   std::vector<EvalRecord> evals_;
+  std::vector<AccuracyRecord> accuracies_;  // a classifier's, per epoch
   // Distributed runs: gradient all-reduce.
   std::unique_ptr<dist::DataParallel> parallel_;
   at::Tensor tok_table_;  // reduced by rows (set when it can be)

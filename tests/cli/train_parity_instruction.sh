@@ -23,6 +23,8 @@
 # One line per case. Skips (77) without Debian's python3-torch, node's
 # tiktoken or data/instruction-data.json (scripts/setup.sh fetches it).
 #   bash train_parity_instruction.sh <ember> <source-dir>
+# suite: plain (~190 s under the sanitizers; the reader, collate and loss run there in
+# instruction_batches and the unit tests).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
 need_torch "train_parity_instruction (ember vs the book's chapter-7 program)"

@@ -3,6 +3,7 @@
 # (mid-epoch, shuffled, dropout on) and resumed to step 12 logs the
 # evaluations of the uninterrupted run, bit for bit, and ends with the same
 # weights.
+# suite: plain (~115 s under the sanitizers; resume runs there in train_resume).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 [[ -f data/instruction-data.json ]] ||
   { echo "skipped: train_resume_instruction: data/instruction-data.json missing (run scripts/setup.sh)"; exit 77; }

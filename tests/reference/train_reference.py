@@ -33,8 +33,47 @@ in order, last batch kept), the model built and --init-from's weights
 loaded into it, AdamW, manual_seed again, then the training loop. It also
 prints how many rows the collate cut to data.max_length.
 
+data.format = "classification" (chapter 6, gpt_class_finetune.py's
+__main__ and train_classifier_simple; with train.lora_rank the appendix-E
+notebook): data.train_path, val_path and test_path (optional) are CSV files
+with a header (book_finetune.read_csv: columns data.text_column and
+data.label_column, data.delimiter), each text tokenized like chapter 7's,
+cut and padded to data.max_length (0: the longest training text, the book's
+max_length=None; validation and test take the training set's) with 50256;
+the random order: manual_seed, the loaders (train: data.shuffle and
+data.drop_last; validation and test in order, last batch kept), the model
+built and --init-from's weights loaded into it (the language model), every
+parameter frozen, manual_seed, out_head = Linear(emb_dim,
+model.num_classes), the parameters train.trainable names unfrozen ("" =
+"last_block": out_head, trf_blocks[-1], final_norm), with LoRA every
+parameter frozen again and replace_linear_with_lora, manual_seed, AdamW.
+The loss is the last token's cross entropy, examples are counted
+(examples_seen), and after each epoch the accuracies of eval_iter training
+(a fresh, shuffled pass) and validation batches are written, after training
+the full train, validation and test accuracies. The appendix-E notebook's
+accuracies between the head and LoRA (which draw) are not taken.
+
+LoRA (train.lora_rank > 0; book_finetune.add_lora): for "text" and
+"instruction" (exercise 7.5) right after --init-from's weights are loaded,
+every parameter frozen and the Linears of train.lora_targets wrapped
+(LinearWithLoRA, A drawn in named_children order), so only A and B train;
+train.trainable is ignored. Without LoRA, train.trainable "head" or
+"last_block" freezes the rest ("" = "all" for a language model).
+
   /usr/bin/python3 tests/reference/train_reference.py RUN/config.toml OUT.jsonl \
       [--init-from W.pth]
+
+stdout: the book's progress lines, {"num_parameters": N,
+"num_trainable_parameters": M} (adapters included in N) before training and
+"reference: ..." summaries. OUT.jsonl, one JSON object a line:
+  {"step", "epoch", "train_loss", "val_loss", "tokens_seen" (a classifier:
+   "examples_seen"), "elapsed_s", "tokens_per_s" (a classifier:
+   "examples_per_s"), "lr", "grad_norm"}          at each evaluation;
+  {"epoch": E, "step": S, "train_accuracy": f, "val_accuracy": f}
+                                   a classifier, after each epoch (fractions);
+  {"final": true, "train": f, "val": f, "test": f}
+                                   a classifier, after training ("test" only
+                                   with data.test_path).
 
 W.pth: a state_dict (the book's torch.save(model.state_dict()), as
 `ember export --format pth` writes it), read with torch.load and
@@ -42,6 +81,7 @@ load_state_dict(strict=True). Run it with Debian's python3-torch (torch
 1.13). Exits 77 when torch is missing. Supports the options
 gpt_book.build_model supports.
 """
+import collections
 import functools
 import itertools
 import json
@@ -65,6 +105,7 @@ import tomllib
 
 from torch.utils.data import DataLoader, Dataset
 
+import book_finetune as finetune
 from book_dataset import GPTDatasetV1
 from gpt_book import build_model
 
@@ -283,32 +324,107 @@ def calc_loss_batch(input_batch, target_batch, model, device):
     return torch.nn.functional.cross_entropy(logits.flatten(0, 1), target_batch.flatten())
 
 
-def calc_loss_loader(data_loader, model, device, num_batches=None):
+# The book's calc_loss_loader and evaluate_model (chapters 5 to 7), taking
+# the chapter's calc_loss_batch (chapter 6 has its own, on the last token).
+def calc_loss_loader(data_loader, model, device, num_batches=None, loss_batch=calc_loss_batch):
     total_loss = 0.
     if len(data_loader) == 0:
         return float("nan")
     num_batches = len(data_loader) if num_batches is None else min(num_batches, len(data_loader))
     for i, (input_batch, target_batch) in enumerate(data_loader):
         if i < num_batches:
-            total_loss += calc_loss_batch(input_batch, target_batch, model, device).item()
+            total_loss += loss_batch(input_batch, target_batch, model, device).item()
         else:
             break
     return total_loss / num_batches
 
 
-def evaluate_model(model, train_loader, val_loader, device, eval_iter):
+def evaluate_model(model, train_loader, val_loader, device, eval_iter, loss_batch=calc_loss_batch):
     model.eval()
     with torch.no_grad():
-        train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
-        val_loss = calc_loss_loader(val_loader, model, device, num_batches=eval_iter)
+        train_loss = calc_loss_loader(train_loader, model, device, eval_iter, loss_batch)
+        val_loss = calc_loss_loader(val_loader, model, device, eval_iter, loss_batch)
     model.train()
     return train_loss, val_loss
+
+
+class LanguageModelTask:
+    """What train_model does that depends on the head: the loss of a batch,
+    what it counts (tokens: tokens_seen, tokens_per_s) and what it writes
+    after each epoch and after training (nothing, for a language model)."""
+    seen = "tokens"
+    loss_batch = staticmethod(calc_loss_batch)
+
+    def count(self, input_batch):
+        return input_batch.numel()
+
+    def epoch_end(self, model, out, epoch, step):
+        pass
+
+    def finish(self, model, out, step):
+        pass
+
+
+class ClassifierTask(LanguageModelTask):
+    """The book's train_classifier_simple (chapter 6): the last token's
+    cross entropy, examples counted, after every epoch the accuracies of
+    eval_iter training batches (a fresh pass: it draws a shuffle) and
+    eval_iter validation batches; after training the full accuracies of
+    train, validation and test (the chapter's last step)."""
+    seen = "examples"
+    loss_batch = staticmethod(finetune.calc_loss_batch)
+
+    def __init__(self, loaders, device, eval_iter):
+        self.loaders, self.device, self.eval_iter = loaders, device, eval_iter
+
+    def count(self, input_batch):
+        return input_batch.shape[0]
+
+    def epoch_end(self, model, out, epoch, step):
+        train_accuracy = finetune.calc_accuracy_loader(
+            self.loaders["train"], model, self.device, num_batches=self.eval_iter)
+        val_accuracy = finetune.calc_accuracy_loader(
+            self.loaders["val"], model, self.device, num_batches=self.eval_iter)
+        print(f"Training accuracy: {train_accuracy*100:.2f}% | ", end="")
+        print(f"Validation accuracy: {val_accuracy*100:.2f}%", flush=True)
+        write_line(out, {"epoch": epoch + 1, "step": step,
+                         "train_accuracy": train_accuracy, "val_accuracy": val_accuracy})
+
+    def finish(self, model, out, step):
+        final = {name: finetune.calc_accuracy_loader(loader, model, self.device)
+                 for name, loader in self.loaders.items()}
+        for name, accuracy in final.items():
+            print(f"{name.capitalize()} accuracy: {accuracy*100:.2f}%")
+        write_line(out, {"final": True, **final})
+
+
+def write_line(out, record):
+    out.write(json.dumps(record) + "\n")
+    out.flush()
+
+
+# What each format's preparation hands the loop; collate: the instruction
+# collate (it counts the rows it cut), or None.
+Setup = collections.namedtuple(
+    "Setup", "model optimizer train_loader val_loader collate task",
+    defaults=(None, LanguageModelTask()))
 
 
 def load_init(model, path):
     """--init-from: the .pth state_dict over the model's own weights."""
     if path:
         model.load_state_dict(torch.load(path, map_location="cpu"), strict=True)
+
+
+def finetune_parameters(model, m, t):
+    """Which parameters train: with train.lora_rank > 0 appendix E's LoRA
+    (every parameter frozen, each targeted Linear wrapped; train.trainable
+    is ignored), else train.trainable (set_trainable; for a language model
+    "" is "all", a no-op)."""
+    if t.get("lora_rank", 0) > 0:
+        finetune.add_lora(model, t)
+    else:
+        finetune.set_trainable(model, finetune.resolve_trainable(m, t))
 
 
 def text_main(d, m, t, device, init_from):
@@ -328,9 +444,10 @@ def text_main(d, m, t, device, init_from):
     torch.manual_seed(t["seed"])
     model = build_model(m)
     load_init(model, init_from)
+    finetune_parameters(model, m, t)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
-    return model, optimizer, train_loader, val_loader, None
+    return Setup(model, optimizer, train_loader, val_loader)
 
 
 def instruction_main(d, m, t, device, init_from):
@@ -393,12 +510,64 @@ def instruction_main(d, m, t, device, init_from):
     model = build_model(m)  # the book's GPTModel(BASE_CONFIG)
     load_init(model, init_from)  # the book's load_weights_into_gpt
     model.eval()
+    finetune_parameters(model, m, t)  # exercise 7.5 (LoRA) "below the model loading code"
     model.to(device)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
 
     torch.manual_seed(t["seed"])
-    return model, optimizer, train_loader, val_loader, customized_collate_fn
+    return Setup(model, optimizer, train_loader, val_loader, customized_collate_fn)
+
+
+def classification_main(d, m, t, device, init_from):
+    """gpt_class_finetune.py's __main__ (chapter 6; with train.lora_rank the
+    appendix-E notebook) from the CSV files on, with the config's paths,
+    columns, sizes, seed, model and head."""
+    if m.get("head", "lm") != "classifier":
+        raise ValueError('data.format = "classification" needs model.head = "classifier"')
+    paths = {"train": d["train_path"], "val": d["val_path"], "test": d.get("test_path", "")}
+    paths = {k: p for k, p in paths.items() if p}  # the test file is optional
+    rows = {k: finetune.read_csv(p, d.get("text_column", "Text"), d.get("label_column", "Label"),
+                                 d.get("delimiter", "")) for k, p in paths.items()}
+    tokenizer = Tokenizer([text for texts, _ in rows.values() for text in texts])
+
+    # max_length 0: the book's max_length=None (the longest training text);
+    # validation and test are cut and padded to the training set's length.
+    train_dataset = finetune.SpamDataset(rows["train"], tokenizer, max_length=d["max_length"] or None)
+    datasets = {k: finetune.SpamDataset(r, tokenizer, max_length=train_dataset.max_length)
+                for k, r in rows.items() if k != "train"}
+    datasets = {"train": train_dataset, **datasets}
+    print(f"reference: max_length {train_dataset.max_length}; "
+          + ", ".join(f"{k} {len(ds)} texts ({ds.cut} cut)" for k, ds in datasets.items()))
+    if train_dataset.max_length > m["context_length"]:
+        sys.exit(f"train_reference.py: dataset length {train_dataset.max_length} exceeds the "
+                 f"model's context length {m['context_length']} (set data.max_length)")
+
+    torch.manual_seed(t["seed"])
+
+    loaders = {k: DataLoader(
+        dataset=ds,
+        batch_size=d["batch_size"],
+        shuffle=d["shuffle"] if k == "train" else False,
+        num_workers=0,
+        drop_last=d["drop_last"] if k == "train" else False,
+    ) for k, ds in datasets.items()}
+
+    model = build_model(m)  # the book's GPTModel(BASE_CONFIG)
+    load_init(model, init_from)  # the book's load_weights_into_gpt
+
+    for param in model.parameters():
+        param.requires_grad = False
+
+    torch.manual_seed(t["seed"])
+    finetune.add_classifier_head(model, m)
+    model.to(device)
+    finetune_parameters(model, m, t)  # trainable (the book: last_block), or appendix E
+
+    torch.manual_seed(t["seed"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    task = ClassifierTask(loaders, device, t["eval_iter"])
+    return Setup(model, optimizer, loaders["train"], loaders["val"], None, task)
 
 
 def main():
@@ -415,15 +584,17 @@ def main():
     torch.set_num_threads(t["threads"] or os.cpu_count())
     device = torch.device("cpu")
 
-    data_format = d.get("format", "text")
-    if data_format not in ("text", "instruction"):
-        sys.exit(f"train_reference.py: data.format = {data_format!r} has no PyTorch twin")
-    prepare = instruction_main if data_format == "instruction" else text_main
-    model, optimizer, train_loader, val_loader, collate = prepare(d, m, t, device, init_from)
+    prepare = {"text": text_main, "instruction": instruction_main,
+               "classification": classification_main}.get(d.get("format", "text"))
+    if prepare is None:
+        sys.exit(f"train_reference.py: data.format = {d['format']!r} has no PyTorch twin")
+    setup = prepare(d, m, t, device, init_from)
+    print(json.dumps(finetune.parameter_counts(setup.model)), flush=True)
 
-    train_model(model, optimizer, train_loader, val_loader, device, t, args[1])
-    if collate is not None:
-        print(f"reference: {collate.rows} rows cut to data.max_length {collate.max_length}")
+    train_model(setup, device, t, args[1])
+    if setup.collate is not None:
+        print(f"reference: {setup.collate.rows} rows cut to data.max_length "
+              f"{setup.collate.max_length}")
 
 
 def lr_schedule(t, total_steps):
@@ -451,16 +622,21 @@ def grad_norm(parameters):
     return torch.norm(torch.stack([torch.norm(g.detach(), 2.0) for g in grads]), 2.0)
 
 
-def train_model(model, optimizer, train_loader, val_loader, device, t, out_path):
+def train_model(setup, device, t, out_path):
     """The book's appendix-D train_model; with a constant rate and no warmup,
-    clipping or accumulation it is train_model_simple, op for op."""
+    clipping or accumulation it is train_model_simple (for a classifier
+    train_classifier_simple), op for op. setup.task says what differs by
+    head: the loss, what is counted, what is written after each epoch (that
+    ran at least one step, also one cut short by max_steps) and after
+    training."""
+    model, optimizer, train_loader, val_loader, _, task = setup
     accum, max_steps = t.get("grad_accum_steps", 1), t["max_steps"]
     total_steps = t["epochs"] * math.ceil(len(train_loader) / accum)
     if max_steps:
         total_steps = min(total_steps, max_steps)
     lr_at, warmup_steps = lr_schedule(t, total_steps)
     clip = t.get("grad_clip", 0.0)
-    tokens_seen, global_step, clipped = 0, -1, 0
+    seen, global_step, clipped = 0, -1, 0
     start = time.perf_counter()
     with open(out_path, "w") as out:
         for epoch in range(t["epochs"]):
@@ -475,11 +651,11 @@ def train_model(model, optimizer, train_loader, val_loader, device, t, out_path)
                 for param_group in optimizer.param_groups:
                     param_group["lr"] = lr
                 for input_batch, target_batch in micro:
-                    loss = calc_loss_batch(input_batch, target_batch, model, device)
+                    loss = task.loss_batch(input_batch, target_batch, model, device)
                     if len(micro) > 1:
                         loss = loss / len(micro)
                     loss.backward()
-                    tokens_seen += input_batch.numel()
+                    seen += task.count(input_batch)
                 norm = None
                 if clip > 0 and (not t.get("grad_clip_after_warmup", True)
                                  or global_step >= warmup_steps):
@@ -490,22 +666,23 @@ def train_model(model, optimizer, train_loader, val_loader, device, t, out_path)
                 optimizer.step()
                 if global_step % t["eval_freq"] == 0:
                     train_loss, val_loss = evaluate_model(
-                        model, train_loader, val_loader, device, t["eval_iter"])
+                        model, train_loader, val_loader, device, t["eval_iter"], task.loss_batch)
                     elapsed = time.perf_counter() - start
-                    out.write(json.dumps({
+                    write_line(out, {
                         "step": global_step + 1, "epoch": epoch + 1,
                         "train_loss": train_loss, "val_loss": val_loss,
-                        "tokens_seen": tokens_seen, "elapsed_s": round(elapsed, 3),
-                        "tokens_per_s": round(tokens_seen / elapsed, 1),
-                        "lr": lr, "grad_norm": norm.item()}) + "\n")
-                    out.flush()
+                        f"{task.seen}_seen": seen, "elapsed_s": round(elapsed, 3),
+                        f"{task.seen}_per_s": round(seen / elapsed, 1),
+                        "lr": lr, "grad_norm": norm.item()})
                     print(f"Ep {epoch + 1} (Step {global_step:06d}): "
                           f"Train loss {train_loss:.3f}, Val loss {val_loss:.3f}", flush=True)
                 if max_steps and global_step + 1 >= max_steps:
                     break
+            task.epoch_end(model, out, epoch, global_step + 1)
+        task.finish(model, out, global_step + 1)
     elapsed = time.perf_counter() - start
-    print(f"reference: {global_step + 1} steps, {tokens_seen} tokens, "
-          f"{elapsed:.2f} s, {tokens_seen / elapsed:.1f} tok/s; "
+    print(f"reference: {global_step + 1} steps, {seen} {task.seen}, "
+          f"{elapsed:.2f} s, {seen / elapsed:.1f} {task.seen}/s; "
           f"warmup {warmup_steps} of {total_steps} steps, {clipped} steps clipped")
 
 

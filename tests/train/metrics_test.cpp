@@ -81,3 +81,37 @@ TEST_CASE("Metrics: the plot has both curves and both axes", "[metrics]") {
   CHECK(ember::loss_plot_svg({}).find("</svg>") != std::string::npos);
   CHECK(ember::loss_plot_svg({rows[0]}).find("</svg>") != std::string::npos);
 }
+
+TEST_CASE(
+    "Metrics: a classifier's lines: examples_seen and accuracies",
+    "[metrics]") {
+  ember::EvalRecord r;
+  r.step = 51;
+  r.epoch = 1;
+  r.train_loss = 0.5;
+  r.val_loss = 0.25;
+  r.tokens_seen = 408;
+  r.examples = true;
+  const std::string eval = ember::metrics_json(r);
+  CHECK_THAT(eval, Catch::Contains("\"examples_seen\":408"));
+  CHECK_THAT(eval, !Catch::Contains("tokens_seen"));
+  ember::AccuracyRecord a{130, 1, 0.875, 0.75, 1040};
+  const std::string acc = ember::accuracy_json(a);
+  CHECK(
+      acc ==
+      "{\"step\":130,\"epoch\":1,\"train_accuracy\":0.875,\"val_accuracy\":"
+      "0.75,\"examples_seen\":1040}");
+  const std::string lines = eval + "\n" + acc + "\n";
+  const auto evals = ember::parse_metrics(lines);
+  REQUIRE(evals.size() == 1);
+  CHECK(evals[0].examples);
+  CHECK(evals[0].tokens_seen == 408);
+  const auto accs = ember::parse_accuracies(lines);
+  REQUIRE(accs.size() == 1);
+  CHECK(accs[0].val_accuracy == 0.75);
+  CHECK(accs[0].examples_seen == 1040);
+  const auto svg = ember::accuracy_plot_svg({a, {260, 2, 0.9375, 0.875, 2080}});
+  CHECK_THAT(svg, Catch::Contains("validation accuracy"));
+  CHECK_THAT(svg, Catch::Contains("examples seen"));
+  CHECK_THAT(svg, Catch::Contains(">epoch<"));
+}

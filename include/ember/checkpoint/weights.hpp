@@ -21,6 +21,7 @@
 // Conv1D stores (in, out), Linear (out, in): hence the transposes.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <ember/checkpoint/state_dict.hpp>
@@ -57,12 +58,31 @@ StateDict to_hf_gpt2(const StateDict& book);
 /// (the book's GPTModel always has one).
 StateDict torch_state_dict(torch::nn::Module& m);
 
+/// Which entries a weight file fills (load_weights); by default all of the
+/// model's.
+struct WeightFilter {
+  /// The model's entries the file fills (the others keep their values,
+  /// e.g. a base file under a model with adapters); empty = every one.
+  std::function<bool(const std::string&)> fills;
+  /// The file's entries to leave out (e.g. a base model's out_head under a
+  /// new classifier head); empty = none.
+  std::function<bool(const std::string&)> skips;
+};
+
 /// Copies the weights of `path` (read_weights, Hugging Face keys mapped)
 /// into `m`, converting floating-point tensors to float32. Strict: every
-/// parameter of `m` present with its shape, no key `m` lacks (all listed);
-/// buffers (the attention masks) are checked when present. Throws
-/// ember::Error, one line naming the file and the keys.
-void load_weights(torch::nn::Module& m, const std::string& path);
+/// parameter of `m` that `filter` selects present with its shape, no key
+/// outside them but those it skips (all listed); buffers (the attention
+/// masks) are checked when present. Throws ember::Error, one line naming
+/// the file and the keys.
+void load_weights(
+    torch::nn::Module& m,
+    const std::string& path,
+    const WeightFilter& filter = {});
+
+/// Writes `sd` to `path` atomically in `format` (see export_weights).
+void write_weights(
+    const StateDict& sd, const std::string& path, const std::string& format);
 
 /// Writes `m`'s weights to `path` atomically: format "pth" (what
 /// torch.save(model.state_dict()) writes for the book's GPTModel),

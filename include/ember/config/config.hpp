@@ -20,7 +20,11 @@ struct DataConfig {
   /// "instruction": the book's chapter-7 entries {"instruction", "input",
   /// "output"} from a JSON array or JSON Lines file at `path`, split by
   /// entries (train_ratio, test_ratio; validation is the rest), each batch
-  /// padded to its longest entry (data/instruction_dataset.hpp).
+  /// padded to its longest entry (data/instruction_dataset.hpp);
+  /// "classification": the book's chapter-6 labelled texts, CSV or TSV files
+  /// train_path, val_path and test_path with a header (text_column,
+  /// label_column), for a model with head "classifier"
+  /// (data/classification_dataset.hpp).
   std::string format = "text";
   /// A UTF-8 text file or a token file (`ember tokenize --format bin16`,
   /// recognised by its magic bytes); a relative path is looked up in the
@@ -33,6 +37,17 @@ struct DataConfig {
   /// `train_ratio`. Empty = not given.
   std::string train_path;
   std::string val_path;
+  /// format "classification" only: the test file (optional; the final
+  /// accuracies include it when given).
+  std::string test_path;
+  /// format "classification": the header names of the text and label
+  /// columns, the field delimiter ("" = by extension: .tsv and .tab are
+  /// tab-separated, others comma; "tab" or one character), and the names
+  /// of the labels 0..num_classes-1 (optional; `ember classify` prints them).
+  std::string text_column = "Text";
+  std::string label_column = "Label";
+  std::string delimiter;
+  std::vector<std::string> label_names;
   /// Share of `path` used for training: of its characters for a text file,
   /// of its tokens for a token file, of its entries for format
   /// "instruction" (where the default is the book's 0.85).
@@ -43,6 +58,9 @@ struct DataConfig {
   /// format "instruction" only: the book's exercise 7.2, the targets of
   /// the prompt (instruction and input) become -100 (not learned).
   bool mask_prompt = false;
+  /// Window length (text), the longest row kept (instruction), the length
+  /// every text is truncated or padded to (classification, where 0, its
+  /// default, is the longest training text: the book's max_length=None).
   int64_t max_length = 256;
   int64_t stride = 256;
   int64_t batch_size = 2;
@@ -68,6 +86,11 @@ struct ModelConfig {
   std::string norm = "layernorm";
   std::string attention = "multihead";
   std::string feed_forward = "gelu";
+  /// "lm": out_head = Linear(emb_dim, vocab_size, bias=false), the next
+  /// token's logits; "classifier": the book's chapter-6 head,
+  /// Linear(emb_dim, num_classes) with bias, read at the last token.
+  std::string head = "lm";
+  int64_t num_classes = 2;  ///< head "classifier" only
 };
 
 /// Throws ConfigError "WHERE: token id ID is outside the model's vocabulary
@@ -146,6 +169,25 @@ struct RuntimeConfig {
   bool dist_sparse_embedding = true;
 };
 
+/// `[train]`, fine-tuning's keys: which parameters train, and adapters
+/// (the book's chapter 6 and appendix E; run/finetune.hpp).
+struct FinetuneConfig {
+  /// "" = by the head: "last_block" for a classifier, "all" otherwise;
+  /// "all"; "last_block" (out_head, the last transformer block and
+  /// final_norm, the book's chapter 6); "head" (out_head only). Ignored
+  /// (must be "") with an adapter: then only the adapter trains.
+  std::string trainable;
+  /// The adapter put beside each targeted Linear when lora_rank > 0: a name
+  /// registered in nn/adapter.hpp ("lora": the book's appendix-E LoRA).
+  std::string adapter = "lora";
+  int64_t lora_rank = 0;  ///< 0 = no adapter
+  double lora_alpha = 16.0;
+  /// The Linear layers that get an adapter: [] = all; else names among
+  /// "attention", "feed_forward", "out_head", "W_query", "W_key",
+  /// "W_value", "out_proj".
+  std::vector<std::string> lora_targets;
+};
+
 /// `[train]`: the loop (rasbt ch05 train_model_simple, appendix D's
 /// train_model) in four parts; the TOML keys are flat (`train.lr`,
 /// `train.eval_freq`, ...), each belongs to one part.
@@ -155,6 +197,7 @@ struct TrainConfig {
   ScheduleConfig schedule;
   EvalConfig eval;
   RuntimeConfig runtime;
+  FinetuneConfig finetune;
 };
 
 /// `[run]`: where outputs go.

@@ -24,6 +24,10 @@ struct RunDataOptions {
   unsigned threads = 1;
   /// Windows per training batch: data.batch_size times the number of ranks.
   int64_t global_batch = 1;
+  /// format "classification": model.num_classes (every label below it) and
+  /// model.context_length (the longest training text must fit it).
+  int64_t num_classes = 2;
+  int64_t context_length = 1024;
 };
 
 /// The two loaders of a run: training (shuffled per data.shuffle, drop_last
@@ -34,8 +38,11 @@ struct RunData {
   /// train.num_batches(), never 0.
   int64_t num_batches = 0;
   /// data.format = "instruction": the test entries (in order, last batch
-  /// kept; may have no batch). Unset for text.
+  /// kept; may have no batch); "classification": data.test_path's texts,
+  /// when given. Unset for text.
   std::optional<Loader> test;
+  /// format "classification": the length of every row (the training one).
+  int64_t length = 0;
 };
 
 /// Reads, splits and tokenizes (or maps) the run's data and builds its
@@ -61,6 +68,15 @@ RunData prepare_run_data(
 /// training entries, fewer than one batch of 8; ..."), or a vocabulary
 /// without <|endoftext|>.
 RunData prepare_instruction_data(
+    const DataConfig& data, const RunDataOptions& options, std::FILE* log);
+
+/// prepare_run_data for data.format = "classification"
+/// (classification_run_data.cpp): the book's chapter-6 CSV/TSV files read
+/// (data/classification_data.hpp), encoded and batched by
+/// ClassificationSource. Throws ConfigError for a bad file, a training
+/// file without one batch, or a longest training text over
+/// context_length when data.max_length is 0.
+RunData prepare_classification_data(
     const DataConfig& data, const RunDataOptions& options, std::FILE* log);
 
 }  // namespace ember

@@ -12,6 +12,7 @@
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 namespace ember {
@@ -49,6 +50,7 @@ class FeedForwardImpl : public torch::nn::Module {
 
  private:
   FeedForwardOptions options_;
+  torch::nn::Linear up_{nullptr}, down_{nullptr};  // layers[0] and [2]
 };
 
 TORCH_MODULE(FeedForward);

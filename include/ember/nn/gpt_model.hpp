@@ -58,6 +58,9 @@ struct GPTModelOptions {
   TORCH_ARG(std::string, norm) = "layernorm";
   TORCH_ARG(std::string, attention) = "multihead";
   TORCH_ARG(std::string, feed_forward) = "gelu";
+  /// 0: the language-model head Linear(D, V, bias=false); n >= 2: the book's
+  /// chapter-6 classifier head Linear(D, n) with bias (no tie_weights).
+  TORCH_ARG(int64_t, num_classes) = 0;
 
  public:
   /// One block's options (every block is alike).
@@ -106,6 +109,12 @@ class GPTModelImpl : public torch::nn::Module {
   /// then "final_norm", "out_head".
   std::vector<std::string> dump_points() const;
 
+  /// The book's `model.out_head = torch.nn.Linear(emb_dim, num_classes)`
+  /// after the model was built: out_head's weight and bias drawn again
+  /// (kaiming_uniform_, then the bias), as a new Linear draws them. For a
+  /// classifier (num_classes > 0) only.
+  void reset_head();
+
   const GPTModelOptions& options() const {
     return options_;
   }
@@ -125,6 +134,11 @@ class GPTModelImpl : public torch::nn::Module {
 };
 
 TORCH_MODULE(GPTModel);
+
+/// The book's chapter-6 calc_loss_batch: cross-entropy of the last
+/// position's logits (B, T, C) -> (B, C) against the labels (B); mean.
+torch::Tensor last_token_loss(
+    const torch::Tensor& logits, const torch::Tensor& labels);
 
 /// The book's calc_loss_batch: cross-entropy of logits.flatten(0, 1) (B*T, V)
 /// against targets.flatten() (B*T), mean over the tokens whose target is

@@ -37,6 +37,13 @@ class RunFolder {
   std::string plot() const {
     return file("loss.svg");
   }
+  /// A classifier's: accuracy against epochs, and the final accuracies.
+  std::string accuracy_plot() const {
+    return file("accuracy.svg");
+  }
+  std::string accuracies() const {
+    return file("accuracy.json");
+  }
   std::string samples() const {
     return file("samples.txt");
   }

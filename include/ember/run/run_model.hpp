@@ -19,21 +19,28 @@ namespace ember {
 /// `path` names the file in messages: "<path> (its config): ...".
 Config checkpoint_config(const Checkpoint& ckpt, const std::string& path);
 
-/// torch::manual_seed(config.train.seed), then
-/// GPTModel(model_options(config.model)), on the CPU: the seeded
-/// initialisation of a run, the same weights every time.
+/// torch::manual_seed(config.train.seed), then run_gpt(config): the seeded
+/// initialisation of a run (the model `ember train` starts from without
+/// --init-from), the same weights every time, on the CPU.
 GPTModel seeded_gpt(const Config& config);
 
 /// The model of a training run in its data format's random order, called
 /// right after the run's data was prepared (which began with
 /// manual_seed(train.seed)); `init` (the --init-from weights) runs on the
-/// new model and draws nothing:
+/// new model and draws nothing; then prepare_finetune (run/finetune.hpp:
+/// the classifier head, adapters, trainable parameters):
 ///   "text" (the book's ch05): manual_seed(seed), the model, init;
-///   "instruction" (ch07 main()): the model, init, manual_seed(seed).
+///   "instruction" (ch07 main()): the model, init, manual_seed(seed);
+///   "classification" (ch06): the model, init, freeze, manual_seed(seed),
+///   the head, manual_seed(seed).
 /// Either way the next draw is the training's first (the first epoch's
 /// loader pass).
 GPTModel run_gpt(
     const Config& config, const std::function<void(GPTModel&)>& init = {});
+
+/// The model `config` describes with its adapters in place (their values
+/// arbitrary): a shape to load a checkpoint into. Draws from the generator.
+GPTModel built_gpt(const Config& config);
 
 struct TrainedModel {
   Config config;

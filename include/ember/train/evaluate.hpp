@@ -5,6 +5,7 @@
 // Leaves out: metrics other than the loss (perplexity is exp of it).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include <c10/core/Device.h>
@@ -24,10 +25,10 @@ struct BatchShare {
 };
 
 /// The book's calc_loss_batch: `batch` moved to `device`, the model's
-/// logits, lm_loss (cross-entropy over every position whose target is not
-/// -100, averaged over those). The one loss of the
-/// trainer, training and evaluation alike: a task with another loss (a
-/// classifier's last token) changes it here.
+/// logits, and the loss of its head: lm_loss (cross-entropy over every
+/// position whose target is not -100, averaged over those) or, for a
+/// classifier, last_token_loss (ch06: the last position's logits against
+/// the labels). The one loss of the trainer, training and evaluation alike.
 at::Tensor calc_loss_batch(
     GPTModel& model, const Batch& batch, c10::Device device);
 
@@ -51,6 +52,31 @@ double calc_loss_loader(
     GPTModel& model,
     Loader& loader,
     int64_t eval_iter,
+    c10::Device device,
+    const BatchShare& share,
+    dist::ProcessGroup* group);
+
+/// Correct predictions of a classifier over a number of examples.
+struct Accuracy {
+  int64_t correct = 0;
+  int64_t examples = 0;
+  /// correct / examples; NaN when there was no example.
+  double fraction() const {
+    return examples == 0
+               ? std::nan("")
+               : static_cast<double>(correct) / static_cast<double>(examples);
+  }
+};
+
+/// The book's calc_accuracy_loader(loader, model, device, num_batches): the
+/// last position's argmax against the labels over the first num_batches
+/// batches (0 = all) of a fresh pass (which draws as DataLoader does). Call
+/// in eval mode under NoGradGuard. With a `group` each rank counts its rows
+/// of each batch and the counts are all-reduced.
+Accuracy calc_accuracy_loader(
+    GPTModel& model,
+    Loader& loader,
+    int64_t num_batches,
     c10::Device device,
     const BatchShare& share,
     dist::ProcessGroup* group);

