@@ -3,6 +3,7 @@
 // padded with <|endoftext|> and labelled by the argmax of the last
 // position's logits. One text (--text: "1 spam") or a file (--input: a text
 // per line, or a CSV/TSV like the training files; JSON lines out).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -45,7 +46,7 @@ struct ClassifyArgs {
 struct Item {
   std::string text;
   int64_t line = 0;
-  std::string expected;
+  int64_t expected = -1;  // -1: unknown
 };
 
 bool is_table(const std::string& path) {
@@ -58,7 +59,8 @@ bool is_table(const std::string& path) {
 
 // --input: a CSV/TSV's text column (and label column when present), or one
 // text per non-empty line.
-std::vector<Item> read_items(const std::string& path, const DataConfig& d) {
+std::vector<Item> read_items(const std::string& path, const Config& c) {
+  const DataConfig& d = c.data;
   std::string content;
   try {
     content = read_file(path);
@@ -73,32 +75,41 @@ std::vector<Item> read_items(const std::string& path, const DataConfig& d) {
       if (nl == std::string::npos) nl = content.size();
       std::string t = content.substr(start, nl - start);
       if (!t.empty() && t.back() == '\r') t.pop_back();
-      if (!t.empty()) out.push_back({t, line, ""});
+      if (!t.empty()) out.push_back({t, line, -1});
       start = nl + 1;
     }
     return out;
   }
-  const CsvTable table =
-      parse_csv(content, csv_delimiter(path, d.delimiter), path);
-  const auto column = [&](const std::string& name) -> int64_t {
-    for (size_t i = 0; i < table.header.size(); ++i)
-      if (table.header[i] == name) return static_cast<int64_t>(i);
-    return -1;
+  const char delimiter = csv_delimiter(path, d.delimiter);
+  const CsvTable table = parse_csv(content, delimiter, path);
+  const auto has = [&](const std::string& name) {
+    return std::find(table.header.begin(), table.header.end(), name) !=
+           table.header.end();
   };
-  const int64_t text = column(d.text_column);
-  const int64_t label = column(d.label_column);
-  if (text < 0) {
+  if (!has(d.text_column)) {
     throw ConfigError(fmt::format(
         "--input {}: no column '{}' (data.text_column) in the header",
         path,
         d.text_column));
   }
+  // With the label column, the training files' rules (labels in range,
+  // no empty text) and each label kept for the accuracy.
+  std::vector<LabelledText> labelled;
+  if (has(d.label_column)) {
+    LabelledTextOptions o;
+    o.text_column = d.text_column;
+    o.label_column = d.label_column;
+    o.num_classes = c.model.num_classes;
+    labelled = parse_labelled_texts(content, path, delimiter, o);
+  }
+  const auto text =
+      std::find(table.header.begin(), table.header.end(), d.text_column) -
+      table.header.begin();
   for (size_t r = 0; r < table.rows.size(); ++r) {
-    const auto& row = table.rows[r];
     out.push_back(
-        {row[static_cast<size_t>(text)],
+        {table.rows[r][static_cast<size_t>(text)],
          table.row_lines[r],
-         label < 0 ? "" : row[static_cast<size_t>(label)]});
+         labelled.empty() ? -1 : labelled[r].label});
   }
   return out;
 }
@@ -171,8 +182,8 @@ void run_classify(const ClassifyArgs& args) {
   const Config& c = trained.config;
   check_args(args, c);
   const int64_t length = std::min(text_length(args, c), c.model.context_length);
-  const auto items = args.input.empty() ? std::vector<Item>{{args.text, 0, ""}}
-                                        : read_items(args.input, c.data);
+  const auto items = args.input.empty() ? std::vector<Item>{{args.text, 0, -1}}
+                                        : read_items(args.input, c);
   trained.model->eval();
   c10::NoGradGuard no_grad;
   const auto labels = predict(trained.model, items, length);
@@ -197,11 +208,11 @@ void run_classify(const ClassifyArgs& args) {
       buf.append(std::string_view(", \"name\": "));
       append_string(buf, name(labels[i]));
     }
-    if (!items[i].expected.empty()) {
-      buf.append(std::string_view(", \"expected\": "));
-      append_string(buf, items[i].expected);
+    if (items[i].expected >= 0) {
+      fmt::format_to(
+          std::back_inserter(buf), ", \"expected\": {}", items[i].expected);
       ++known;
-      right += items[i].expected == std::to_string(labels[i]) ? 1 : 0;
+      right += items[i].expected == labels[i] ? 1 : 0;
     }
     buf.append(std::string_view(", \"text\": "));
     append_string(buf, items[i].text);
@@ -212,10 +223,10 @@ void run_classify(const ClassifyArgs& args) {
   if (known > 0) {
     fmt::print(
         stderr,
-        "; {} of {} as labelled ({:.2f}%)",
+        "; accuracy {:.2f}% ({} of {} as labelled)",
+        100.0 * static_cast<double>(right) / static_cast<double>(known),
         right,
-        known,
-        100.0 * static_cast<double>(right) / static_cast<double>(known));
+        known);
   }
   fmt::print(stderr, "\n");
 }
