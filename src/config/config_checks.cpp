@@ -77,13 +77,6 @@ void validate_format(const DataConfig& d, std::string_view source) {
         source,
         d.format));
   }
-  if (d.format == "classification" && d.train_path.empty()) {
-    throw ConfigError(fmt::format(
-        "{}: data.format = \"classification\" reads CSV or TSV files: set "
-        "data.train_path and data.val_path (and data.test_path), e.g. the "
-        "book's train.csv, validation.csv and test.csv",
-        source));
-  }
   const auto& delim = d.delimiter;
   if (!(delim.empty() || delim == "tab" || delim == "\\t" ||
         delim.size() == 1) ||

@@ -73,6 +73,14 @@ RunData prepare_classification_data(
         options.vocab_size,
         kEndOfText));
   }
+  // Checked here, not in load_config: forward, generate and export build
+  // the model of such a config without its data.
+  if (data.train_path.empty()) {
+    throw ConfigError(
+        "data.format = \"classification\" reads CSV or TSV files: set "
+        "data.train_path and data.val_path (and data.test_path), e.g. the "
+        "book's train.csv, validation.csv and test.csv");
+  }
   const Tokenizer tok = Tokenizer::gpt2();
   const Part train =
       read_part(data.train_path, "data.train_path", data, options, tok);

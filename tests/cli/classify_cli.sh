@@ -9,7 +9,8 @@
 #    strictly into the book's GPTModel with its classifier head (PyTorch) and
 #    gives the run's logits within 1e-5; `--lora-only` writes only
 #    .lora.A/.lora.B keys, and the base plus that adapter (`--weights` twice)
-#    gives the run's logits exactly;
+#    gives the run's logits exactly, and loads into the twin's LoRA model
+#    (appendix E's LinearWithLoRA) with the run's logits within 1e-5;
 #  - bad input: one line, exit 2, naming the key, file and line.
 # ~10 s. Skips (77) without Debian's python3-torch or node's spam corpus.
 #   bash classify_cli.sh <ember> <source-dir>
@@ -147,6 +148,29 @@ print(f'ok: --lora-only writes {len(keys)} adapter tensors, nothing else')" "$w/
   "${ids[@]}" | sed 's/"num_[a-z_]*parameters": [0-9]*, //g' >"$w/b.json"
 cmp -s "$w/a.json" "$w/b.json" || fail "base + --lora-only adapter: logits differ from the run's"
 echo "ok: base + adapter (--weights twice) gives the run's logits exactly"
+"$py" - "$w/base.pth" "$w/adapter.pth" "$w/a.json" "$w/lm_lora/config.toml" <<'PY'
+import json, sys, tomllib
+import torch
+sys.path.insert(0, "tests/reference"); sys.path.insert(0, "tests/cli/lib")
+from checks import check
+from gpt_book import build_model
+import book_finetune
+cfg = tomllib.load(open(sys.argv[4], "rb"))
+model = build_model(cfg["model"])
+model.load_state_dict(torch.load(sys.argv[1], map_location="cpu"), strict=True)
+book_finetune.add_lora(model, cfg["train"])
+result = model.load_state_dict(torch.load(sys.argv[2], map_location="cpu"), strict=False)
+check(not result.unexpected_keys, f"adapter keys the twin lacks: {result.unexpected_keys}")
+lora_missing = [k for k in result.missing_keys if ".lora." in k]
+check(not lora_missing, f"adapter file misses the twin's {lora_missing}")
+model.eval()
+ids = torch.tensor([[40, 3290, 318, 257, 1049], [3666, 284, 262, 995, 13]])
+with torch.no_grad():
+    logits = model(ids)
+d = (logits - torch.tensor(json.load(open(sys.argv[3]))["logits"])).abs().max().item()
+check(d <= 1e-5, f"adapter in the twin's LoRA model: logits differ by {d:.3g} from the run's")
+print(f"ok: the adapter file loads into the twin's LoRA model (appendix E), logits within {d:.2e}")
+PY
 
 # --- bad input ----------------------------------------------------------------
 c=(train --config "$w/cls.toml" --set run.dir="$w/bad")

@@ -19,17 +19,22 @@
 #   (c) LoRA rank 4, alpha 8 on every Linear, the head included
 #   (d) LoRA rank 2 on the attention of a language model (data.format
 #       "text", the verdict), dropout 0.1
-# One thread; ~10 s. One line per case. Skips (77) without Debian's
+#   (e) LoRA rank 4 on every Linear in instruction fine-tuning (exercise
+#       7.5; data.format "instruction", data/instruction-data.json)
+# One thread; ~20 s. One line per case. Skips (77) without Debian's
 # python3-torch or node's spam corpus (scripts/setup.sh).
 #   bash classify_parity.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
 need_torch "classify_parity (ember vs the book's chapter-6 and appendix-E code)"
 need_spam "classify_parity (ember vs the book's chapter-6 and appendix-E code)"
-[[ -f data/the-verdict.txt ]] || {
-  echo "skipped: classify_parity: $src/data/the-verdict.txt missing (run scripts/setup.sh)"
-  exit 77
-}
+need_tiktoken "classify_parity (ember vs the book's chapter-6 and appendix-E code)"
+for f in the-verdict.txt instruction-data.json; do
+  [[ -f data/$f ]] || {
+    echo "skipped: classify_parity: $src/data/$f missing (run scripts/setup.sh)"
+    exit 77
+  }
+done
 node tests/reference/spam_csv.js "$w" --per-class 40 >"$w/spam.log" || { cat "$w/spam.log"; exit 1; }
 cat >"$w/lm.toml" <<EOF2
 [data]
@@ -136,3 +141,6 @@ parity_case b_all_cut_accum "$w/cls.toml" --set train.trainable=all --set model.
 parity_case c_lora_classifier "$w/cls.toml" --set train.lora_rank=4 --set train.lora_alpha=8
 parity_case d_lora_text "$w/lm.toml" --set train.lora_rank=2 --set 'train.lora_targets=["attention"]' \
   --set model.drop_rate=0.1
+parity_case e_lora_instruction "$w/lm.toml" --set data.format=instruction \
+  --set data.path=data/instruction-data.json --set data.max_length=64 --set data.batch_size=4 \
+  --set train.lora_rank=4 --set train.lora_alpha=8 --set train.max_steps=7

@@ -8,6 +8,7 @@
 #     (7,087,872 + 1,536 + 1,538, the sizes of those modules);
 #   ch07 exercise-solutions.ipynb (exercise 7.5, LoRA on GPT-2 medium):
 #     "Total trainable LoRA parameters: 7,898,384".
+# The classification config names no CSV files: model-only commands need none.
 # GPT-2 medium is built once (~10 s): plain suite only (gpt2_*).
 #   bash gpt2_finetune_counts.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
@@ -15,8 +16,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/expect.sh"
 cat >"$w/spam.toml" <<'EOF2'
 [data]
 format = "classification"
-train_path = "train.csv"
-val_path = "validation.csv"
 [model]
 preset = "gpt2-small"
 qkv_bias = true
