@@ -59,7 +59,7 @@ struct TrainArgs {
   std::string config;
   std::vector<std::string> sets;
   std::string resume;
-  std::string init_from;
+  std::vector<std::string> init_from;
 };
 
 void run_train(const TrainArgs& args) {
@@ -69,6 +69,12 @@ void run_train(const TrainArgs& args) {
         args.resume.empty()
             ? default_config_path()
             : (std::filesystem::path(args.resume) / "config.toml").string();
+  }
+  if (args.init_from.size() > 2) {
+    throw ConfigError(fmt::format(
+        "--init-from: given {} times, expected once, or twice (a base model "
+        "and its adapter)",
+        args.init_from.size()));
   }
   if (!args.resume.empty() && !args.init_from.empty()) {
     throw ConfigError(
@@ -93,7 +99,8 @@ void run_train(const TrainArgs& args) {
     keep_large_blocks_in_heap();
   TrainOptions options;
   options.resume = !args.resume.empty();
-  options.init_from = args.init_from;
+  if (!args.init_from.empty()) options.init_from = args.init_from[0];
+  if (args.init_from.size() == 2) options.init_adapter = args.init_from[1];
   options.stop = &g_stop;
   options.progress = ::isatty(STDOUT_FILENO) != 0;
   options.runtime = runtime;
@@ -121,11 +128,15 @@ void add_train_commands(CLI::App& app) {
       "--resume",
       train_args->resume,
       "Continue the run in RUN_DIR from its checkpoint");
-  train_cmd->add_option(
-      "--init-from",
-      train_args->init_from,
-      "Start from these weights (the book's .pth, safetensors, or Hugging "
-      "Face GPT-2's model.safetensors) for the configured model");
+  train_cmd
+      ->add_option(
+          "--init-from",
+          train_args->init_from,
+          "Start from these weights (the book's .pth, safetensors, or Hugging "
+          "Face GPT-2's model.safetensors) for the configured model; given "
+          "twice with train.lora_rank, the second is the adapter file (export "
+          "--lora-only) over the first")
+      ->allow_extra_args(false);
   train_cmd->callback([train_args] { run_train(*train_args); });
 }
 

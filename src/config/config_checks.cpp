@@ -111,6 +111,14 @@ void validate_head(const Config& c, std::string_view source) {
         classify ? "classifier" : "lm",
         m.head));
   }
+  if (m.head == "classifier" && m.tie_weights) {
+    throw ConfigError(fmt::format(
+        "{}: model.tie_weights = true needs the language-model head (got "
+        "model.head = \"classifier\"); hint: a classifier's Linear(emb_dim, "
+        "num_classes) has no token embedding to share, set "
+        "model.tie_weights = false",
+        source));
+  }
   const auto& names = c.data.label_names;
   if (!names.empty() && static_cast<int64_t>(names.size()) != m.num_classes) {
     throw ConfigError(fmt::format(

@@ -30,6 +30,7 @@
 
 #include <ember/checkpoint/weights.hpp>
 #include <ember/generate/generate.hpp>
+#include <ember/nn/adapter.hpp>
 #include <ember/run/finetune.hpp>
 #include <ember/run/rng_state.hpp>
 #include <ember/run/run_model.hpp>
@@ -257,10 +258,34 @@ void Trainer::init_weights(GPTModel& model) {
   }
 }
 
+// A second --init-from: the adapters' values (export --lora-only), loaded
+// once prepare_finetune has put them in place; reading draws nothing.
+void Trainer::init_adapter() {
+  if (!has_adapters(*model_)) {
+    throw ConfigError(
+        "--init-from: a second file is an adapter, but the config has none; "
+        "hint: set train.lora_rank (and train.lora_alpha) as in the run that "
+        "exported it");
+  }
+  WeightFilter filter;
+  filter.fills = [this](const std::string& name) {
+    return is_adapter_entry(*model_, name);
+  };
+  try {
+    load_weights(*model_, opt_.init_adapter, filter);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(fmt::format("--init-from: {}", e.what()));
+  }
+  if (lead_) fmt::print(log_, "init: adapters from {}\n", opt_.init_adapter);
+}
+
 void Trainer::build_model() {
   model_ = run_gpt(cfg_, [&](GPTModel& model) {
     if (!opt_.init_from.empty()) init_weights(model);
   });
+  if (!opt_.init_adapter.empty()) init_adapter();
   model_->to(runtime_.device);
   // Frozen parameters get no gradient, no optimizer state, no all-reduce.
   NamedTensors params;

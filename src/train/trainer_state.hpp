@@ -53,6 +53,7 @@ class Trainer {
   void prepare_schedule();
   void build_model();
   void init_weights(GPTModel& model);
+  void init_adapter();
   void claim_run_dir();
   void restore();
   // --- the loop --------------------------------------------------------------

@@ -11,22 +11,18 @@
 #    .lora.A/.lora.B keys, and the base plus that adapter (`--weights` twice)
 #    gives the run's logits exactly, and loads into the twin's LoRA model
 #    (appendix E's LinearWithLoRA) with the run's logits within 1e-5;
+#    `train --init-from` twice (base, adapter) starts from the run's model;
 #  - bad input: one line, exit 2, naming the key, file and line.
 # ~10 s. Skips (77) without Debian's python3-torch or node's spam corpus.
 #   bash classify_cli.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/expect.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/spam.sh"
 need_torch "classify_cli (merged export in the book's GPTModel)"
-need_spam "classify_cli (spam CSVs)"
-node tests/reference/spam_csv.js "$w" --per-class 40 >"$w/spam.log" || { cat "$w/spam.log"; exit 1; }
-model='vocab_size = 50257
-context_length = 160
-emb_dim = 16
-n_layers = 2
-n_heads = 2
-drop_rate = 0.0
-qkv_bias = true'
+spam_csvs classify_cli 40
+model="$(tiny_model_toml 160)
+qkv_bias = true"
 cat >"$w/lm.toml" <<EOF2
 [data]
 path = "$src/configs/verdict.toml"
@@ -38,11 +34,7 @@ seed = 77
 threads = 1
 EOF2
 cat >"$w/cls.toml" <<EOF2
-[data]
-format = "classification"
-train_path = "$w/train.csv"
-val_path = "$w/validation.csv"
-test_path = "$w/test.csv"
+$(spam_data_toml)
 batch_size = 4
 label_names = ["ham", "spam"]
 [model]
@@ -148,6 +140,34 @@ print(f'ok: --lora-only writes {len(keys)} adapter tensors, nothing else')" "$w/
   "${ids[@]}" | sed 's/"num_[a-z_]*parameters": [0-9]*, //g' >"$w/b.json"
 cmp -s "$w/a.json" "$w/b.json" || fail "base + --lora-only adapter: logits differ from the run's"
 echo "ok: base + adapter (--weights twice) gives the run's logits exactly"
+# --init-from twice: a new run starts from the base and the adapter. With lr
+# 1e-30 its steps leave the weights as they were (below float32's spacing),
+# so its model is the lm_lora run's; without the adapter it is the base's.
+init_pair() { # run-dir, adapter-file...
+  local run="$1"
+  shift
+  "$ember" train --config "$w/lm_lora/config.toml" --init-from "$w/base.pth" "$@" \
+    --set train.lr=1e-30 --set train.max_steps=1 --set run.dir="$run" >"$w/log" 2>&1 ||
+    fail "train --init-from $*: $(tail -3 "$w/log")"
+  "$ember" forward --run "$run" "${ids[@]}" | sed 's/"num_[a-z_]*parameters": [0-9]*, //g'
+}
+init_pair "$w/pair" --init-from "$w/adapter.pth" >"$w/c.json"
+grep -q "init: adapters from $w/adapter.pth" "$w/log" || fail "train --init-from twice: no 'init: adapters' line"
+init_pair "$w/single" >"$w/d.json"
+"$py" - "$w/a.json" "$w/c.json" "$w/d.json" <<'PY'
+import json, sys
+sys.path.insert(0, "tests/cli/lib")
+from checks import check
+a, c, d = (json.load(open(f))["logits"] for f in sys.argv[1:])
+def diff(x, y):
+    if isinstance(x, list):
+        return max(diff(u, v) for u, v in zip(x, y))
+    return abs(x - y)
+check(diff(a, c) <= 1e-6, f"train --init-from base --init-from adapter: logits {diff(a, c):.3g} from the run's")
+check(diff(a, d) > 1e-4, f"without the adapter the logits should differ from the run's (by {diff(a, d):.3g})")
+print(f"ok: train --init-from base --init-from adapter starts from the run's model "
+      f"(logits within {diff(a, c):.1e}; {diff(a, d):.1e} without the adapter)")
+PY
 "$py" - "$w/base.pth" "$w/adapter.pth" "$w/a.json" "$w/lm_lora/config.toml" <<'PY'
 import json, sys, tomllib
 import torch
@@ -182,8 +202,13 @@ expect_error "train.lora_alpha" "${c[@]}" --set train.lora_rank=2 --set train.lo
 expect_error "train.lora_targets" "${c[@]}" --set train.lora_rank=2 --set 'train.lora_targets=["W_qery"]'
 expect_error "data.label_names" "${c[@]}" --set 'data.label_names=["a","b","c"]'
 expect_error "model.head" "${c[@]}" --set model.head=lm
+expect_error "model.tie_weights" "${c[@]}" --set model.tie_weights=true
 expect_error "model.head" train --config "$w/lm.toml" --set model.head=classifier --set run.dir="$w/bad"
 expect_error "classifier" classify --run "$w/lm_lora" --text "hi"
+expect_error "config has none" train --config "$w/lm.toml" --init-from "$w/base.pth" \
+  --init-from "$w/adapter.pth" --set run.dir="$w/bad"
+expect_error "given 3 times" train --config "$w/lm_lora/config.toml" --init-from "$w/base.pth" \
+  --init-from "$w/adapter.pth" --init-from "$w/adapter.pth" --set run.dir="$w/bad"
 printf 'Label,Text\n0,fine\n1,"two, fields",extra\n' >"$w/bad.csv"
 expect_error "bad.csv:3" "${c[@]}" --set data.train_path="$w/bad.csv"
 printf 'Label,Text\n0,fine\n2,out of range\n' >"$w/bad.csv"

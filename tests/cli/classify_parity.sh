@@ -26,8 +26,8 @@
 #   bash classify_parity.sh <ember> <source-dir>
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/spam.sh"
 need_torch "classify_parity (ember vs the book's chapter-6 and appendix-E code)"
-need_spam "classify_parity (ember vs the book's chapter-6 and appendix-E code)"
 need_tiktoken "classify_parity (ember vs the book's chapter-6 and appendix-E code)"
 for f in the-verdict.txt instruction-data.json; do
   [[ -f data/$f ]] || {
@@ -35,19 +35,14 @@ for f in the-verdict.txt instruction-data.json; do
     exit 77
   }
 done
-node tests/reference/spam_csv.js "$w" --per-class 40 >"$w/spam.log" || { cat "$w/spam.log"; exit 1; }
+spam_csvs classify_parity 40
 cat >"$w/lm.toml" <<EOF2
 [data]
 path = "$src/data/the-verdict.txt"
 max_length = 16
 batch_size = 2
 [model]
-vocab_size = 50257
-context_length = 160
-emb_dim = 16
-n_layers = 2
-n_heads = 2
-drop_rate = 0.0
+$(tiny_model_toml 160)
 qkv_bias = true
 [train]
 seed = 123
@@ -60,20 +55,11 @@ device = "cpu"
 threads = 1
 EOF2
 cat >"$w/cls.toml" <<EOF2
-[data]
-format = "classification"
-train_path = "$w/train.csv"
-val_path = "$w/validation.csv"
-test_path = "$w/test.csv"
+$(spam_data_toml)
 batch_size = 4
 label_names = ["ham", "spam"]
 [model]
-vocab_size = 50257
-context_length = 160
-emb_dim = 16
-n_layers = 2
-n_heads = 2
-drop_rate = 0.0
+$(tiny_model_toml 160)
 qkv_bias = true
 head = "classifier"
 [train]

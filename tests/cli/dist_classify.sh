@@ -18,22 +18,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/dist.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/expect.sh"
-need_spam "dist_classify (spam CSVs)"
-node tests/reference/spam_csv.js "$w" --per-class 40 >"$w/spam.log" || { cat "$w/spam.log"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/spam.sh"
+spam_csvs dist_classify 40
 cat >"$w/cls.toml" <<EOF2
-[data]
-format = "classification"
-train_path = "$w/train.csv"
-val_path = "$w/validation.csv"
-test_path = "$w/test.csv"
+$(spam_data_toml)
 max_length = 24
 [model]
-vocab_size = 50257
-context_length = 32
-emb_dim = 16
-n_layers = 2
-n_heads = 2
-drop_rate = 0.0
+$(tiny_model_toml 32)
 head = "classifier"
 [train]
 seed = 123

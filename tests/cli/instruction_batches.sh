@@ -85,7 +85,7 @@ n=$("$ember" batches --config "$cfg" --set data.path="$w/nine.json" --set data.b
 [[ "$n" -eq 1 ]] || fail "9 entries, batch 7: $n training batches, expected 1"
 expect_error "data.train_ratio + data.test_ratio leave no validation entries" \
   batches --config "$cfg" --set data.test_ratio=0.15
-expect_error "data.format is not a format (got 'chat', expected text or instruction)" \
+expect_error "data.format is not a format (got 'chat', expected text, instruction or classification)" \
   batches --config "$cfg" --set data.format=chat
 expect_error "data.mask_prompt applies to data.format = \"instruction\" only" \
   batches --config configs/debug.toml --set data.mask_prompt=true

@@ -13,8 +13,9 @@ ember's options beside them:
 - set_trainable: ember's train.trainable ("all", "last_block" = the book's
   chapter 6, "head").
 
-Used by train_reference.py (training) and lora_reference.py (logits of an
-exported model)."""
+Used by train_reference.py (training) and tests/cli/classify_cli.sh (an
+exported model's logits in the book's GPTModel, the adapter file in its LoRA
+model)."""
 import csv
 import math
 import os

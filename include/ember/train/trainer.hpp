@@ -28,6 +28,10 @@ struct TrainOptions {
   /// book's .pth, safetensors, Hugging Face GPT-2) instead of the seeded
   /// initialisation; the seed still drives dropout and shuffling.
   std::string init_from;
+  /// With adapters (train.lora_rank): their starting values from this file
+  /// (`ember export --lora-only`), loaded over init_from's base model once
+  /// the adapters exist. Empty: the adapters' own initialisation (B = 0).
+  std::string init_adapter;
   /// Set (to a signal number) by the driver's SIGINT/SIGTERM handler: the
   /// loop finishes the current step, saves a checkpoint and returns.
   const std::atomic<int>* stop = nullptr;
