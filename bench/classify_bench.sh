@@ -41,7 +41,7 @@ sed -e "s|^train_path = .*|train_path = \"$w/train.csv\"|" \
   -e "s|^test_path = .*|test_path = \"$w/test.csv\"|" configs/gpt2-small-spam.toml >"$w/spam.toml"
 sets=(--config "$w/spam.toml" --set train.threads="$threads" --set train.device=cpu
   --set train.max_steps="$steps" --set train.eval_freq=1000 --set train.eval_iter=1)
-"$ember" export --config configs/gpt2-small-verdict.toml --set model.qkv_bias=true \
+"$ember" export --config configs/gpt2-small-verdict.toml --set model.qkv_bias=true --set model.context_length=1024 \
   --set train.seed=77 --out "$w/init.pth" 2>/dev/null
 export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1073741824
 timed() { # name, command...
@@ -85,6 +85,10 @@ n = length("ember")
 ours = [json.loads(l) for l in open(f"{w}/run/metrics.jsonl") if "train_loss" in l]
 ref = [json.loads(l) for l in open(f"{w}/ref.jsonl") if "train_loss" in l]
 diff = max(abs(a[k] - b[k]) for a, b in zip(ours, ref) for k in ("train_loss", "val_loss"))
+accuracy = json.load(open(f"{w}/run/accuracy.json"))
+ref_final = [json.loads(l) for l in open(f"{w}/ref.jsonl") if '"final"' in l][-1]
+if any(accuracy[k] != ref_final[k] for k in ("train", "val", "test")):
+    sys.exit(f"FAIL: accuracies {accuracy} vs the reference's {ref_final}")
 tok = ee * n
 print()
 print("| | ember | PyTorch (the book's code) | ratio |")
@@ -103,5 +107,6 @@ print(f"| AdamW state (2 x 4 bytes a trainable parameter) | {8 * fn / 2**20:.1f}
 print(f"| peak RSS | {rss('full'):.0f} MB | {rss('lora'):.0f} MB | {rss('lora') / rss('full'):.2f} |")
 print(f"| loop time per step ({fs} steps) | {fsec / fs:.2f} s | {lsec / ls:.2f} s | {(lsec / ls) / (fsec / fs):.2f} |")
 print()
-print(f"classification losses at the evaluation: max |diff| {diff:.2e}")
+print(f"classification losses at the evaluation: max |diff| {diff:.2e}; "
+      f"final accuracies equal ({accuracy['train']:.4f}, {accuracy['val']:.4f}, {accuracy['test']:.4f})")
 PY

@@ -626,9 +626,9 @@ def train_model(setup, device, t, out_path):
     """The book's appendix-D train_model; with a constant rate and no warmup,
     clipping or accumulation it is train_model_simple (for a classifier
     train_classifier_simple), op for op. setup.task says what differs by
-    head: the loss, what is counted, what is written after each epoch (that
-    ran at least one step, also one cut short by max_steps) and after
-    training."""
+    head: the loss, what is counted, what is written after each epoch (not
+    after one that train.max_steps stopped, even at its last batch: ember
+    ends that epoch when the run is resumed) and after training."""
     model, optimizer, train_loader, val_loader, _, task = setup
     accum, max_steps = t.get("grad_accum_steps", 1), t["max_steps"]
     total_steps = t["epochs"] * math.ceil(len(train_loader) / accum)
@@ -678,6 +678,10 @@ def train_model(setup, device, t, out_path):
                           f"Train loss {train_loss:.3f}, Val loss {val_loss:.3f}", flush=True)
                 if max_steps and global_step + 1 >= max_steps:
                     break
+            # ember stops at max_steps before the epoch's end (so that
+            # --resume goes on exactly): that epoch ends in the resumed run.
+            if max_steps and global_step + 1 >= max_steps:
+                break
             task.epoch_end(model, out, epoch, global_step + 1)
         task.finish(model, out, global_step + 1)
     elapsed = time.perf_counter() - start
