@@ -24,6 +24,8 @@
 # One thread; ~20 s. One line per case. Skips (77) without Debian's
 # python3-torch or node's spam corpus (scripts/setup.sh).
 #   bash classify_parity.sh <ember> <source-dir>
+# suite: plain (~70 s under the sanitizers; the classifier and LoRA training,
+# export and classify run there in classify_cli and dist_classify).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/start.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/needs.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/spam.sh"
