@@ -29,11 +29,9 @@ steps="${STEPS:-8}"
 per_class="${PER_CLASS:-60}"
 py=/usr/bin/python3
 cd "$root"
-w="$(mktemp -d)"
-trap '[[ -n "${KEEP:-}" ]] && cp -r "$w/." "$KEEP/"; rm -rf "$w"' EXIT
-cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-flags="$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_bf16|amx_bf16)$' | xargs)"
-echo "cpu: $cpu, $(nproc) cores, flags: $flags; threads $threads"
+source "$root/bench/lib/machine.sh"
+bench_workdir
+print_cpu "$threads"
 
 node tests/reference/spam_csv.js "$w" --per-class "$per_class"
 sed -e "s|^train_path = .*|train_path = \"$w/train.csv\"|" \

@@ -28,12 +28,9 @@ limit="${RESPOND_LIMIT:-10}"
 new_tokens="${RESPOND_TOKENS:-64}"
 py=/usr/bin/python3
 cd "$root"
-w="$(mktemp -d)"
-# KEEP=DIR: keep both sides' logs and outputs there.
-trap '[[ -n "${KEEP:-}" ]] && cp -r "$w/." "$KEEP/"; rm -rf "$w"' EXIT
-cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-flags="$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_bf16|amx_bf16)$' | xargs)"
-echo "cpu: $cpu, $(nproc) cores, flags: $flags; threads $threads"
+source "$root/bench/lib/machine.sh"
+bench_workdir
+print_cpu "$threads"
 
 sets=(--config configs/gpt2-small-instruct.toml --set train.threads="$threads"
   --set train.device=cpu --set train.max_steps="$steps" --set train.eval_freq=1000
