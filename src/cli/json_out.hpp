@@ -47,7 +47,9 @@ inline void append_empty(
 /// (R, C) -> [[a, b], [c, d]].
 template <typename T>
 void append_nested(fmt::memory_buffer& buf, const at::Tensor& t) {
-  const at::Tensor c = t.detach().contiguous();
+  // bf16 activations (--precision bf16) print as the T they convert to.
+  const at::Tensor c =
+      t.detach().to(c10::CppTypeToScalarType<T>::value).contiguous();
   const auto* p = c.data_ptr<T>();
   const int64_t rank = c.dim();
   const int64_t cols = c.size(rank - 1);

@@ -125,9 +125,10 @@ void run_forward(const ForwardArgs& args) {
   fmt::format_to(
       std::back_inserter(buf),
       "{{\"num_parameters\": {}, \"num_trainable_parameters\": {}, "
-      "\"shape\": [{}], \"logits\": ",
+      "\"precision\": \"{}\", \"shape\": [{}], \"logits\": ",
       count.total,
       count.trainable,
+      precision_name(model->precision()),
       fmt::join(logits.sizes(), ", "));
   append_nested<float>(buf, logits);
   if (!args.dump.empty()) {

@@ -33,6 +33,11 @@ void add_source_options(CLI::App* cmd, ModelSource& s, bool ids) {
          "GPT-2's model.safetensors; with train.lora_rank, a second "
          "--weights is the adapter file (export --lora-only) over the first")
       ->allow_extra_args(false);
+  cmd->add_option(
+      "--precision",
+      s.precision,
+      "fp32 or bf16 (autocast: bf16 matrix products, fp32 logits); default "
+      "the config's train.precision");
   if (!ids) return;
   cmd->add_option(
          "--ids",
@@ -102,6 +107,7 @@ void load_weight_files(GPTModelImpl& model, const std::vector<std::string>& w) {
 // Uses train.threads of the model's config (0 = all cores), as training
 // does: Debian's LibTorch would otherwise run one thread.
 TrainedModel load_model(const ModelSource& s) {
+  if (!s.precision.empty()) parse_precision(s.precision, "--precision");
   if (!s.run.empty()) {
     if (!s.config.empty() || !s.sets.empty()) {
       throw ConfigError(
@@ -111,16 +117,21 @@ TrainedModel load_model(const ModelSource& s) {
     if (!s.weights.empty())
       throw ConfigError("--weights: give either --run or --weights, not both");
     TrainedModel trained = load_run(s.run);
-    prepare_runtime(trained.config);
+    if (!s.precision.empty())
+      trained.config.train.runtime.precision = s.precision;
+    const Runtime runtime = prepare_runtime(trained.config);
     set_trainable(*trained.model, trainable_part(trained.config));
+    trained.model->set_precision(runtime.precision);
     return trained;
   }
   const std::string path = s.config.empty() ? default_config_path() : s.config;
   // The data file is not needed: parse without looking it up.
-  const Config config = parse_config(read_file(path), path, s.sets);
-  prepare_runtime(config);
+  Config config = parse_config(read_file(path), path, s.sets);
+  if (!s.precision.empty()) config.train.runtime.precision = s.precision;
+  const Runtime runtime = prepare_runtime(config);
   TrainedModel trained = seeded_model(config);
   load_weight_files(*trained.model, s.weights);
+  trained.model->set_precision(runtime.precision);
   return trained;
 }
 

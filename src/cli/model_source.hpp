@@ -25,9 +25,11 @@ struct ModelSource {
   /// model's, or with adapters (train.lora_rank) a base model's and then
   /// its adapter's (`ember export --lora-only`).
   std::vector<std::string> weights;
+  /// --precision: fp32 or bf16 instead of the config's train.precision.
+  std::string precision;
 };
 
-/// --run, --config, --set, --weights and (with `ids`) --ids.
+/// --run, --config, --set, --weights, --precision and (with `ids`) --ids.
 void add_source_options(CLI::App* cmd, ModelSource& s, bool ids = true);
 
 /// How generate() samples (`generate`, `respond`): --temperature, --top-k,

@@ -88,9 +88,12 @@ void run_train(const TrainArgs& args) {
   // Under torchrun only rank 0 prints (as it alone writes logs and files).
   if (dist::LaunchEnv::from_env().rank == 0) {
     fmt::print(
-        "# ember train: resolved config ({}; device {})\n{}\n",
+        "# ember train: resolved config ({}; device {}, precision {}, "
+        "attention {})\n{}\n",
         config_path,
         runtime.device.str(),
+        precision_name(runtime.precision),
+        config.model.attention,
         to_toml(config));
     std::fflush(stdout);
   }

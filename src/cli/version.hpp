@@ -14,12 +14,14 @@
 
 namespace ember::cli {
 
-/// "ember 0.1.0 (LibTorch 1.13.1; distributed backends: gloo)": what this
-/// build can do, for bug reports and for tests that need a feature.
+/// "ember 0.1.0 (LibTorch 1.13.1; attention: multihead (the book's);
+/// precision: fp32, bf16 (autocast); distributed backends: gloo)": what
+/// this build can do, for bug reports and for tests that need a feature.
 inline std::string version_line() {
   const auto backends = dist::available_backends();
   return fmt::format(
-      "ember {} (LibTorch {}.{}.{}; distributed backends: {})",
+      "ember {} (LibTorch {}.{}.{}; attention: multihead (the book's); "
+      "precision: fp32, bf16 (autocast); distributed backends: {})",
       build::kVersion,
       TORCH_VERSION_MAJOR,
       TORCH_VERSION_MINOR,

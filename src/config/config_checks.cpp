@@ -277,6 +277,14 @@ void validate(const Config& c, std::string_view source) {
         source,
         c.train.runtime.backend));
   }
+  if (c.train.runtime.precision != "fp32" &&
+      c.train.runtime.precision != "bf16") {
+    throw ConfigError(fmt::format(
+        "{}: train.precision is not a precision (got '{}', expected fp32 or "
+        "bf16)",
+        source,
+        c.train.runtime.precision));
+  }
   validate_schedule(c.train, source);
   validate_format(c.data, source);
   validate_head(c, source);

@@ -100,6 +100,7 @@ const std::vector<Field>& fields() {
       EMBER_INT("train", train.eval, sample_tokens, 1, kBig, "1 to 1048576"),
       EMBER_TEXT("train", train.runtime, device),
       EMBER_INT("train", train.runtime, threads, 0, 4096, "0 to 4096; 0 = all cores"),
+      EMBER_TEXT("train", train.runtime, precision),
       EMBER_TEXT("train", train.runtime, backend),
       EMBER_INT("train", train.runtime, dist_timeout_s, 1, 86400, "1 to 86400 seconds"),
       EMBER_FLAG("train", train.runtime, dist_sparse_embedding),

@@ -112,10 +112,13 @@ void GPTModelImpl::register_embedding() {
 }
 
 torch::Tensor GPTModelImpl::head(const torch::Tensor& x) {
-  // (B, T, D) -> (B, T, V)
-  if (tied_weight_.defined())
-    return torch::nn::functional::linear(x, tied_weight_);
-  return adapted(out_head, x);
+  // (B, T, D) -> (B, T, V); fp32 logits under autocast too (the loss and
+  // sampling read them in fp32, as autocast's cross_entropy would).
+  auto logits = tied_weight_.defined()
+                    ? torch::nn::functional::linear(x, tied_weight_)
+                    : adapted(out_head, x);
+  if (precision_ == Precision::fp32) return logits;
+  return logits.to(at::kFloat);
 }
 
 void GPTModelImpl::reset_head() {
@@ -125,6 +128,7 @@ void GPTModelImpl::reset_head() {
 }
 
 torch::Tensor GPTModelImpl::forward(const torch::Tensor& ids) {
+  const AutocastScope autocast(precision_, ids.device());
   // (B, T) -> (B, T, D)
   auto x = drop_emb(embedding.forward(ids));
   for (const auto& block : *trf_blocks)
@@ -134,6 +138,7 @@ torch::Tensor GPTModelImpl::forward(const torch::Tensor& ids) {
 
 torch::Tensor GPTModelImpl::forward_with(
     const torch::Tensor& ids, Activations& acts) {
+  const AutocastScope autocast(precision_, ids.device());
   auto x = drop_emb(embedding.forward(ids));
   acts.offer("drop_emb", x);
   for (size_t i = 0; i < trf_blocks->size(); ++i) {
@@ -172,6 +177,7 @@ torch::Tensor GPTModelImpl::forward_cached(
       cache.layers.size(),
       " layers for a model of ",
       trf_blocks->size());
+  const AutocastScope autocast(precision_, ids.device());
   // (B, T) -> (B, T, D)
   auto x = drop_emb(positioned->forward_at(ids, cache.pos));
   for (size_t i = 0; i < trf_blocks->size(); ++i) {

@@ -65,6 +65,9 @@ Runtime prepare_runtime(const Config& config) {
   Runtime r;
   r.device = resolve_device(config.train.runtime.device);
   r.threads = resolve_threads(config.train.runtime.threads);
+  r.precision =
+      parse_precision(config.train.runtime.precision, "train.precision");
+  check_precision(r.precision, r.device);
   at::set_num_threads(static_cast<int>(r.threads));
   return r;
 }

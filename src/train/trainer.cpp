@@ -287,6 +287,7 @@ void Trainer::build_model() {
   });
   if (!opt_.init_adapter.empty()) init_adapter();
   model_->to(runtime_.device);
+  model_->set_precision(runtime_.precision);
   // Frozen parameters get no gradient, no optimizer state, no all-reduce.
   NamedTensors params;
   for (const auto& item : model_->named_parameters()) {

@@ -590,11 +590,21 @@ def main():
         sys.exit(f"train_reference.py: data.format = {d['format']!r} has no PyTorch twin")
     setup = prepare(d, m, t, device, init_from)
     print(json.dumps(finetune.parameter_counts(setup.model)), flush=True)
+    if t.get("precision", "fp32") == "bf16":
+        autocast_forward(setup.model)
 
     train_model(setup, device, t, args[1])
     if setup.collate is not None:
         print(f"reference: {setup.collate.rows} rows cut to data.max_length "
               f"{setup.collate.max_length}")
+
+
+def autocast_forward(model):
+    """train.precision = "bf16": the model's forward under
+    torch.autocast("cpu", dtype=torch.bfloat16), its logits in fp32 (what
+    autocast's cross_entropy casts them to), the backward outside."""
+    forward = torch.autocast("cpu", dtype=torch.bfloat16)(model.forward)
+    model.forward = lambda *args: forward(*args).float()
 
 
 def lr_schedule(t, total_steps):

@@ -156,6 +156,9 @@ struct EvalConfig {
 struct RuntimeConfig {
   std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
   int64_t threads = 0;          ///< 0 = all cores
+  /// fp32 | bf16: autocast's bf16 matrix products (nn/precision.hpp). A
+  /// run resumes only in the precision it started in.
+  std::string precision = "fp32";
   /// Distributed runs only (started by torchrun): auto | gloo | nccl.
   /// auto = nccl on CUDA, gloo on CPU.
   std::string backend = "auto";

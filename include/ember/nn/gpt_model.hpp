@@ -26,6 +26,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <ember/nn/precision.hpp>
 #include <ember/nn/transformer_block.hpp>
 
 namespace ember {
@@ -119,6 +120,16 @@ class GPTModelImpl : public torch::nn::Module {
     return options_;
   }
 
+  /// The precision forward(), forward_with() and forward_cached() compute
+  /// in (nn/precision.hpp; fp32 by default): bf16 runs them under autocast
+  /// on the input's device; the logits they return are fp32 either way.
+  void set_precision(Precision p) {
+    precision_ = p;
+  }
+  Precision precision() const {
+    return precision_;
+  }
+
   torch::nn::AnyModule embedding;  ///< children registered at the top level
   torch::nn::Dropout drop_emb{nullptr};
   torch::nn::ModuleList trf_blocks{nullptr};  ///< of TransformerBlock
@@ -131,6 +142,7 @@ class GPTModelImpl : public torch::nn::Module {
 
   GPTModelOptions options_;
   torch::Tensor tied_weight_;  // (V, D) tok_emb.weight when tied
+  Precision precision_ = Precision::fp32;
 };
 
 TORCH_MODULE(GPTModel);

@@ -11,6 +11,7 @@
 #include <c10/core/Device.h>
 
 #include <ember/config/config.hpp>
+#include <ember/nn/precision.hpp>
 
 namespace ember {
 
@@ -27,10 +28,12 @@ int64_t resolve_threads(int64_t threads);
 struct Runtime {
   c10::Device device{c10::kCPU};
   int64_t threads = 1;
+  Precision precision = Precision::fp32;
 };
 
 /// Checks what only LibTorch can check of `config` (its model's module names
-/// are registered, its device exists), resolves the device and threads, and
+/// are registered, its device exists and computes in its precision),
+/// resolves the device, threads and precision, and
 /// sets LibTorch's intra-op threads (Debian's LibTorch would otherwise run
 /// one). Throws ConfigError.
 Runtime prepare_runtime(const Config& config);
