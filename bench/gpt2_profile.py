@@ -9,7 +9,11 @@ masked scores scaled in place), which is what ember's C++ modules call. Both
 run the same ATen kernels ember links, so the second column is ember's
 compute by kind; ember's loop adds its own AdamW and no Python.
 
-  /usr/bin/python3 bench/gpt2_profile.py [THREADS] [STEPS]
+With PRECISION bf16 the forward and the loss run under
+torch.autocast("cpu", dtype=torch.bfloat16), as train.precision = "bf16"
+runs ember's.
+
+  /usr/bin/python3 bench/gpt2_profile.py [THREADS] [STEPS] [PRECISION]
 """
 import sys
 import time
@@ -23,6 +27,7 @@ import gpt_book  # noqa: E402
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 steps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+precision = sys.argv[3] if len(sys.argv) > 3 else "fp32"
 torch.set_num_threads(threads)
 CFG = {"vocab_size": 50257, "context_length": 256, "emb_dim": 768, "n_heads": 12,
        "n_layers": 12, "drop_rate": 0.1, "qkv_bias": False}
@@ -67,7 +72,8 @@ def profile_steps(build):
 
     def step():
         opt.zero_grad()
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
         loss.backward()
         opt.step()
     step()  # warm-up
@@ -84,7 +90,7 @@ def profile_steps(build):
 
 book_wall, book = profile_steps(lambda m: m)
 ours_wall, ours = profile_steps(fused)
-print(f"GPT-2 small training step (B=2, T=256, dropout 0.1, AdamW), {threads} threads, "
+print(f"GPT-2 small training step (B=2, T=256, dropout 0.1, AdamW, {precision}), {threads} threads, "
       f"mean of {steps} profiled steps; self CPU seconds per step by kind of op")
 print()
 print("| kind of op | book's modules (s) | share | ember's op mix (s) | share |")

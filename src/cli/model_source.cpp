@@ -52,13 +52,7 @@ namespace {
 void load_weights_reported(
     GPTModelImpl& model, const std::string& path, const WeightFilter& filter) {
   const auto start = std::chrono::steady_clock::now();
-  try {
-    load_weights(model, path, filter);
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ConfigError(e.what());  // a bad input file: exit status 2
-  }
+  load_user_weights(model, path, filter, "--weights");
   const double s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -81,25 +75,13 @@ void load_weight_files(GPTModelImpl& model, const std::vector<std::string>& w) {
         w.size()));
   }
   if (w.empty()) return;
+  if (w.size() == 2) require_adapters(model, "--weights");
   if (!has_adapters(model)) {
-    if (w.size() == 2) {
-      throw ConfigError(
-          "--weights: a second file is an adapter, but the config has none; "
-          "hint: set train.lora_rank (and train.lora_alpha) as in the run "
-          "that exported it");
-    }
     load_weights_reported(model, w[0], {});
     return;
   }
-  WeightFilter base, adapter;
-  base.fills = [&](const std::string& n) {
-    return !is_adapter_entry(model, n);
-  };
-  adapter.fills = [&](const std::string& n) {
-    return is_adapter_entry(model, n);
-  };
-  load_weights_reported(model, w[0], base);
-  if (w.size() == 2) load_weights_reported(model, w[1], adapter);
+  load_weights_reported(model, w[0], base_entries(model));
+  if (w.size() == 2) load_weights_reported(model, w[1], adapter_entries(model));
 }
 
 }  // namespace

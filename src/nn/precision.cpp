@@ -16,7 +16,8 @@
 
 // LibTorch 2.4 names autocast's state by device type; 1.13 to 2.3 have a
 // function per device (still there, deprecated, in 2.4+).
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if TORCH_VERSION_MAJOR > 2 || \
+    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 #define EMBER_AUTOCAST_BY_DEVICE_TYPE 1
 #endif
 
@@ -111,7 +112,8 @@ void check_precision(Precision p, c10::Device device) {
         "fp32); hint: use precision = \"fp32\"");
   }
   try {
-    const auto x = at::ones({8, 8}, at::TensorOptions(device).dtype(at::kBFloat16));
+    const auto x =
+        at::ones({8, 8}, at::TensorOptions(device).dtype(at::kBFloat16));
     (void)at::matmul(x, x).sum().item<float>();
   } catch (const c10::Error& e) {
     throw ConfigError(fmt::format(
@@ -120,6 +122,10 @@ void check_precision(Precision p, c10::Device device) {
         device.str(),
         e.what_without_backtrace()));
   }
+}
+
+bool autocast_active(c10::Device device) {
+  return autocast_enabled(device.is_cuda());
 }
 
 AutocastScope::AutocastScope(Precision p, c10::Device device)

@@ -146,6 +146,44 @@ bool is_adapter_entry(GPTModelImpl& model, const std::string& name) {
   });
 }
 
+WeightFilter base_entries(GPTModelImpl& model) {
+  WeightFilter f;
+  f.fills = [&model](const std::string& n) {
+    return !is_adapter_entry(model, n);
+  };
+  return f;
+}
+
+WeightFilter adapter_entries(GPTModelImpl& model) {
+  WeightFilter f;
+  f.fills = [&model](const std::string& n) {
+    return is_adapter_entry(model, n);
+  };
+  return f;
+}
+
+void require_adapters(GPTModelImpl& model, const std::string& option) {
+  if (has_adapters(model)) return;
+  throw ConfigError(fmt::format(
+      "{}: a second file is an adapter, but the config has none; hint: set "
+      "train.lora_rank (and train.lora_alpha) as in the run that exported it",
+      option));
+}
+
+void load_user_weights(
+    GPTModelImpl& model,
+    const std::string& path,
+    const WeightFilter& filter,
+    const std::string& option) {
+  try {
+    load_weights(model, path, filter);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(fmt::format("{}: {}", option, e.what()));
+  }
+}
+
 StateDict merged_state(GPTModelImpl& model) {
   c10::NoGradGuard no_grad;
   StateDict sd = torch_state_dict(model);

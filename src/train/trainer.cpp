@@ -242,13 +242,7 @@ void Trainer::init_weights(GPTModel& model) {
       return !skips(name);
     };
   }
-  try {
-    load_weights(*model, opt_.init_from, filter);
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ConfigError(fmt::format("--init-from: {}", e.what()));
-  }
+  load_user_weights(*model, opt_.init_from, filter, "--init-from");
   if (lead_) {
     fmt::print(
         log_,
@@ -261,23 +255,9 @@ void Trainer::init_weights(GPTModel& model) {
 // A second --init-from: the adapters' values (export --lora-only), loaded
 // once prepare_finetune has put them in place; reading draws nothing.
 void Trainer::init_adapter() {
-  if (!has_adapters(*model_)) {
-    throw ConfigError(
-        "--init-from: a second file is an adapter, but the config has none; "
-        "hint: set train.lora_rank (and train.lora_alpha) as in the run that "
-        "exported it");
-  }
-  WeightFilter filter;
-  filter.fills = [this](const std::string& name) {
-    return is_adapter_entry(*model_, name);
-  };
-  try {
-    load_weights(*model_, opt_.init_adapter, filter);
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ConfigError(fmt::format("--init-from: {}", e.what()));
-  }
+  require_adapters(*model_, "--init-from");
+  load_user_weights(
+      *model_, opt_.init_adapter, adapter_entries(*model_), "--init-from");
   if (lead_) fmt::print(log_, "init: adapters from {}\n", opt_.init_adapter);
 }
 

@@ -61,7 +61,7 @@ TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
   CHECK(back.train.optimizer.lr == c.train.optimizer.lr);
-  CHECK(ember::config_keys().size() == 62);
+  CHECK(ember::config_keys().size() == 63);
 }
 
 TEST_CASE(
@@ -135,6 +135,19 @@ TEST_CASE("Config: train.backend and train.dist_timeout_s", "[config]") {
           "gloo or nccl)"));
   CHECK_THROWS_AS(
       parse_config("[train]\ndist_timeout_s = 0\n", "c.toml"), ConfigError);
+}
+
+TEST_CASE("Config: train.precision", "[config]") {
+  CHECK(parse_config("", "c.toml").train.runtime.precision == "fp32");
+  CHECK(
+      parse_config("[train]\nprecision = \"bf16\"\n", "c.toml")
+          .train.runtime.precision == "bf16");
+  CHECK_THROWS_MATCHES(
+      parse_config("[train]\nprecision = \"fp16\"\n", "c.toml"),
+      ConfigError,
+      Catch::Matchers::Message(
+          "c.toml: train.precision is not a precision (got 'fp16', expected "
+          "fp32 or bf16)"));
 }
 
 TEST_CASE("Config: the appendix-D schedule and accumulation keys", "[config]") {

@@ -38,6 +38,9 @@ std::string cpu_bf16_flags();
 /// whose bf16 matrix product fails.
 void check_precision(Precision p, c10::Device device);
 
+/// Whether autocast is on for `device`'s type on this thread.
+bool autocast_active(c10::Device device);
+
 /// Autocast for the scope's lifetime when `p` is bf16 (nothing for fp32):
 /// as Python's torch.autocast(device.type, dtype=torch.bfloat16), nesting
 /// included; on leaving the outermost scope the cache of weights cast to

@@ -9,6 +9,7 @@
 #include <string>
 
 #include <ember/checkpoint/state_dict.hpp>
+#include <ember/checkpoint/weights.hpp>
 #include <ember/config/config.hpp>
 #include <ember/nn/gpt_model.hpp>
 
@@ -58,5 +59,26 @@ StateDict adapter_state(GPTModelImpl& model);
 
 /// Whether `name` (a state-dict key of `model`) belongs to an adapter.
 bool is_adapter_entry(GPTModelImpl& model, const std::string& name);
+
+/// The two halves of a model with adapters, for load_weights: its base
+/// entries (every one but the adapters'), which a base model's file fills,
+/// and its adapters' (is_adapter_entry), which an adapter file fills
+/// (`ember export --lora-only`). `model` must outlive the filters.
+WeightFilter base_entries(GPTModelImpl& model);
+WeightFilter adapter_entries(GPTModelImpl& model);
+
+/// For a second weights file given with `option` (--weights, --init-from):
+/// throws ConfigError when `model` has no adapters for it ("--weights: a
+/// second file is an adapter, but the config has none; hint: set
+/// train.lora_rank ...").
+void require_adapters(GPTModelImpl& model, const std::string& option);
+
+/// load_weights of a file the user named with `option`: a bad file is a
+/// usage error, ConfigError "OPTION: <load_weights' one line>" (exit 2).
+void load_user_weights(
+    GPTModelImpl& model,
+    const std::string& path,
+    const WeightFilter& filter,
+    const std::string& option);
 
 }  // namespace ember

@@ -5,7 +5,8 @@
 // for loss; plus what a real front end needs: metrics.jsonl, an SVG loss
 // plot, atomic checkpoints (at optimizer-step boundaries), resume, graceful
 // stop on a signal and a stop on a non-finite loss.
-// Leaves out: schedules other than the book's, mixed precision.
+// Mixed precision: train.precision (nn/precision.hpp), set on the model.
+// Leaves out: schedules other than the book's, fp16 with loss scaling.
 #pragma once
 
 #include <atomic>
