@@ -20,7 +20,9 @@
 #      time per step.
 # Prints the CPU, then a markdown table.
 #   bash bench/classify_bench.sh [ember-binary]
-# Environment: THREADS (2), STEPS (8), PER_CLASS (60), KEEP=DIR keeps the logs.
+# Environment: THREADS (2), STEPS (8), PER_CLASS (60), PRECISION (fp32, or
+# bf16 on both sides: train.precision, and the twin's forward under
+# torch.autocast), KEEP=DIR keeps the logs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ember="${1:-$root/build/ember}"
@@ -38,7 +40,8 @@ sed -e "s|^train_path = .*|train_path = \"$w/train.csv\"|" \
   -e "s|^val_path = .*|val_path = \"$w/validation.csv\"|" \
   -e "s|^test_path = .*|test_path = \"$w/test.csv\"|" configs/gpt2-small-spam.toml >"$w/spam.toml"
 sets=(--config "$w/spam.toml" --set train.threads="$threads" --set train.device=cpu
-  --set train.max_steps="$steps" --set train.eval_freq=1000 --set train.eval_iter=1)
+  --set train.max_steps="$steps" --set train.eval_freq=1000 --set train.eval_iter=1
+  --set train.precision="${PRECISION:-fp32}")
 "$ember" export --config configs/gpt2-small-verdict.toml --set model.qkv_bias=true --set model.context_length=1024 \
   --set train.seed=77 --out "$w/init.pth" 2>/dev/null
 export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1073741824
@@ -57,7 +60,7 @@ timed lora "$ember" train "${sets[@]}" --init-from "$w/init.pth" --set train.lor
   --set run.dir="$w/lora"
 
 "$py" - "$w" <<'PY'
-import json, re, sys
+import json, os, re, sys
 w = sys.argv[1]
 def rss(name):
     return int(open(f"{w}/{name}.time").read().split()[-2]) / 1024
@@ -86,9 +89,14 @@ diff = max(abs(a[k] - b[k]) for a, b in zip(ours, ref) for k in ("train_loss", "
 accuracy = json.load(open(f"{w}/run/accuracy.json"))
 ref_final = [json.loads(l) for l in open(f"{w}/ref.jsonl") if '"final"' in l][-1]
 if any(accuracy[k] != ref_final[k] for k in ("train", "val", "test")):
-    sys.exit(f"FAIL: accuracies {accuracy} vs the reference's {ref_final}")
+    # bf16: both sides round their products, not in the same places (the
+    # book's GELU and LayerNorm are elementwise ops): report, do not fail.
+    if os.environ.get("PRECISION", "fp32") == "fp32":
+        sys.exit(f"FAIL: accuracies {accuracy} vs the reference's {ref_final}")
+    print(f"bf16: accuracies {accuracy} vs the reference's {ref_final}")
 tok = ee * n
 print()
+print(f"precision: {os.environ.get('PRECISION', 'fp32')} on both sides")
 print("| | ember | PyTorch (the book's code) | ratio |")
 print("|---|---|---|---|")
 print(f"| classification, GPT-2 small, last_block, batch 8 ({es} steps, {tok} tokens of {n}): tokens/s "

@@ -1,8 +1,8 @@
 // nn/precision.hpp: parsing, AutocastScope's state handling, and a model
 // computing in bf16 (autocast runs on any CPU, natively or emulated; the
 // hardware check is check_precision's, tested in cli.train_bf16).
-#include <catch2/catch.hpp>
 #include <ATen/ops/matmul.h>
+#include <catch2/catch.hpp>
 #include <torch/utils.h>
 
 #include <ember/nn/gpt_model.hpp>
@@ -52,7 +52,8 @@ TEST_CASE("AutocastScope: on inside, restored after, nested", "[precision]") {
   CHECK(at::matmul(a, a).scalar_type() == at::kFloat);
 }
 
-TEST_CASE("GPTModel: bf16 precision gives fp32 logits near fp32's", "[precision]") {
+TEST_CASE(
+    "GPTModel: bf16 precision gives fp32 logits near fp32's", "[precision]") {
   torch::manual_seed(123);
   ember::GPTModel gpt(ember::GPTModelOptions(64, 8, 32).n_layers(2).n_heads(4));
   gpt->eval();
