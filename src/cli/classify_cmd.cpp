@@ -164,7 +164,7 @@ std::vector<int64_t> predict(
     }
     const auto batch =
         at::tensor(ids, at::kLong).view({static_cast<int64_t>(n), length});
-    const auto labels = model(batch).select(1, -1).argmax(-1);
+    const auto labels = model->forward_last(batch).select(1, -1).argmax(-1);
     for (size_t r = 0; r < n; ++r)
       out.push_back(labels[static_cast<int64_t>(r)].item<int64_t>());
     bar.draw(

@@ -119,6 +119,7 @@ const std::vector<Field>& fields() {
       EMBER_INT("train", train.finetune, lora_rank, 0, 65536, "0 to 65536; 0 = off"),
       EMBER_REAL("train", train.finetune, lora_alpha, finite_positive, "a finite number > 0"),
       EMBER_LIST("train", train.finetune, lora_targets),
+      EMBER_INT("train", train.finetune, frozen_cache_mb, 0, kBig, "0 to 1048576; 0 = keep none"),
       // [run]
       EMBER_TEXT("run", run, dir),
       EMBER_INT_FROM("run", run, checkpoint_every, 0, ">= 0; 0 = only at the end"),

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <torch/nn/functional/linear.h>
 #include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
 
 #include <ember/config/config.hpp>
 #include <ember/nn/adapter.hpp>
@@ -129,11 +130,93 @@ void GPTModelImpl::reset_head() {
 
 torch::Tensor GPTModelImpl::forward(const torch::Tensor& ids) {
   const AutocastScope autocast(precision_, ids.device());
-  // (B, T) -> (B, T, D)
-  auto x = drop_emb(embedding.forward(ids));
-  for (const auto& block : *trf_blocks)
-    x = block->as<TransformerBlockImpl>()->forward(x);
+  return head(final_norm.forward(stream(ids, trf_blocks->size())));
+}
+
+torch::Tensor GPTModelImpl::forward_last(const torch::Tensor& ids) {
+  const size_t n = trf_blocks->size();
+  const auto first =
+      static_cast<size_t>(prefix_cache_ ? prefix_cache_->blocks() : 0);
+  auto* last =
+      n > first ? trf_blocks[n - 1]->as<TransformerBlockImpl>() : nullptr;
+  const bool draws = is_training() && options_.drop_rate() > 0.0;
+  if (draws || (last != nullptr && !last->supports_last_position())) {
+    // Dropout draws for every position (the book's random numbers), or an
+    // attention that cannot attend from the last alone.
+    auto logits = forward(ids);
+    return logits.narrow(1, logits.size(1) - 1, 1);
+  }
+  const AutocastScope autocast(precision_, ids.device());
+  // (B, T) -> (B, 1, D): the last block at the last position only, or, when
+  // every block is frozen and cached, the stream's last position.
+  auto x = last != nullptr ? last->forward_last(stream(ids, n - 1))
+                           : stream(ids, n).narrow(1, ids.size(1) - 1, 1);
   return head(final_norm.forward(x));
+}
+
+// The residual stream entering block `until` (B, T, D): the embedding, then
+// blocks [0, until), the frozen ones' outputs from the prefix cache.
+torch::Tensor GPTModelImpl::stream(const torch::Tensor& ids, size_t until) {
+  const auto first =
+      static_cast<size_t>(prefix_cache_ ? prefix_cache_->blocks() : 0);
+  TORCH_CHECK(until >= first, "GPTModel: stream ends inside the cached blocks");
+  // (B, T) -> (B, T, D)
+  auto x = first > 0
+               ? prefix_cache_->rows(
+                     ids,
+                     [&](const at::Tensor& missed) {
+                       return run_prefix(missed, static_cast<int64_t>(first));
+                     })
+               : drop_emb(embedding.forward(ids));
+  for (size_t i = first; i < until; ++i)
+    x = trf_blocks[i]->as<TransformerBlockImpl>()->forward(x);
+  return x;
+}
+
+// The embedding and the first `blocks` blocks, without autograd (they are
+// frozen: frozen_prefix()).
+torch::Tensor GPTModelImpl::run_prefix(
+    const torch::Tensor& ids, int64_t blocks) {
+  const torch::NoGradGuard no_grad;
+  auto x = drop_emb(embedding.forward(ids));
+  for (int64_t i = 0; i < blocks; ++i)
+    x = trf_blocks[i]->as<TransformerBlockImpl>()->forward(x);
+  return x;
+}
+
+namespace {
+
+bool any_trainable(const torch::nn::Module& m, bool recurse) {
+  for (const auto& p : m.parameters(recurse)) {
+    if (p.requires_grad()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int64_t GPTModelImpl::frozen_prefix() const {
+  // The embedding's parameters are registered here (register_embedding).
+  if (options_.drop_rate() != 0.0 || any_trainable(*this, false) ||
+      any_trainable(*embedding.ptr(), true))
+    return 0;
+  int64_t n = 0;
+  for (const auto& block : *trf_blocks) {
+    if (any_trainable(*block, true)) break;
+    ++n;
+  }
+  return n;
+}
+
+void GPTModelImpl::set_prefix_cache(std::shared_ptr<PrefixCache> cache) {
+  TORCH_CHECK(
+      !cache || cache->blocks() <= frozen_prefix(),
+      "GPTModel: a prefix cache of ",
+      cache ? cache->blocks() : 0,
+      " blocks, but only the first ",
+      frozen_prefix(),
+      " are frozen and free of dropout");
+  prefix_cache_ = std::move(cache);
 }
 
 torch::Tensor GPTModelImpl::forward_with(

@@ -121,6 +121,15 @@ torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {
   return attend(queries, keys, values, 0);
 }
 
+torch::Tensor MultiHeadAttentionImpl::forward_last(const torch::Tensor& x) {
+  const int64_t t = check_input(x, 0);
+  // The book's order: keys, queries, values.
+  const auto keys = heads(W_key, x);
+  const auto queries = heads(W_query, x.narrow(1, t - 1, 1));
+  const auto values = heads(W_value, x);
+  return attend(queries, keys, values, t - 1);
+}
+
 torch::Tensor MultiHeadAttentionImpl::forward_cached(
     const torch::Tensor& x, LayerCache& cache) {
   const int64_t past = cache.len;

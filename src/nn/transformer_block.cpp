@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 
+#include <ember/nn/last_position.hpp>
 #include <ember/nn/registry.hpp>
 #include <ember/util/error.hpp>
 
@@ -42,6 +43,23 @@ TransformerBlockImpl::TransformerBlockImpl(TransformerBlockOptions options)
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
   // (B, T, D) -> (B, T, D), twice, each with a shortcut.
   auto y = x + drop_shortcut(att.forward(norm1.forward(x)));
+  return y + drop_shortcut(ff.forward(norm2.forward(y)));
+}
+
+bool TransformerBlockImpl::supports_last_position() const {
+  return dynamic_cast<LastPositionAttention*>(att.ptr().get()) != nullptr;
+}
+
+torch::Tensor TransformerBlockImpl::forward_last(const torch::Tensor& x) {
+  auto* last = dynamic_cast<LastPositionAttention*>(att.ptr().get());
+  if (last == nullptr) {
+    throw Error(fmt::format(
+        "model.attention '{}' cannot attend from the last position alone (it "
+        "does not implement LastPositionAttention, nn/last_position.hpp)",
+        options_.attention()));
+  }
+  const auto tail = x.narrow(1, x.size(1) - 1, 1);
+  auto y = tail + drop_shortcut(last->forward_last(norm1.forward(x)));
   return y + drop_shortcut(ff.forward(norm2.forward(y)));
 }
 

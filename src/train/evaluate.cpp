@@ -14,11 +14,11 @@ constexpr int64_t kIgnoreIndex = -100;  // cross_entropy's default
 
 at::Tensor calc_loss_batch(
     GPTModel& model, const Batch& batch, c10::Device device) {
-  auto logits = model(batch.inputs.to(device));
-  auto targets = batch.targets.to(device);
+  const auto inputs = batch.inputs.to(device);
+  const auto targets = batch.targets.to(device);
   if (model->options().num_classes() > 0)
-    return last_token_loss(logits, targets);
-  return lm_loss(logits, targets);
+    return last_token_loss(model->forward_last(inputs), targets);
+  return lm_loss(model(inputs), targets);
 }
 
 namespace {
@@ -88,7 +88,7 @@ Accuracy calc_accuracy_loader(
     if (mine.inputs.size(0) == 0) continue;
     // The book: argmax of the last position's logits.
     const auto predicted =
-        model(mine.inputs.to(device)).select(1, -1).argmax(-1);
+        model->forward_last(mine.inputs.to(device)).select(1, -1).argmax(-1);
     out.correct += predicted.eq(mine.targets.to(device)).sum().item<int64_t>();
     out.examples += mine.inputs.size(0);
   }

@@ -91,6 +91,7 @@ TrainResult Trainer::run() {
   build_model();
   claim_run_dir();
   restore();
+  prepare_prefix_cache();
   prepare_reducer();
   if (lead_) write_file_atomic(folder_.config(), config_toml_);
   write_outputs();
@@ -293,6 +294,36 @@ void Trainer::build_model() {
   optimizer_ = std::make_unique<AdamW>(
       params,
       AdamWOptions{cfg_.train.optimizer.lr, cfg_.train.optimizer.weight_decay});
+}
+
+// Leading blocks that take no gradient and draw no dropout compute each
+// text once (nn/prefix_cache.hpp): the book's chapter 6 trains the last
+// block and the head, so every later epoch and accuracy pass reuses the
+// other eleven blocks' outputs. After restore(): the weights are final.
+void Trainer::prepare_prefix_cache() {
+  const int64_t blocks = model_->frozen_prefix();
+  if (blocks == 0) return;
+  const int64_t mb = cfg_.train.finetune.frozen_cache_mb;
+  model_->set_prefix_cache(std::make_shared<PrefixCache>(blocks, mb << 20));
+  fmt::print(
+      log_,
+      "frozen blocks: the first {} compute each text once, kept in up to {} "
+      "MB (train.frozen_cache_mb)\n",
+      blocks,
+      mb);
+}
+
+void Trainer::log_prefix_cache() const {
+  const auto& cache = model_->prefix_cache();
+  if (!cache) return;
+  const auto& s = cache->stats();
+  fmt::print(
+      log_,
+      "frozen blocks: {} texts computed, {} reused; {} kept ({})\n",
+      s.misses,
+      s.hits,
+      s.kept,
+      format_bytes(static_cast<uint64_t>(s.bytes)));
 }
 
 // The lead takes run.dir for this run (RunFolder::claim): a fresh run moves
@@ -533,6 +564,7 @@ TrainResult Trainer::finish() {
     save();
   }
   if (classifier() && !result.interrupted) final_accuracy();
+  log_prefix_cache();
   fmt::print(
       log_,
       "done: {} steps, {} {} seen; {:.1f} s, {:.0f} {}/s this session; "
@@ -563,6 +595,7 @@ const std::vector<std::string>& resumable_keys() {
       "train.backend",
       "train.dist_timeout_s",
       "train.dist_sparse_embedding",
+      "train.frozen_cache_mb",
       "train.sample_prompt",
       "train.sample_tokens",
       "run.dir",

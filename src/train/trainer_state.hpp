@@ -56,6 +56,8 @@ class Trainer {
   void init_adapter();
   void claim_run_dir();
   void restore();
+  void prepare_prefix_cache();
+  void log_prefix_cache() const;
   // --- the loop --------------------------------------------------------------
   TrainResult train_loop();
   std::vector<Batch> next_micro_batches(Loader::Pass& pass) const;

@@ -106,6 +106,9 @@ check(m is not None, f"{name}: no 'model: N parameters, M trainable' line in emb
 check([int(m.group(1)), int(m.group(2))] ==
       [counts["num_parameters"], counts["num_trainable_parameters"]],
       f"{name}: parameters (all, trainable) {m.groups()} vs {counts}")
+if name == "a_book_last_block":  # the first block's outputs kept and reused
+    check(re.search(r"^frozen blocks: \d+ texts computed, [1-9]\d* reused", open(ember_log).read(), re.M),
+          f"{name}: the frozen block's outputs were never reused")
 summary = ""
 if classifier:
     acc = lambda rows: [(r["epoch"], r["step"], r["train_accuracy"], r["val_accuracy"])

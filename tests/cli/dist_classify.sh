@@ -79,6 +79,28 @@ grep -q "resuming $w/cut at step 5" "$w/resume.log" || fail "no 'resuming ... at
 same_run "resumed at step 5 vs uninterrupted" "$w/one" "$w/cut" 0
 "$worker" compare "$w/one/checkpoint.pt" "$w/cut/checkpoint.pt" 0
 
+# --- the frozen blocks' outputs kept (train.trainable "last_block") -------
+# The first of the two blocks computes each text once: the resumed run
+# recomputes what the uninterrupted one reused, with the same numbers, and a
+# cache that keeps nothing (frozen_cache_mb 0) gives them too.
+lb=(--config "$w/cls.toml" --set data.batch_size=4 --set train.lora_rank=0)
+"$ember" train "${lb[@]}" --set run.dir="$w/lb" >"$w/lb.log" 2>&1 || fail "last_block: $(tail -3 "$w/lb.log")"
+grep -qE "^frozen blocks: the first 1 compute each text once" "$w/lb.log" ||
+  fail "last_block: no 'frozen blocks: the first 1' line"
+grep -qE "^frozen blocks: [0-9]+ texts computed, [1-9][0-9]* reused" "$w/lb.log" ||
+  fail "last_block: the frozen block's outputs were never reused: $(grep '^frozen' "$w/lb.log")"
+"$ember" train "${lb[@]}" --set train.max_steps=5 --set run.dir="$w/lbcut" >/dev/null 2>&1 ||
+  fail "last_block: train to step 5"
+"$ember" train --resume "$w/lbcut" --set train.max_steps=0 >"$w/lbres.log" 2>&1 ||
+  fail "last_block resume: $(tail -3 "$w/lbres.log")"
+same_run "last_block resumed at step 5 vs uninterrupted" "$w/lb" "$w/lbcut" 0
+"$worker" compare "$w/lb/checkpoint.pt" "$w/lbcut/checkpoint.pt" 0
+"$ember" train "${lb[@]}" --set train.frozen_cache_mb=0 --set run.dir="$w/lb0" >"$w/lb0.log" 2>&1 ||
+  fail "last_block, frozen_cache_mb 0: $(tail -3 "$w/lb0.log")"
+grep -qE "^frozen blocks: [0-9]+ texts computed, 0 reused; 0 kept" "$w/lb0.log" ||
+  fail "frozen_cache_mb 0 kept rows: $(grep '^frozen' "$w/lb0.log")"
+same_run "last_block, frozen_cache_mb 0 vs 1024" "$w/lb" "$w/lb0" 0
+
 # --- 2 ranks --------------------------------------------------------------
 two_ranks 120 "$w/two" "$ember" train --config "$w/cls.toml" --set data.batch_size=2 \
   --set run.dir="$w/two"

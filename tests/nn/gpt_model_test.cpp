@@ -221,3 +221,35 @@ TEST_CASE(
   const auto all = ember::input_embeddings().names();
   CHECK(all == std::vector<std::string>{"learned", "sinusoidal"});
 }
+
+TEST_CASE("GPTModel: forward_last is forward's last position", "[module]") {
+  torch::manual_seed(123);
+  GPTModel model(
+      GPTModelOptions(50, 8, 16).n_layers(2).n_heads(2).drop_rate(0.0));
+  const auto ids = torch::randint(0, 50, {3, 8}, torch::kLong);
+  const auto whole = model(ids);
+  const auto last = model->forward_last(ids);
+  CHECK(last.sizes() == torch::IntArrayRef({3, 1, 50}));
+  CHECK(last.allclose(whole.narrow(1, 7, 1), 1e-5, 1e-6));
+  // Gradients reach the last block's query, as the whole pass's do.
+  last.sum().backward();
+  auto grads = model->named_parameters();
+  CHECK(
+      grads["trf_blocks.1.att.W_query.weight"]
+          .grad()
+          .abs()
+          .sum()
+          .item<double>() > 0);
+
+  // With dropout in training: the whole pass, the same draws.
+  torch::manual_seed(7);
+  GPTModel dropping(
+      GPTModelOptions(50, 8, 16).n_layers(2).n_heads(2).drop_rate(0.5));
+  torch::manual_seed(1);
+  const auto a = dropping(ids).narrow(1, 7, 1);
+  torch::manual_seed(1);
+  CHECK(dropping->forward_last(ids).equal(a));
+  dropping->eval();  // no draws: the last position alone
+  CHECK(dropping->forward_last(ids).allclose(
+      dropping(ids).narrow(1, 7, 1), 1e-5, 1e-6));
+}

@@ -189,6 +189,10 @@ struct FinetuneConfig {
   /// "attention", "feed_forward", "out_head", "W_query", "W_key",
   /// "W_value", "out_proj".
   std::vector<std::string> lora_targets;
+  /// With the leading blocks frozen ("last_block", "head") and drop_rate 0:
+  /// memory for their outputs, kept per text and reused by every later
+  /// epoch and accuracy pass (nn/prefix_cache.hpp); 0 = keep none.
+  int64_t frozen_cache_mb = 1024;
 };
 
 /// `[train]`: the loop (rasbt ch05 train_model_simple, appendix D's

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <ember/nn/precision.hpp>
+#include <ember/nn/prefix_cache.hpp>
 #include <ember/nn/transformer_block.hpp>
 
 namespace ember {
@@ -90,6 +92,15 @@ class GPTModelImpl : public torch::nn::Module {
   /// checks rank, dtype, T <= context_length and ids in [0, V).
   torch::Tensor forward(const torch::Tensor& ids);
 
+  /// forward(ids)'s last position, (B, 1, V) float logits, for a reader of
+  /// that position alone (a classifier: the book's chapter 6): the last
+  /// block attends from the last position only (nn/last_position.hpp), and
+  /// the final norm and the head see it alone. Within rounding of forward()
+  /// (fewer rows in a product round differently). The whole forward() when
+  /// dropout is on in training (its random draws are the book's) or the
+  /// last block's attention is not a LastPositionAttention.
+  torch::Tensor forward_last(const torch::Tensor& ids);
+
   /// forward() that also offers each module's output to `acts` under its
   /// name (dump_points()).
   torch::Tensor forward_with(const torch::Tensor& ids, Activations& acts);
@@ -130,6 +141,20 @@ class GPTModelImpl : public torch::nn::Module {
     return precision_;
   }
 
+  /// How many leading blocks a PrefixCache may hold (nn/prefix_cache.hpp):
+  /// those before the first block with a parameter that takes a gradient,
+  /// when the input embedding takes none and drop_rate is 0 (dropout would
+  /// make their outputs random in training); 0 otherwise.
+  int64_t frozen_prefix() const;
+
+  /// forward() takes the first cache->blocks() blocks' outputs from `cache`
+  /// (nullptr: none). Throws c10::Error when they are not all frozen
+  /// (frozen_prefix()); call after the parameters are frozen and loaded.
+  void set_prefix_cache(std::shared_ptr<PrefixCache> cache);
+  const std::shared_ptr<PrefixCache>& prefix_cache() const {
+    return prefix_cache_;
+  }
+
   torch::nn::AnyModule embedding;  ///< children registered at the top level
   torch::nn::Dropout drop_emb{nullptr};
   torch::nn::ModuleList trf_blocks{nullptr};  ///< of TransformerBlock
@@ -139,10 +164,13 @@ class GPTModelImpl : public torch::nn::Module {
  private:
   void register_embedding();
   torch::Tensor head(const torch::Tensor& x);
+  torch::Tensor stream(const torch::Tensor& ids, size_t until);
+  torch::Tensor run_prefix(const torch::Tensor& ids, int64_t blocks);
 
   GPTModelOptions options_;
   torch::Tensor tied_weight_;  // (V, D) tok_emb.weight when tied
   Precision precision_ = Precision::fp32;
+  std::shared_ptr<PrefixCache> prefix_cache_;
 };
 
 TORCH_MODULE(GPTModel);

@@ -19,6 +19,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <ember/nn/kv_cache.hpp>
+#include <ember/nn/last_position.hpp>
 
 namespace ember {
 
@@ -49,7 +50,8 @@ struct MultiHeadAttentionOptions {
 ///   MultiHeadAttention att(MultiHeadAttentionOptions(768, 768, 1024, 12));
 ///   att(x) // (2, 4, 768) -> (2, 4, 768), token t attends to tokens <= t
 class MultiHeadAttentionImpl : public torch::nn::Module,
-                               public CachedAttention {
+                               public CachedAttention,
+                               public LastPositionAttention {
  public:
   /// Throws c10::ValueError when d_out % num_heads != 0 or a size is < 1.
   explicit MultiHeadAttentionImpl(MultiHeadAttentionOptions options);
@@ -64,6 +66,10 @@ class MultiHeadAttentionImpl : public torch::nn::Module,
   /// them. With an empty cache it computes what forward() does.
   torch::Tensor forward_cached(
       const torch::Tensor& x, LayerCache& cache) override;
+
+  /// forward(x)'s last position (B, 1, d_out): keys and values of all T,
+  /// the query of the last.
+  torch::Tensor forward_last(const torch::Tensor& x) override;
 
   const MultiHeadAttentionOptions& options() const {
     return options_;

@@ -73,6 +73,12 @@ class TransformerBlockImpl : public torch::nn::Module {
   /// CachedAttention (supports_kv_cache() says so beforehand).
   torch::Tensor forward_cached(const torch::Tensor& x, LayerCache& cache);
 
+  /// forward(x)'s last position (B, 1, D), the attention through
+  /// LastPositionAttention (nn/last_position.hpp). Throws ember::Error when
+  /// the attention does not implement it (supports_last_position()).
+  torch::Tensor forward_last(const torch::Tensor& x);
+  bool supports_last_position() const;
+
   /// Whether the attention module implements CachedAttention.
   bool supports_kv_cache() const;
 
