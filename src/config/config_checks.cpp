@@ -3,6 +3,7 @@
 // keys unset, then the checks that involve more than one key or a string's
 // value. Split from config.cpp, which reads TOML and --set.
 #include <algorithm>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <string_view>
@@ -31,16 +32,41 @@ const std::vector<ModelPreset>& model_presets() {
 namespace detail {
 namespace {
 
+// `value` is one of `choices`, or a ConfigError: "<source>: <key> is not a
+// <what> (got '<value>', expected a, b or c<more>)".
+void require_choice(
+    std::string_view source,
+    std::string_view key,
+    std::string_view what,
+    const std::string& value,
+    std::initializer_list<std::string_view> choices,
+    std::string_view more = "") {
+  if (std::find(choices.begin(), choices.end(), value) != choices.end()) return;
+  std::string expected;
+  size_t i = 0;
+  for (const auto choice : choices) {
+    if (i > 0) expected += i + 1 == choices.size() ? " or " : ", ";
+    expected += choice;
+    ++i;
+  }
+  throw ConfigError(fmt::format(
+      "{}: {} is not a {} (got '{}', expected {}{})",
+      source,
+      key,
+      what,
+      value,
+      expected,
+      more));
+}
+
 // data.format's names and the keys that belong to one format only.
 void validate_format(const DataConfig& d, std::string_view source) {
-  if (d.format != "text" && d.format != "instruction" &&
-      d.format != "classification") {
-    throw ConfigError(fmt::format(
-        "{}: data.format is not a format (got '{}', expected text, "
-        "instruction or classification)",
-        source,
-        d.format));
-  }
+  require_choice(
+      source,
+      "data.format",
+      "format",
+      d.format,
+      {"text", "instruction", "classification"});
   if (d.format == "instruction" && !d.train_path.empty()) {
     throw ConfigError(fmt::format(
         "{}: data.format = \"instruction\" reads one file, data.path, and "
@@ -94,12 +120,7 @@ void validate_format(const DataConfig& d, std::string_view source) {
 // language-model head the other formats.
 void validate_head(const Config& c, std::string_view source) {
   const auto& m = c.model;
-  if (m.head != "lm" && m.head != "classifier") {
-    throw ConfigError(fmt::format(
-        "{}: model.head is not a head (got '{}', expected lm or classifier)",
-        source,
-        m.head));
-  }
+  require_choice(source, "model.head", "head", m.head, {"lm", "classifier"});
   const bool classify = c.data.format == "classification";
   if (classify != (m.head == "classifier")) {
     throw ConfigError(fmt::format(
@@ -134,12 +155,14 @@ void validate_head(const Config& c, std::string_view source) {
 // Which parameters train, and the adapter's names.
 void validate_finetune(const FinetuneConfig& f, std::string_view source) {
   const std::string& t = f.trainable;
-  if (!t.empty() && t != "all" && t != "last_block" && t != "head") {
-    throw ConfigError(fmt::format(
-        "{}: train.trainable is not a choice (got '{}', expected all, "
-        "last_block or head, or \"\" for the head's default)",
+  if (!t.empty()) {
+    require_choice(
         source,
-        t));
+        "train.trainable",
+        "choice",
+        t,
+        {"all", "last_block", "head"},
+        ", or \"\" for the head's default");
   }
   if (f.lora_rank > 0 && !t.empty()) {
     throw ConfigError(fmt::format(
@@ -178,14 +201,12 @@ bool valid_device(const std::string& d) {
 
 // train.lr_schedule's names, and one warmup length at most.
 void validate_schedule(const TrainConfig& t, std::string_view source) {
-  if (t.schedule.lr_schedule != "constant" &&
-      t.schedule.lr_schedule != "cosine") {
-    throw ConfigError(fmt::format(
-        "{}: train.lr_schedule is not a schedule (got '{}', expected constant "
-        "or cosine)",
-        source,
-        t.schedule.lr_schedule));
-  }
+  require_choice(
+      source,
+      "train.lr_schedule",
+      "schedule",
+      t.schedule.lr_schedule,
+      {"constant", "cosine"});
   if (t.schedule.warmup_steps > 0 && t.schedule.warmup_ratio > 0) {
     throw ConfigError(fmt::format(
         "{}: train.warmup_steps and train.warmup_ratio are both set (got {} "
@@ -269,22 +290,19 @@ void validate(const Config& c, std::string_view source) {
         source,
         c.train.runtime.device));
   }
-  if (c.train.runtime.backend != "auto" && c.train.runtime.backend != "gloo" &&
-      c.train.runtime.backend != "nccl") {
-    throw ConfigError(fmt::format(
-        "{}: train.backend is not a backend (got '{}', expected auto, gloo or "
-        "nccl)",
-        source,
-        c.train.runtime.backend));
-  }
-  if (c.train.runtime.precision != "fp32" &&
-      c.train.runtime.precision != "bf16") {
-    throw ConfigError(fmt::format(
-        "{}: train.precision is not a precision (got '{}', expected fp32 or "
-        "bf16)",
-        source,
-        c.train.runtime.precision));
-  }
+  const auto& runtime = c.train.runtime;
+  require_choice(
+      source,
+      "train.backend",
+      "backend",
+      runtime.backend,
+      {"auto", "gloo", "nccl"});
+  require_choice(
+      source,
+      "train.precision",
+      "precision",
+      runtime.precision,
+      {"fp32", "bf16"});
   validate_schedule(c.train, source);
   validate_format(c.data, source);
   validate_head(c, source);

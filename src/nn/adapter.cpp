@@ -4,9 +4,9 @@
 #include <vector>
 
 #include <ATen/ops/cat.h>
-#include <torch/nn/functional/linear.h>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
+#include <torch/nn/functional/linear.h>
 
 #include <ember/nn/precision.hpp>
 #include <ember/nn/prefix_cache.hpp>

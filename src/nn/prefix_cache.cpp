@@ -62,7 +62,8 @@ at::Tensor PrefixCache::rows(
       ++stats_.hits;
     }
   }
-  if (!missed.empty()) keep(keys, missed, out, compute_missed(ids, missed, compute));
+  if (!missed.empty())
+    keep(keys, missed, out, compute_missed(ids, missed, compute));
   return at::cat(out, 0);
 }
 
@@ -87,7 +88,8 @@ void PrefixCache::keep(
     const auto r = static_cast<size_t>(missed[i]);
     auto row = computed.narrow(0, static_cast<int64_t>(i), 1);
     ++stats_.misses;
-    const int64_t bytes = row.numel() * static_cast<int64_t>(row.element_size());
+    const int64_t bytes =
+        row.numel() * static_cast<int64_t>(row.element_size());
     if (stats_.bytes + bytes <= budget_ && kept_.count(keys[r]) == 0) {
       row = row.clone();
       kept_.emplace(std::move(keys[r]), row);

@@ -2,9 +2,9 @@
 // handed back by their ids, the budget, which blocks count as frozen, and a
 // model's logits with the cache against those without.
 #include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
-#include <ATen/ops/cat.h>
 #include <catch2/catch.hpp>
 #include <torch/utils.h>
 
@@ -86,7 +86,8 @@ TEST_CASE("PrefixCache: the budget bounds what is kept", "[prefix]") {
   CHECK_THROWS_AS(PrefixCache(0, 16), c10::ValueError);
 }
 
-TEST_CASE("GPTModel: frozen_prefix counts the frozen leading blocks", "[prefix]") {
+TEST_CASE(
+    "GPTModel: frozen_prefix counts the frozen leading blocks", "[prefix]") {
   auto model = tiny_model(0.0);
   CHECK(model->frozen_prefix() == 0);  // everything trains
   freeze_all_but_last_block(model);
@@ -103,7 +104,8 @@ TEST_CASE("GPTModel: frozen_prefix counts the frozen leading blocks", "[prefix]"
   CHECK(dropping->frozen_prefix() == 0);  // dropout makes them random
 }
 
-TEST_CASE("RowAloneLinears: a row's values do not depend on its batch", "[prefix]") {
+TEST_CASE(
+    "RowAloneLinears: a row's values do not depend on its batch", "[prefix]") {
   // GPT-2 small's width and the book's 81-token texts: OpenBLAS's product
   // of 4 rows rounds some elements differently from that of 1 (checked:
   // without RowAloneLinears this fails).
@@ -123,14 +125,16 @@ TEST_CASE("RowAloneLinears: a row's values do not depend on its batch", "[prefix
   }
   CHECK(batch_of_4.allclose(whole, 1e-5, 1e-6));
   // Under autocast too (the weight cast to bf16 once for all rows).
-  const ember::AutocastScope bf16(ember::Precision::bf16, c10::Device(c10::kCPU));
+  const ember::AutocastScope bf16(
+      ember::Precision::bf16, c10::Device(c10::kCPU));
   const auto bf16_rows = [&] {
     const ember::RowAloneLinears alone;
     return ember::adapted(linear, x);
   }();
   CHECK(bf16_rows.scalar_type() == at::kBFloat16);
   for (int64_t r = 0; r < 4; ++r)
-    CHECK(bf16_rows.narrow(0, r, 1).equal(ember::adapted(linear, x.narrow(0, r, 1))));
+    CHECK(bf16_rows.narrow(0, r, 1).equal(
+        ember::adapted(linear, x.narrow(0, r, 1))));
   if (batch_of_4.equal(whole))
     WARN("this BLAS rounds 4 rows as it rounds 1: nothing to tell apart");
 }
