@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "adamw_kernel.hpp"
 #include <ATen/Parallel.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <ATen/ops/zeros_like.h>
@@ -80,28 +81,21 @@ void AdamW::update(size_t k) {
   }
   // The same operations per element, in float as PyTorch's CPU kernels
   // compute them (scalars rounded to float first).
-  const auto decay = static_cast<float>(1 - lr * options_.weight_decay);
-  const auto b1 = static_cast<float>(beta1);
-  const auto one_minus_b1 = static_cast<float>(1 - beta1);
-  const auto b2 = static_cast<float>(beta2);
-  const auto one_minus_b2 = static_cast<float>(1 - beta2);
-  const auto bc2_sqrt = static_cast<float>(bias_correction2_sqrt);
-  const auto eps = static_cast<float>(options_.eps);
-  const auto neg_step = static_cast<float>(-step_size);
+  const AdamWCoefficients c{
+      static_cast<float>(1 - lr * options_.weight_decay),
+      static_cast<float>(beta1),
+      static_cast<float>(1 - beta1),
+      static_cast<float>(beta2),
+      static_cast<float>(1 - beta2),
+      static_cast<float>(bias_correction2_sqrt),
+      static_cast<float>(options_.eps),
+      static_cast<float>(-step_size)};
   float* p = param.data_ptr<float>();
   const float* g = grad.data_ptr<float>();
   float* m = exp_avg.data_ptr<float>();
   float* v = exp_avg_sq.data_ptr<float>();
   at::parallel_for(0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float gi = g[i];
-      const float mi = m[i] * b1 + one_minus_b1 * gi;
-      const float vi = v[i] * b2 + one_minus_b2 * gi * gi;
-      const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-      p[i] = p[i] * decay + neg_step * (mi / denom);
-      m[i] = mi;
-      v[i] = vi;
-    }
+    adamw_update(c, p + begin, g + begin, m + begin, v + begin, end - begin);
   });
 }
 

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <torch/utils.h>
 
+#include <ember/nn/feed_forward.hpp>
 #include <ember/nn/gpt_model.hpp>
 #include <ember/nn/precision.hpp>
 #include <ember/util/error.hpp>
@@ -73,4 +74,23 @@ TEST_CASE(
   const auto& w = gpt->out_head->weight;
   REQUIRE(w.grad().defined());
   CHECK(w.grad().scalar_type() == at::kFloat);
+}
+
+// Under bf16 autocast the feed-forward's GELU gets bf16 input. It computes
+// in fp32 and rounds once (LibTorch 1.13's bf16 GELU kernel is slower and
+// rounds its intermediate steps): value and gradient are the fp32 ones
+// rounded to bf16, bit for bit.
+TEST_CASE("gelu_tanh: bf16 on the CPU is fp32's, rounded once", "[precision]") {
+  torch::manual_seed(3);
+  const auto x = (torch::randn({4, 3072}) * 3).to(torch::kBFloat16);
+  const auto grad_out = torch::randn({4, 3072}).to(torch::kBFloat16);
+  auto a = x.clone().requires_grad_(true);
+  const auto y = ember::gelu_tanh(a);
+  y.backward(grad_out);
+  CHECK(y.scalar_type() == torch::kBFloat16);
+  auto b = x.to(torch::kFloat).requires_grad_(true);
+  const auto exact = ember::gelu_tanh(b);
+  exact.backward(grad_out.to(torch::kFloat));
+  CHECK(torch::equal(y, exact.to(torch::kBFloat16)));
+  CHECK(torch::equal(a.grad(), b.grad().to(torch::kBFloat16)));
 }

@@ -1,5 +1,8 @@
 // ember::AdamW (one fused pass per tensor) against LibTorch's
 // torch::optim::AdamW, and its per-tensor update used by the torchrun step.
+#include <cmath>
+#include <vector>
+
 #include <catch2/catch.hpp>
 #include <torch/optim/adamw.h>
 #include <torch/utils.h>
@@ -65,4 +68,45 @@ TEST_CASE("AdamW: begin_step + update in any order is step()", "[optim]") {
   CHECK_THROWS_WITH(
       parts.update(torch::zeros({2})),
       "AdamW::update: a tensor this optimizer does not hold");
+}
+
+// The float32 CPU update runs a vectorized copy of its loop chosen for the
+// CPU (AVX-512, AVX2 or SSE2; src/train/adamw_kernel.hpp). Each must give
+// the bits of the plain arithmetic, element by element, tail included:
+// resume and torchrun ranks on other CPUs depend on it.
+TEST_CASE(
+    "AdamW: the vectorized update gives the plain arithmetic's bits",
+    "[optim]") {
+  const double lr = 4e-4, wd = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  for (const int64_t n : {int64_t{7}, int64_t{1031}, int64_t{70001}}) {
+    torch::manual_seed(n);
+    auto w = torch::randn({n}).requires_grad_(true);
+    std::vector<float> p(w.data_ptr<float>(), w.data_ptr<float>() + n);
+    std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
+    ember::AdamW opt({{"w", w}}, {lr, wd});
+    for (int step = 1; step <= 3; ++step) {
+      // Gradients spread over many binades, zeros included.
+      auto grad = torch::randn({n}) * torch::pow(10.0, torch::randn({n}) * 3);
+      grad.index_put_({torch::arange(0, n, 5)}, 0.0f);
+      w.mutable_grad() = grad;
+      opt.step();
+      const auto step_size = static_cast<float>(-lr / (1 - std::pow(b1, step)));
+      const auto bc2 = static_cast<float>(std::sqrt(1 - std::pow(b2, step)));
+      const float* g = grad.data_ptr<float>();
+      for (size_t i = 0; i < p.size(); ++i) {
+        const float mi =
+            m[i] * static_cast<float>(b1) + static_cast<float>(1 - b1) * g[i];
+        const float vi = v[i] * static_cast<float>(b2) +
+                         static_cast<float>(1 - b2) * g[i] * g[i];
+        const float denom = std::sqrt(vi) / bc2 + static_cast<float>(eps);
+        p[i] =
+            p[i] * static_cast<float>(1 - lr * wd) + step_size * (mi / denom);
+        m[i] = mi;
+        v[i] = vi;
+      }
+    }
+    const auto expected = torch::from_blob(p.data(), {n}, torch::kFloat);
+    INFO("n = " << n);
+    CHECK(torch::equal(w.detach(), expected));
+  }
 }
