@@ -8,6 +8,7 @@
 
 #include <ember/config/config.hpp>
 #include <ember/nn/adapter.hpp>
+#include <ember/nn/cross_entropy.hpp>
 #include <ember/nn/kv_cache.hpp>
 #include <ember/nn/registry.hpp>
 #include <ember/util/error.hpp>
@@ -59,7 +60,7 @@ GPTModelImpl::GPTModelImpl(GPTModelOptions o) : options_(o) {
       o.pos_encoding(), {o.vocab_size(), o.context_length(), o.emb_dim()});
   register_embedding();
   drop_emb = register_module(
-      "drop_emb", torch::nn::Dropout(torch::nn::DropoutOptions(o.drop_rate())));
+      "drop_emb", Dropout(torch::nn::DropoutOptions(o.drop_rate())));
   trf_blocks = register_module("trf_blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < o.n_layers(); ++i)
     trf_blocks->push_back(TransformerBlock(o.block()));
@@ -112,13 +113,14 @@ void GPTModelImpl::register_embedding() {
   for (const auto& c : m.named_children()) register_module(c.key(), c.value());
 }
 
-torch::Tensor GPTModelImpl::head(const torch::Tensor& x) {
-  // (B, T, D) -> (B, T, V); fp32 logits under autocast too (the loss and
-  // sampling read them in fp32, as autocast's cross_entropy would).
+torch::Tensor GPTModelImpl::head(const torch::Tensor& x, bool fp32_logits) {
+  // (B, T, D) -> (B, T, V); fp32 logits under autocast too unless asked
+  // (the loss and sampling read them in fp32, as autocast's cross_entropy
+  // would).
   auto logits = tied_weight_.defined()
                     ? torch::nn::functional::linear(x, tied_weight_)
                     : adapted(out_head, x);
-  if (precision_ == Precision::fp32) return logits;
+  if (precision_ == Precision::fp32 || !fp32_logits) return logits;
   return logits.to(at::kFloat);
 }
 
@@ -131,6 +133,13 @@ void GPTModelImpl::reset_head() {
 torch::Tensor GPTModelImpl::forward(const torch::Tensor& ids) {
   const AutocastScope autocast(precision_, ids.device());
   return head(final_norm.forward(stream(ids, trf_blocks->size())));
+}
+
+torch::Tensor GPTModelImpl::forward_for_loss(const torch::Tensor& ids) {
+  const AutocastScope autocast(precision_, ids.device());
+  return head(
+      final_norm.forward(stream(ids, trf_blocks->size())),
+      /*fp32_logits=*/!ids.device().is_cpu());
 }
 
 torch::Tensor GPTModelImpl::forward_last(const torch::Tensor& ids) {
@@ -293,6 +302,8 @@ torch::Tensor last_token_loss(
 torch::Tensor lm_loss(
     const torch::Tensor& logits, const torch::Tensor& targets) {
   // (B, T, V) -> (B*T, V) against (B*T)
+  if (logits.scalar_type() == at::kBFloat16 && logits.device().is_cpu())
+    return fused_cross_entropy(logits.flatten(0, 1), targets.flatten());
   return torch::nn::functional::cross_entropy(
       logits.flatten(0, 1), targets.flatten());
 }

@@ -51,7 +51,7 @@ MultiHeadAttentionImpl::MultiHeadAttentionImpl(
   out_proj =
       register_module("out_proj", torch::nn::Linear(o.d_out(), o.d_out()));
   dropout = register_module(
-      "dropout", torch::nn::Dropout(torch::nn::DropoutOptions(o.dropout())));
+      "dropout", Dropout(torch::nn::DropoutOptions(o.dropout())));
   mask = register_buffer(
       "mask", at::triu(at::ones({o.context_length(), o.context_length()}), 1));
 }

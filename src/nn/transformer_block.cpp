@@ -36,8 +36,7 @@ TransformerBlockImpl::TransformerBlockImpl(TransformerBlockOptions options)
   norm2 = norms().make(o.norm(), spec);
   register_module("norm2", norm2.ptr());
   drop_shortcut = register_module(
-      "drop_shortcut",
-      torch::nn::Dropout(torch::nn::DropoutOptions(o.drop_rate())));
+      "drop_shortcut", Dropout(torch::nn::DropoutOptions(o.drop_rate())));
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {

@@ -23,7 +23,11 @@ struct AdamWCoefficients {
 /// One update of n elements in place: param `p`, gradient `g`, first and
 /// second moments `m` and `v` (non-overlapping).
 void adamw_update(
-    const AdamWCoefficients& c, float* p, const float* g, float* m, float* v,
+    const AdamWCoefficients& c,
+    float* p,
+    const float* g,
+    float* m,
+    float* v,
     int64_t n);
 
 }  // namespace ember

@@ -18,7 +18,7 @@ at::Tensor calc_loss_batch(
   const auto targets = batch.targets.to(device);
   if (model->options().num_classes() > 0)
     return last_token_loss(model->forward_last(inputs), targets);
-  return lm_loss(model(inputs), targets);
+  return lm_loss(model->forward_for_loss(inputs), targets);
 }
 
 namespace {

@@ -27,6 +27,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <ember/nn/dropout.hpp>
 #include <ember/nn/precision.hpp>
 #include <ember/nn/prefix_cache.hpp>
 #include <ember/nn/transformer_block.hpp>
@@ -92,6 +93,11 @@ class GPTModelImpl : public torch::nn::Module {
   /// checks rank, dtype, T <= context_length and ids in [0, V).
   torch::Tensor forward(const torch::Tensor& ids);
 
+  /// forward() for lm_loss: the logits in the dtype the head computed them
+  /// in, bfloat16 under bf16 precision on the CPU (lm_loss then reads them
+  /// without a (B, T, V) fp32 copy: nn/cross_entropy.hpp), float otherwise.
+  torch::Tensor forward_for_loss(const torch::Tensor& ids);
+
   /// forward(ids)'s last position, (B, 1, V) float logits, for a reader of
   /// that position alone (a classifier: the book's chapter 6): the last
   /// block attends from the last position only (nn/last_position.hpp), and
@@ -156,14 +162,14 @@ class GPTModelImpl : public torch::nn::Module {
   }
 
   torch::nn::AnyModule embedding;  ///< children registered at the top level
-  torch::nn::Dropout drop_emb{nullptr};
+  Dropout drop_emb{nullptr};
   torch::nn::ModuleList trf_blocks{nullptr};  ///< of TransformerBlock
   torch::nn::AnyModule final_norm;
   torch::nn::Linear out_head{nullptr};
 
  private:
   void register_embedding();
-  torch::Tensor head(const torch::Tensor& x);
+  torch::Tensor head(const torch::Tensor& x, bool fp32_logits = true);
   torch::Tensor stream(const torch::Tensor& ids, size_t until);
   torch::Tensor run_prefix(const torch::Tensor& ids, int64_t blocks);
 
@@ -183,7 +189,9 @@ torch::Tensor last_token_loss(
 /// The book's calc_loss_batch: cross-entropy of logits.flatten(0, 1) (B*T, V)
 /// against targets.flatten() (B*T), mean over the tokens whose target is
 /// not -100 (cross_entropy's default ignore_index, which the book's
-/// chapter-7 batches use for padding); a 0-dim tensor.
+/// chapter-7 batches use for padding); a 0-dim float tensor. bf16 CPU
+/// logits (GPTModel::forward_for_loss) take fused_cross_entropy
+/// (nn/cross_entropy.hpp); any other, ATen's cross_entropy.
 torch::Tensor lm_loss(
     const torch::Tensor& logits, const torch::Tensor& targets);
 

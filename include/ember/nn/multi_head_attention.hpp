@@ -18,6 +18,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <ember/nn/dropout.hpp>
 #include <ember/nn/kv_cache.hpp>
 #include <ember/nn/last_position.hpp>
 
@@ -79,7 +80,7 @@ class MultiHeadAttentionImpl : public torch::nn::Module,
   torch::nn::Linear W_key{nullptr};    // NOLINT(readability-identifier-naming)
   torch::nn::Linear W_value{nullptr};  // NOLINT(readability-identifier-naming)
   torch::nn::Linear out_proj{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  Dropout dropout{nullptr};
   torch::Tensor mask;  ///< (C, C) float, 1 above the diagonal
 
  private:

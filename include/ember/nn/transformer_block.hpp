@@ -22,6 +22,7 @@
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/pimpl.h>
 
+#include <ember/nn/dropout.hpp>
 #include <ember/nn/kv_cache.hpp>
 
 namespace ember {
@@ -94,7 +95,7 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::nn::AnyModule ff;
   torch::nn::AnyModule norm1;
   torch::nn::AnyModule norm2;
-  torch::nn::Dropout drop_shortcut{nullptr};
+  Dropout drop_shortcut{nullptr};
 
  private:
   TransformerBlockOptions options_;
