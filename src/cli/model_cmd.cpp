@@ -255,7 +255,6 @@ struct ExportArgs {
 // A model with adapters exports merged (a plain GPTModel any GPT-2 tool
 // loads) or, with --lora-only, its adapters alone.
 void run_export(const ExportArgs& args) {
-  if (!args.source.ids.empty()) throw ConfigError("--ids: export takes no ids");
   TrainedModel trained = load_model(args.source);
   auto& model = *trained.model;
   const bool adapters = has_adapters(model);
@@ -284,7 +283,7 @@ void run_export(const ExportArgs& args) {
 void add_export_command(CLI::App& app) {
   auto ex = std::make_shared<ExportArgs>();
   auto* cmd = app.add_subcommand("export", torch_command_summary("export"));
-  add_source_options(cmd, ex->source);
+  add_source_options(cmd, ex->source, /*ids=*/false, /*precision=*/false);
   cmd->add_option("--out", ex->out, "File to write (atomically)")->required();
   cmd->add_option(
          "--format",

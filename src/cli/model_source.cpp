@@ -16,7 +16,8 @@
 
 namespace ember::cli {
 
-void add_source_options(CLI::App* cmd, ModelSource& s, bool ids) {
+void add_source_options(
+    CLI::App* cmd, ModelSource& s, bool ids, bool precision) {
   cmd->add_option("--run", s.run, "Run folder holding checkpoint.pt");
   cmd->add_option(
       "--config",
@@ -33,11 +34,13 @@ void add_source_options(CLI::App* cmd, ModelSource& s, bool ids) {
          "GPT-2's model.safetensors; with train.lora_rank, a second "
          "--weights is the adapter file (export --lora-only) over the first")
       ->allow_extra_args(false);
-  cmd->add_option(
-      "--precision",
-      s.precision,
-      "fp32 or bf16 (autocast: bf16 matrix products, fp32 logits); default "
-      "the config's train.precision");
+  if (precision) {
+    cmd->add_option(
+        "--precision",
+        s.precision,
+        "fp32 or bf16 (autocast: bf16 matrix products, fp32 logits); default "
+        "the config's train.precision");
+  }
   if (!ids) return;
   cmd->add_option(
          "--ids",

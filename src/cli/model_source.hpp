@@ -29,8 +29,10 @@ struct ModelSource {
   std::string precision;
 };
 
-/// --run, --config, --set, --weights, --precision and (with `ids`) --ids.
-void add_source_options(CLI::App* cmd, ModelSource& s, bool ids = true);
+/// --run, --config, --set, --weights, and (with `precision`) --precision
+/// and (with `ids`) --ids: `export` writes weights, so it takes neither.
+void add_source_options(
+    CLI::App* cmd, ModelSource& s, bool ids = true, bool precision = true);
 
 /// How generate() samples (`generate`, `respond`): --temperature, --top-k,
 /// --seed, as the book's generate arguments.

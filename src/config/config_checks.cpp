@@ -39,7 +39,7 @@ void require_choice(
     std::string_view key,
     std::string_view what,
     const std::string& value,
-    std::initializer_list<std::string_view> choices,
+    const std::vector<std::string_view>& choices,
     std::string_view more = "") {
   if (std::find(choices.begin(), choices.end(), value) != choices.end()) return;
   std::string expected;
@@ -302,7 +302,7 @@ void validate(const Config& c, std::string_view source) {
       "train.precision",
       "precision",
       runtime.precision,
-      {"fp32", "bf16"});
+      {kPrecisionNames.begin(), kPrecisionNames.end()});
   validate_schedule(c.train, source);
   validate_format(c.data, source);
   validate_head(c, source);

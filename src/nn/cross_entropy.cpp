@@ -3,6 +3,7 @@
 #include <limits>
 #include <utility>
 
+#include "cross_entropy_kernel.hpp"
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
@@ -10,8 +11,6 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
-
-#include "cross_entropy_kernel.hpp"
 
 namespace ember {
 
@@ -43,8 +42,11 @@ void logsumexp_rows(const at::Tensor& logits, at::Tensor& lse) {
 
 template <typename T>
 void softmax_grad_rows(
-    const at::Tensor& logits, const at::Tensor& lse, const at::Tensor& targets,
-    const at::Tensor& scale, at::Tensor& grad) {
+    const at::Tensor& logits,
+    const at::Tensor& lse,
+    const at::Tensor& targets,
+    const at::Tensor& scale,
+    at::Tensor& grad) {
   const T* x = rows_of<T>(logits);
   T* out = const_cast<T*>(rows_of<T>(grad));
   const float* l = lse.data_ptr<float>();
@@ -67,7 +69,9 @@ float value_at(const at::Tensor& logits, int64_t row, int64_t col) {
 // sum over the counted rows of lse[r] - x[r, target[r]], in double, and
 // how many rows were counted.
 std::pair<double, int64_t> summed_loss(
-    const at::Tensor& logits, const at::Tensor& lse, const at::Tensor& targets,
+    const at::Tensor& logits,
+    const at::Tensor& lse,
+    const at::Tensor& targets,
     int64_t ignore_index) {
   const int64_t* t = targets.data_ptr<int64_t>();
   const float* l = lse.data_ptr<float>();
@@ -85,11 +89,12 @@ std::pair<double, int64_t> summed_loss(
   return {sum, count};
 }
 
-struct FusedCrossEntropy
-    : public torch::autograd::Function<FusedCrossEntropy> {
+struct FusedCrossEntropy : public torch::autograd::Function<FusedCrossEntropy> {
   static at::Tensor forward(
-      torch::autograd::AutogradContext* ctx, const at::Tensor& logits,
-      const at::Tensor& targets, int64_t ignore_index) {
+      torch::autograd::AutogradContext* ctx,
+      const at::Tensor& logits,
+      const at::Tensor& targets,
+      int64_t ignore_index) {
     auto lse = at::empty({logits.size(0)}, logits.options().dtype(at::kFloat));
     if (logits.scalar_type() == at::kBFloat16) {
       logsumexp_rows<uint16_t>(logits, lse);
@@ -115,8 +120,8 @@ struct FusedCrossEntropy
     const int64_t count = ctx->saved_data["count"].toInt();
     const int64_t ignore_index = ctx->saved_data["ignore_index"].toInt();
     // d(mean)/d(row r's loss) = g / count for a counted row, 0 otherwise.
-    const auto g = static_cast<float>(grad_outputs[0].item<double>() /
-                                      static_cast<double>(count));
+    const auto g = static_cast<float>(
+        grad_outputs[0].item<double>() / static_cast<double>(count));
     auto scale = at::empty({logits.size(0)}, lse.options());
     const int64_t* t = targets.data_ptr<int64_t>();
     float* s = scale.data_ptr<float>();
@@ -135,18 +140,21 @@ struct FusedCrossEntropy
 }  // namespace
 
 at::Tensor fused_cross_entropy(
-    const at::Tensor& logits, const at::Tensor& targets,
-    int64_t ignore_index) {
+    const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
   TORCH_CHECK_VALUE(
       logits.dim() == 2 && targets.dim() == 1 &&
           targets.size(0) == logits.size(0) && logits.size(1) > 0,
       "fused_cross_entropy: logits (N, V) and targets (N) expected, got ",
-      logits.sizes(), " and ", targets.sizes());
+      logits.sizes(),
+      " and ",
+      targets.sizes());
   TORCH_CHECK_VALUE(
       logits.device().is_cpu() && (logits.scalar_type() == at::kBFloat16 ||
                                    logits.scalar_type() == at::kFloat),
       "fused_cross_entropy: bfloat16 or float32 CPU logits expected, got ",
-      logits.scalar_type(), " on ", logits.device());
+      logits.scalar_type(),
+      " on ",
+      logits.device());
   TORCH_CHECK_VALUE(
       targets.scalar_type() == at::kLong,
       "fused_cross_entropy: int64 targets expected, got ",

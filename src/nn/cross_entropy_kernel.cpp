@@ -46,8 +46,9 @@ EMBER_INLINE void store(float v, uint16_t* out) {
   *out = static_cast<uint16_t>(v != v ? 0x7FC0u : rounded);
 }
 
-// exp(x) for x <= 0 within 2 ulp, 0 below -87.3, NaN kept. Cephes' expf: x = n ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-7
-// polynomial, 2^n put into the exponent bits. Branch-free, so it vectorizes.
+// exp(x) for x <= 0 within 2 ulp, 0 below -87.3, NaN kept. Cephes' expf: x = n
+// ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-7 polynomial, 2^n put into the
+// exponent bits. Branch-free, so it vectorizes.
 EMBER_INLINE float exp_le0(float x) {
   constexpr float kLow = -87.3f;  // exp(kLow) ~ 1.2e-38, the smallest normal
   const float xc = x < kLow ? kLow : x;
@@ -75,7 +76,8 @@ constexpr int64_t kLanes = 16;
 constexpr int64_t kBlock = 256;
 
 template <typename T>
-EMBER_INLINE void to_float(const T* __restrict x, float* __restrict f, int64_t n) {
+EMBER_INLINE void to_float(
+    const T* __restrict x, float* __restrict f, int64_t n) {
   for (int64_t i = 0; i < n; ++i) f[i] = load(x[i]);
 }
 
@@ -138,8 +140,7 @@ EMBER_INLINE float row_logsumexp(const T* x, int64_t cols) {
 
 template <typename T>
 EMBER_INLINE void row_softmax_grad(
-    const T* x, float lse, int64_t target, float scale, int64_t cols,
-    T* out) {
+    const T* x, float lse, int64_t target, float scale, int64_t cols, T* out) {
   alignas(64) float f[kBlock];
   alignas(64) float e[kBlock];
   for (int64_t j = 0; j < cols; j += kBlock) {
@@ -161,15 +162,19 @@ void rows_logsumexp(const float* x, int64_t rows, int64_t cols, float* lse) {
 }
 
 EMBER_VECTOR_CLONES
-void rows_logsumexp(
-    const uint16_t* x, int64_t rows, int64_t cols, float* lse) {
+void rows_logsumexp(const uint16_t* x, int64_t rows, int64_t cols, float* lse) {
   for (int64_t r = 0; r < rows; ++r) lse[r] = row_logsumexp(x + r * cols, cols);
 }
 
 EMBER_VECTOR_CLONES
 void rows_softmax_grad(
-    const float* x, const float* lse, const int64_t* target,
-    const float* scale, int64_t rows, int64_t cols, float* out) {
+    const float* x,
+    const float* lse,
+    const int64_t* target,
+    const float* scale,
+    int64_t rows,
+    int64_t cols,
+    float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     row_softmax_grad(
         x + r * cols, lse[r], target[r], scale[r], cols, out + r * cols);
@@ -178,8 +183,13 @@ void rows_softmax_grad(
 
 EMBER_VECTOR_CLONES
 void rows_softmax_grad(
-    const uint16_t* x, const float* lse, const int64_t* target,
-    const float* scale, int64_t rows, int64_t cols, uint16_t* out) {
+    const uint16_t* x,
+    const float* lse,
+    const int64_t* target,
+    const float* scale,
+    int64_t rows,
+    int64_t cols,
+    uint16_t* out) {
   for (int64_t r = 0; r < rows; ++r) {
     row_softmax_grad(
         x + r * cols, lse[r], target[r], scale[r], cols, out + r * cols);

@@ -3,13 +3,12 @@
 #include <cmath>
 #include <mutex>
 
+#include "dropout_kernel.hpp"
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Config.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/ones.h>
 #include <torch/nn/functional/dropout.h>
-
-#include "dropout_kernel.hpp"
 
 namespace ember {
 
@@ -28,8 +27,7 @@ Bits kept_value_bits(const at::Tensor& x, double p) {
 at::Tensor noise_like(const at::Tensor& x, double p) {
   auto noise = at::empty(x.sizes(), x.options());
   const double keep = 1 - p;
-  const auto threshold =
-      static_cast<uint64_t>(std::ceil(std::ldexp(keep, 53)));
+  const auto threshold = static_cast<uint64_t>(std::ceil(std::ldexp(keep, 53)));
   auto* gen = at::check_generator<at::CPUGeneratorImpl>(
       at::detail::getDefaultCPUGenerator());
   std::lock_guard<std::mutex> lock(gen->mutex_);
@@ -38,12 +36,18 @@ at::Tensor noise_like(const at::Tensor& x, double p) {
   const MersenneState s{state.state_.data(), &state.left_, &state.next_};
   if (x.scalar_type() == at::kFloat) {
     bernoulli_mask(
-        s, threshold, kept_value_bits<uint32_t>(x, p),
-        static_cast<uint32_t*>(noise.data_ptr()), noise.numel());
+        s,
+        threshold,
+        kept_value_bits<uint32_t>(x, p),
+        static_cast<uint32_t*>(noise.data_ptr()),
+        noise.numel());
   } else {
     bernoulli_mask(
-        s, threshold, kept_value_bits<uint16_t>(x, p),
-        static_cast<uint16_t*>(noise.data_ptr()), noise.numel());
+        s,
+        threshold,
+        kept_value_bits<uint16_t>(x, p),
+        static_cast<uint16_t*>(noise.data_ptr()),
+        noise.numel());
   }
   engine.set_data(state);
   gen->set_engine(engine);
@@ -57,16 +61,15 @@ bool draws_own_mask(const at::Tensor& x) {
   (void)x;
   return false;
 #else
-  return x.device().is_cpu() && (x.scalar_type() == at::kFloat ||
-                                 x.scalar_type() == at::kBFloat16);
+  return x.device().is_cpu() &&
+         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16);
 #endif
 }
 
 at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   if (!training || p <= 0 || p >= 1 || x.numel() == 0 || !draws_own_mask(x))
     return torch::nn::functional::dropout(
-        x, torch::nn::functional::DropoutFuncOptions().p(p).training(
-               training));
+        x, torch::nn::functional::DropoutFuncOptions().p(p).training(training));
   return x * noise_like(x, p);
 }
 

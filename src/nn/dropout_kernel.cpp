@@ -32,8 +32,8 @@ EMBER_INLINE void next_state(uint32_t* w) {
   w[kN - 1] = w[kM - 1] ^ twist(w[kN - 1], w[0]);
 }
 
-EMBER_INLINE void temper(const uint32_t* __restrict w, uint32_t* __restrict out,
-                   int64_t k) {
+EMBER_INLINE void temper(
+    const uint32_t* __restrict w, uint32_t* __restrict out, int64_t k) {
   for (int64_t i = 0; i < k; ++i) {
     uint32_t y = w[i];
     y ^= (y >> 11);
@@ -64,11 +64,14 @@ EMBER_INLINE void draw(MersenneState s, uint32_t* out, int64_t count) {
 
 template <typename T>
 EMBER_INLINE void mask_from(
-    const uint32_t* __restrict raw, uint64_t threshold, T keep,
-    T* __restrict out, int64_t n) {
+    const uint32_t* __restrict raw,
+    uint64_t threshold,
+    T keep,
+    T* __restrict out,
+    int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t u = (static_cast<uint64_t>(raw[2 * i] & 0x1fffffu) << 32) |
-                       raw[2 * i + 1];
+    const uint64_t u =
+        (static_cast<uint64_t>(raw[2 * i] & 0x1fffffu) << 32) | raw[2 * i + 1];
     out[i] = u < threshold ? keep : T{0};
   }
 }
@@ -89,14 +92,20 @@ EMBER_INLINE void mask(
 
 EMBER_VECTOR_CLONES
 void bernoulli_mask(
-    MersenneState s, uint64_t threshold, uint32_t keep, uint32_t* out,
+    MersenneState s,
+    uint64_t threshold,
+    uint32_t keep,
+    uint32_t* out,
     int64_t n) {
   mask(s, threshold, keep, out, n);
 }
 
 EMBER_VECTOR_CLONES
 void bernoulli_mask(
-    MersenneState s, uint64_t threshold, uint16_t keep, uint16_t* out,
+    MersenneState s,
+    uint64_t threshold,
+    uint16_t keep,
+    uint16_t* out,
     int64_t n) {
   mask(s, threshold, keep, out, n);
 }

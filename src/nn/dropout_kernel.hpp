@@ -20,10 +20,16 @@ struct MersenneState {
 /// threshold / 2^53, threshold = ceil(p * 2^53)), 0 otherwise; advances
 /// `s` by 2n outputs, as n calls of ATen's bernoulli(p) would.
 void bernoulli_mask(
-    MersenneState s, uint64_t threshold, uint32_t keep, uint32_t* out,
+    MersenneState s,
+    uint64_t threshold,
+    uint32_t keep,
+    uint32_t* out,
     int64_t n);
 void bernoulli_mask(
-    MersenneState s, uint64_t threshold, uint16_t keep, uint16_t* out,
+    MersenneState s,
+    uint64_t threshold,
+    uint16_t keep,
+    uint16_t* out,
     int64_t n);
 
 }  // namespace ember

@@ -142,10 +142,13 @@ torch::Tensor GPTModelImpl::forward_for_loss(const torch::Tensor& ids) {
       /*fp32_logits=*/!ids.device().is_cpu());
 }
 
+size_t GPTModelImpl::cached_blocks() const {
+  return static_cast<size_t>(prefix_cache_ ? prefix_cache_->blocks() : 0);
+}
+
 torch::Tensor GPTModelImpl::forward_last(const torch::Tensor& ids) {
   const size_t n = trf_blocks->size();
-  const auto first =
-      static_cast<size_t>(prefix_cache_ ? prefix_cache_->blocks() : 0);
+  const size_t first = cached_blocks();
   auto* last =
       n > first ? trf_blocks[n - 1]->as<TransformerBlockImpl>() : nullptr;
   const bool draws = is_training() && options_.drop_rate() > 0.0;
@@ -166,8 +169,7 @@ torch::Tensor GPTModelImpl::forward_last(const torch::Tensor& ids) {
 // The residual stream entering block `until` (B, T, D): the embedding, then
 // blocks [0, until), the frozen ones' outputs from the prefix cache.
 torch::Tensor GPTModelImpl::stream(const torch::Tensor& ids, size_t until) {
-  const auto first =
-      static_cast<size_t>(prefix_cache_ ? prefix_cache_->blocks() : 0);
+  const size_t first = cached_blocks();
   TORCH_CHECK(until >= first, "GPTModel: stream ends inside the cached blocks");
   // (B, T) -> (B, T, D)
   auto x = first > 0

@@ -5,13 +5,15 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/ones.h>
-#include <fmt/core.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/version.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
+#include <ember/config/config.hpp>
 #include <ember/util/error.hpp>
 
 // LibTorch 2.4 names autocast's state by device type; 1.13 to 2.3 have a
@@ -77,14 +79,18 @@ at::ScalarType autocast_dtype(bool cuda) {
 }  // namespace
 
 Precision parse_precision(const std::string& name, const std::string& key) {
-  if (name == "fp32") return Precision::fp32;
-  if (name == "bf16") return Precision::bf16;
+  for (size_t i = 0; i < kPrecisionNames.size(); ++i) {
+    if (name == kPrecisionNames[i]) return static_cast<Precision>(i);
+  }
   throw ConfigError(fmt::format(
-      "{}: unknown precision '{}' (expected fp32 or bf16)", key, name));
+      "{}: unknown precision '{}' (expected {})",
+      key,
+      name,
+      fmt::join(kPrecisionNames, " or ")));
 }
 
 const char* precision_name(Precision p) {
-  return p == Precision::bf16 ? "bf16" : "fp32";
+  return kPrecisionNames[static_cast<size_t>(p)].data();
 }
 
 bool cpu_has_bf16() {
@@ -109,7 +115,8 @@ void check_precision(Precision p, c10::Device device) {
     throw ConfigError(
         "train.precision: bf16 needs a CPU with AVX512-BF16 or AMX (this one "
         "has neither: its bf16 matrix products would be emulated, slower than "
-        "fp32); hint: use precision = \"fp32\"");
+        "fp32); hint: set train.precision = \"fp32\", or "
+        "pass --precision fp32 to a model command");
   }
   try {
     const auto x =
@@ -118,7 +125,8 @@ void check_precision(Precision p, c10::Device device) {
   } catch (const c10::Error& e) {
     throw ConfigError(fmt::format(
         "train.precision: bf16 is not supported by {} (a bf16 matrix product "
-        "failed: {}); hint: use precision = \"fp32\"",
+        "failed: {}); hint: set train.precision = \"fp32\", or "
+        "pass --precision fp32 to a model command",
         device.str(),
         e.what_without_backtrace()));
   }

@@ -145,6 +145,9 @@ G "--max-new-tokens: out of range \(got -3, expected >= 0\)" --max-new-tokens -3
 # --- weight files (--weights, ember export) -----------------------------------
 "${EMBER_PYTHON:-/usr/bin/python3}" tests/reference/bad_weights.py "$w"
 "$ember" export --config configs/debug.toml --out "$w/debug.safetensors" --format safetensors 2>/dev/null
+# export writes weights: it computes nothing, so takes no --precision or --ids
+case_ "not expected: bf16 --precision" export --config configs/debug.toml --out "$w/x.pth" --precision bf16
+case_ "not expected: 3 --ids" export --config configs/debug.toml --out "$w/x.pth" --ids 3
 W() { local re="$1"; shift; case_ "$re" forward --config configs/debug.toml --ids 1 "$@"; }
 W "$w/st_short: neither a PyTorch state dict \(.pth, a zip\) nor safetensors" --weights "$w/st_short"
 W "$w/not_weights: neither a PyTorch state dict" --weights "$w/not_weights"

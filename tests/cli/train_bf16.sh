@@ -26,6 +26,8 @@ small=(--config configs/debug.toml --set model.emb_dim=64 --set model.context_le
 expect_error "train.precision is not a precision (got 'fp16'" train "${small[@]}" --set train.precision=fp16 --set run.dir="$w/bad"
 EMBER_CPU_BF16=0 expect_error "train.precision: bf16 needs a CPU with AVX512-BF16 or AMX" \
   train "${small[@]}" --set train.precision=bf16 --set run.dir="$w/bad"
+EMBER_CPU_BF16=0 expect_error "or pass --precision fp32 to a model command" \
+  forward "${small[@]}" --precision bf16 --ids "1 2 3"
 expect_error "--precision: unknown precision 'half'" forward "${small[@]}" --precision half --ids "1 2 3"
 if ! grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo; then
   echo "skipped: train_bf16: this CPU has neither AVX512-BF16 nor AMX (the refusals passed)"

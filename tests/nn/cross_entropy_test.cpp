@@ -36,9 +36,10 @@ std::pair<torch::Tensor, torch::Tensor> reference(
 TEST_CASE("fused_cross_entropy: ATen's loss and gradient", "[loss]") {
   torch::manual_seed(5);
   for (const auto dtype : {torch::kFloat, torch::kBFloat16}) {
-    for (const auto& [n, v] : {std::pair<int64_t, int64_t>{37, 1000},
-                               std::pair<int64_t, int64_t>{5, 50257},
-                               std::pair<int64_t, int64_t>{4, 17}}) {
+    for (const auto& [n, v] :
+         {std::pair<int64_t, int64_t>{37, 1000},
+          std::pair<int64_t, int64_t>{5, 50257},
+          std::pair<int64_t, int64_t>{4, 17}}) {
       INFO("dtype " << dtype << ", N " << n << ", V " << v);
       // Logits spread like a trained model's and beyond.
       const auto logits = (torch::randn({n, v}) * 8).to(dtype);
@@ -48,8 +49,7 @@ TEST_CASE("fused_cross_entropy: ATen's loss and gradient", "[loss]") {
       const auto loss = ember::fused_cross_entropy(x, targets);
       loss.backward(torch::full({}, 0.75));
       CHECK(loss.scalar_type() == torch::kFloat);
-      CHECK(loss.item<double>() ==
-            Approx(want.item<double>()).epsilon(2e-6));
+      CHECK(loss.item<double>() == Approx(want.item<double>()).epsilon(2e-6));
       REQUIRE(x.grad().scalar_type() == dtype);
       if (dtype == torch::kFloat) {
         CHECK(torch::allclose(x.grad(), want_grad, 1e-5, 1e-9));
@@ -86,11 +86,12 @@ TEST_CASE("fused_cross_entropy: NaN, all ignored, bad targets", "[loss]") {
       Catch::Contains("logits (N, V) and targets (N) expected"));
 }
 
-TEST_CASE("GPTModel: bf16 loss reads bf16 logits, as the fp32 copy would",
-          "[loss][precision]") {
+TEST_CASE(
+    "GPTModel: bf16 loss reads bf16 logits, as the fp32 copy would",
+    "[loss][precision]") {
   torch::manual_seed(11);
-  ember::GPTModel model(ember::GPTModelOptions(300, 16, 32).n_layers(2).n_heads(
-      2));
+  ember::GPTModel model(
+      ember::GPTModelOptions(300, 16, 32).n_layers(2).n_heads(2));
   model->eval();  // no dropout: the two forwards must see the same values
   model->set_precision(ember::Precision::bf16);
   const auto ids = torch::randint(0, 300, {2, 16}, torch::kLong);

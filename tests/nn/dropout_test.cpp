@@ -9,8 +9,8 @@
 
 namespace F = torch::nn::functional;
 
-TEST_CASE("dropout: LibTorch's draws, values and gradient, to the bit",
-          "[dropout]") {
+TEST_CASE(
+    "dropout: LibTorch's draws, values and gradient, to the bit", "[dropout]") {
   for (const auto dtype : {torch::kFloat, torch::kBFloat16}) {
     for (const double p : {0.1, 0.5, 0.0625}) {
       for (const int64_t n : {int64_t{1}, int64_t{311}, int64_t{5000}}) {

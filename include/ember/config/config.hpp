@@ -7,6 +7,7 @@
 // module names are checked by run/runtime.hpp (prepare_runtime).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -150,6 +151,11 @@ struct EvalConfig {
   std::string sample_prompt;
   int64_t sample_tokens = 50;  ///< new tokens per sample
 };
+
+/// train.precision's values, in the order of ember::Precision
+/// (nn/precision.hpp reads them too).
+inline constexpr std::array<std::string_view, 2> kPrecisionNames{
+    "fp32", "bf16"};
 
 /// `[train]`, where the run runs: device, threads and distribution
 /// (resolved and checked by run/runtime.hpp).

@@ -23,7 +23,8 @@ namespace ember {
 /// float32 tensor, differentiable in `logits`. Throws c10::Error for a
 /// target outside [0, V) that is not ignore_index (as cross_entropy).
 at::Tensor fused_cross_entropy(
-    const at::Tensor& logits, const at::Tensor& targets,
+    const at::Tensor& logits,
+    const at::Tensor& targets,
     int64_t ignore_index = -100);
 
 }  // namespace ember

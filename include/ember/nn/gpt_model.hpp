@@ -172,6 +172,8 @@ class GPTModelImpl : public torch::nn::Module {
   torch::Tensor head(const torch::Tensor& x, bool fp32_logits = true);
   torch::Tensor stream(const torch::Tensor& ids, size_t until);
   torch::Tensor run_prefix(const torch::Tensor& ids, int64_t blocks);
+  /// How many leading blocks the prefix cache serves (0 without one).
+  size_t cached_blocks() const;
 
   GPTModelOptions options_;
   torch::Tensor tied_weight_;  // (V, D) tok_emb.weight when tied
