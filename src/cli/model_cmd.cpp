@@ -255,7 +255,11 @@ struct ExportArgs {
 // A model with adapters exports merged (a plain GPTModel any GPT-2 tool
 // loads) or, with --lora-only, its adapters alone.
 void run_export(const ExportArgs& args) {
-  TrainedModel trained = load_model(args.source);
+  // Export computes nothing: the weights are written as they are, whatever
+  // precision the run trained in (and on a CPU that could not train it).
+  ModelSource source = args.source;
+  source.precision = "fp32";
+  TrainedModel trained = load_model(source);
   auto& model = *trained.model;
   const bool adapters = has_adapters(model);
   if (args.lora_only && !adapters) {

@@ -3,17 +3,9 @@
 #include <cmath>
 #include <cstring>
 
-namespace ember {
+#include <ember/util/vector_clones.hpp>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define EMBER_VECTOR_CLONES \
-  __attribute__((target_clones("avx512f", "avx2", "default")))
-// Inlined into each copy, so that the loops compile for its instructions.
-#define EMBER_INLINE inline __attribute__((always_inline))
-#else
-#define EMBER_VECTOR_CLONES
-#define EMBER_INLINE inline
-#endif
+namespace ember {
 
 namespace {
 

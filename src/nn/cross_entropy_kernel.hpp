@@ -1,9 +1,6 @@
-// The row loops of nn/cross_entropy.hpp, torch-free, in a file compiled
-// like src/train/adamw_kernel.cpp: -fno-math-errno, -ffp-contract=off and,
-// with GCC on x86-64, AVX-512, AVX2 and baseline copies chosen at start-up
-// (target_clones). Each copy computes every element with the same
-// operations in the same order (a fixed 16-way split of each row's sum), so
-// the bits do not depend on the CPU.
+// The row loops of nn/cross_entropy.hpp, torch-free, compiled as
+// util/vector_clones.hpp says: vectorized, and the same bits on every CPU
+// (each row's reductions in a fixed 16-way split).
 #pragma once
 
 #include <cstdint>

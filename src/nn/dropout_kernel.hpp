@@ -2,7 +2,7 @@
 // without MKL): per element two outputs r1, r2 of the default generator's
 // MT19937, u = (((r1 & (2^21 - 1)) << 32) | r2) / 2^53, kept when u < p,
 // element by element in order. Torch-free; compiled like
-// src/train/adamw_kernel.cpp (vectorized copies, the same bits on any CPU).
+// util/vector_clones.hpp says (vectorized copies, the same bits on any CPU).
 #pragma once
 
 #include <cstdint>

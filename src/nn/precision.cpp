@@ -78,6 +78,11 @@ at::ScalarType autocast_dtype(bool cuda) {
 
 }  // namespace
 
+static_assert(
+    kPrecisionNames[static_cast<size_t>(Precision::fp32)] == "fp32" &&
+        kPrecisionNames[static_cast<size_t>(Precision::bf16)] == "bf16",
+    "kPrecisionNames follows the order of Precision");
+
 Precision parse_precision(const std::string& name, const std::string& key) {
   for (size_t i = 0; i < kPrecisionNames.size(); ++i) {
     if (name == kPrecisionNames[i]) return static_cast<Precision>(i);

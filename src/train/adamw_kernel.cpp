@@ -2,14 +2,17 @@
 
 #include <cmath>
 
+#include <ember/util/vector_clones.hpp>
+
 namespace ember {
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+EMBER_VECTOR_CLONES
 void adamw_update(
-    const AdamWCoefficients& c, float* __restrict p,
-    const float* __restrict g, float* __restrict m, float* __restrict v,
+    const AdamWCoefficients& c,
+    float* __restrict p,
+    const float* __restrict g,
+    float* __restrict m,
+    float* __restrict v,
     int64_t n) {
   const AdamWCoefficients k = c;  // a local copy: no aliasing with the data
   for (int64_t i = 0; i < n; ++i) {

@@ -1,10 +1,6 @@
 // The element loop of ember::AdamW's float32 CPU update, in a file of its
-// own: it is compiled with -fno-math-errno (a square root that sets no errno
-// vectorizes) and -ffp-contract=off (no FMA), and, with GCC on x86-64, in
-// AVX-512, AVX2 and baseline copies that the loader picks from for the CPU
-// at start-up (target_clones). Every copy computes each element with the
-// same IEEE operations in the same order, so the bits do not depend on the
-// CPU: a resumed run or a torchrun rank on another machine stays exact.
+// own so that it vectorizes with the same bits on every CPU
+// (util/vector_clones.hpp).
 #pragma once
 
 #include <cstdint>

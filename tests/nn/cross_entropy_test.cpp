@@ -60,6 +60,13 @@ TEST_CASE("fused_cross_entropy: ATen's loss and gradient", "[loss]") {
         const auto step = want_grad.abs() * std::ldexp(1.0, -7) + 1e-30;
         CHECK((diff <= step).all().item<bool>());
       }
+      if (dtype == torch::kBFloat16) {
+        // The bf16 gradient is the same float values rounded to nearest
+        // even, as c10::BFloat16 rounds: the fp32 kernel's, converted.
+        auto f = logits.to(torch::kFloat).requires_grad_(true);
+        ember::fused_cross_entropy(f, targets).backward(torch::full({}, 0.75));
+        CHECK(torch::equal(x.grad(), f.grad().to(torch::kBFloat16)));
+      }
       // Ignored rows take no gradient at all.
       const auto ignored = targets.eq(-100);
       CHECK(x.grad().index({ignored}).eq(0).all().item<bool>());
@@ -69,9 +76,12 @@ TEST_CASE("fused_cross_entropy: ATen's loss and gradient", "[loss]") {
 
 TEST_CASE("fused_cross_entropy: NaN, all ignored, bad targets", "[loss]") {
   auto logits = torch::randn({3, 10}).to(torch::kBFloat16);
-  CHECK(std::isnan(
-      ember::fused_cross_entropy(logits, torch::full({3}, -100, torch::kLong))
-          .item<float>()));
+  auto all_ignored = logits.clone().requires_grad_(true);
+  const auto nan_loss = ember::fused_cross_entropy(
+      all_ignored, torch::full({3}, -100, torch::kLong));
+  CHECK(std::isnan(nan_loss.item<float>()));
+  nan_loss.backward();  // no row counted: no gradient, and no crash
+  CHECK(all_ignored.grad().eq(0).all().item<bool>());
   auto with_nan = logits.clone();
   with_nan[1][4] = std::nanf("");
   CHECK(std::isnan(ember::fused_cross_entropy(

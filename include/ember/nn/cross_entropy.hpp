@@ -1,14 +1,13 @@
 // Cross-entropy over a large vocabulary in one pass each way, for bf16
 // logits on the CPU (train.precision = "bf16"): equal, within float
 // rounding, to torch.nn.functional.cross_entropy(logits.float(), targets)
-// (mean, ignore_index -100), without what that costs at V = 50,257: the
-// (N, V) fp32 copy of the logits, the (N, V) log-probabilities kept for
-// backward, and the three (N, V) passes of nll_loss's and log_softmax's
-// backward. Forward reads each row twice (its max, then the sum of
-// exponentials, in double) and keeps one float per row; backward writes
-// softmax - one-hot straight into the logits' dtype.
-// fp32 training keeps ATen's cross_entropy (lm_loss), so its numbers stay
-// PyTorch's to the bit.
+// (mean, ignore_index -100), without the (N, V) fp32 copy of the logits or
+// the (N, V) fp32 log-probabilities ATen keeps for backward. Forward reads
+// each row twice (its max, then the sum of exponentials: fp32 within 2
+// ulp, summed in double); backward keeps the logits and one float a row and
+// writes softmax - one-hot straight into the logits' dtype. No second-order
+// gradient. fp32 training keeps ATen's cross_entropy (lm_loss), so its
+// numbers stay PyTorch's to the bit.
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,8 @@
 // the same MT19937 outputs in blocks (nn/dropout_kernel.hpp) and writes the
 // divided values directly: the same mask, values, output and gradient to
 // the bit, and the default generator left where ATen's would leave it.
-// Taken for float32 and bfloat16 CPU tensors when LibTorch has no MKL
+// Taken for contiguous float32 and bfloat16 CPU tensors when LibTorch has
+// no MKL
 // (with MKL, bernoulli_ on an Intel CPU draws from MKL's generator);
 // anything else is ATen's dropout.
 #pragma once
