@@ -45,17 +45,20 @@ double best_seconds(const std::function<void()>& run) {
     const auto start = std::chrono::steady_clock::now();
     run();
     best = std::min(
-        best, std::chrono::duration<double>(
-                  std::chrono::steady_clock::now() - start)
-                  .count());
+        best,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   return best;
 }
 
 void row(const std::string& what, double ours, double theirs) {
   std::printf(
-      "| %s | %.1f | %.1f | %.2fx |\n", what.c_str(), ours * 1e3,
-      theirs * 1e3, theirs / ours);
+      "| %s | %.1f | %.1f | %.2fx |\n",
+      what.c_str(),
+      ours * 1e3,
+      theirs * 1e3,
+      theirs / ours);
 }
 
 // GPT-2 small's parameters (untied head): 163M floats with gradients.
@@ -92,7 +95,8 @@ void adamw_rows() {
   for (const auto& p : ours) n += p.numel();
   row("AdamW step, GPT-2 small (" + std::to_string(n / 1000000) +
           "M parameters)",
-      best_seconds([&] { a.step(); }), best_seconds([&] { b.step(); }));
+      best_seconds([&] { a.step(); }),
+      best_seconds([&] { b.step(); }));
 }
 
 void dropout_rows(int64_t batch) {
@@ -110,7 +114,8 @@ void dropout_rows(int64_t batch) {
       };
       row(std::string("dropout 0.1, ") +
               (dtype == torch::kFloat ? "fp32 " : "bf16 ") + name,
-          best_seconds(ours), best_seconds(theirs));
+          best_seconds(ours),
+          best_seconds(theirs));
     }
   }
 }
@@ -127,13 +132,14 @@ void loss_rows(int64_t batch) {
     F::cross_entropy(logits.to(torch::kFloat), targets).backward();
   };
   row("bf16 loss over (" + std::to_string(rows) + ", 50257) logits",
-      best_seconds(ours), best_seconds(theirs));
+      best_seconds(ours),
+      best_seconds(theirs));
 }
 
 void gelu_rows(int64_t batch) {
-  const auto x =
-      torch::randn({batch, 256, 3072}).to(torch::kBFloat16).requires_grad_(
-          true);
+  const auto x = torch::randn({batch, 256, 3072})
+                     .to(torch::kBFloat16)
+                     .requires_grad_(true);
   const auto g = torch::randn({batch, 256, 3072}).to(torch::kBFloat16);
   row("bf16 GELU (B, 256, 3072), 12 blocks",
       12 * best_seconds([&] { ember::gelu_tanh(x).backward(g); }),
@@ -153,7 +159,9 @@ int main(int argc, char** argv) {
   std::printf(
       "threads %d, batch %lld, context 256, best of %d; CPU bf16: %s; "
       "ember's dropout draws its own mask: %s\n\n",
-      threads, static_cast<long long>(batch), repeats,
+      threads,
+      static_cast<long long>(batch),
+      repeats,
       ember::cpu_bf16_flags().c_str(),
       ember::draws_own_mask(torch::zeros({1})) ? "yes" : "no (ATen's)");
   std::printf(
