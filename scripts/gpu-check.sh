@@ -3,6 +3,10 @@
 # (a failed stage is reported and the next one still runs):
 #   cuda-vs-cpu  trains briefly on CUDA and on the CPU, same seed, dropout off:
 #                losses agree within 1e-3 (configs/debug.toml: a 2-block GPT)
+#   options      the same CUDA run with model.attention "fused" (FlashAttention
+#                or the memory-efficient kernel on LibTorch 2.x) and
+#                model.vocab_pad_to 64, against the CPU run: within 1e-3; and
+#                in bf16 against CUDA fp32: within 0.15 (1.6% of losses 9-11)
 #   throughput   CUDA tokens/s on configs/verdict.toml and on the book's GPT-2
 #                small run (configs/gpt2-small-verdict.toml, 11 steps)
 #   nccl-1       one rank under torchrun with backend nccl equals the plain run
@@ -35,7 +39,7 @@ logdir="${OUT:-$build}"
 mkdir -p "$logdir"
 log="$logdir/gpu-check.log"
 exec > >(tee "$log") 2>&1
-stages="${STAGES:-cuda-vs-cpu throughput nccl-1 nccl-2 tests}"
+stages="${STAGES:-cuda-vs-cpu options throughput nccl-1 nccl-2 tests}"
 say() { printf '[gpu-check] %s\n' "$*"; }
 die() {
   say "FAILED: $*"
@@ -117,9 +121,10 @@ PY
 
 # --- CUDA vs CPU, same seed, dropout off -----------------------------------------------------
 # 1e-3: float32 reductions in another order on the GPU; no dropout, and the
-# loader draws on the CPU generator on both devices.
+# loader draws on the CPU generator on both devices; full fp32 products
+# (train.tf32 = false: TF32's 10-bit inputs are not the CPU's arithmetic).
 common=(--config configs/debug.toml --set model.drop_rate=0 --set train.max_steps=30
-  --set train.threads=0)
+  --set train.threads=0 --set train.tf32=false)
 cuda_vs_cpu() {
   "$ember" train "${common[@]}" --set train.device=cpu --set run.dir="$w/cpu" >"$w/cpu.log" 2>&1 ||
     { tail -3 "$w/cpu.log"; return 1; }
@@ -130,6 +135,24 @@ cuda_vs_cpu() {
   compare "$w/cpu/metrics.jsonl" "$w/cuda/metrics.jsonl" 1e-3 "cpu vs cuda"
 }
 stage cuda-vs-cpu cuda_vs_cpu
+
+# --- the speed options on CUDA (issue 25) -------------------------------------------------------
+# Dropout off, so the fused kernel's own dropout draws play no part.
+options() {
+  [[ -f "$w/cpu/metrics.jsonl" ]] || "$ember" train "${common[@]}" --set train.device=cpu \
+    --set run.dir="$w/cpu" >"$w/cpu.log" 2>&1 || { tail -3 "$w/cpu.log"; return 1; }
+  local p
+  for p in fp32 bf16; do
+    "$ember" train "${common[@]}" --set train.device=cuda --set model.attention=fused \
+      --set model.vocab_pad_to=64 --set train.precision=$p --set run.dir="$w/options-$p" \
+      >"$w/options-$p.log" 2>&1 || { tail -3 "$w/options-$p.log"; return 1; }
+    head -1 "$w/options-$p.log"
+  done
+  compare "$w/cpu/metrics.jsonl" "$w/options-fp32/metrics.jsonl" 1e-3 "cpu vs cuda fused+padded" &&
+    compare "$w/options-fp32/metrics.jsonl" "$w/options-bf16/metrics.jsonl" 0.15 \
+      "cuda fp32 vs bf16 (absolute: 1.6% of the smallest loss, 9.2)"
+}
+stage options options
 
 # --- throughput on the default model ---------------------------------------------------------
 throughput() {

@@ -92,7 +92,7 @@ void run_train(const TrainArgs& args) {
         "attention {})\n{}\n",
         config_path,
         runtime.device.str(),
-        precision_name(runtime.precision),
+        precision_label(runtime),
         config.model.attention,
         to_toml(config));
     std::fflush(stdout);

@@ -140,6 +140,14 @@ void validate_head(const Config& c, std::string_view source) {
         "model.tie_weights = false",
         source));
   }
+  if (m.head == "classifier" && m.vocab_pad_to != 1) {
+    throw ConfigError(fmt::format(
+        "{}: model.vocab_pad_to = {} pads the language-model head (got "
+        "model.head = \"classifier\"); hint: a classifier's head has "
+        "num_classes rows, set model.vocab_pad_to = 1",
+        source,
+        m.vocab_pad_to));
+  }
   const auto& names = c.data.label_names;
   if (!names.empty() && static_cast<int64_t>(names.size()) != m.num_classes) {
     throw ConfigError(fmt::format(

@@ -88,6 +88,7 @@ const std::vector<Field>& fields() {
       EMBER_TEXT("model", model, feed_forward),
       EMBER_TEXT("model", model, head),
       EMBER_INT("model", model, num_classes, 2, 65536, "2 to 65536"),
+      EMBER_INT("model", model, vocab_pad_to, 1, 65536, "1 to 65536; 1 = no padding"),
       // [train]
       EMBER_INT_FROM("train", train, seed, 0, ">= 0"),
       EMBER_INT("train", train.schedule, epochs, 1, kBig, "1 to 1048576"),
@@ -101,6 +102,7 @@ const std::vector<Field>& fields() {
       EMBER_TEXT("train", train.runtime, device),
       EMBER_INT("train", train.runtime, threads, 0, 4096, "0 to 4096; 0 = all cores"),
       EMBER_TEXT("train", train.runtime, precision),
+      EMBER_FLAG("train", train.runtime, tf32),
       EMBER_TEXT("train", train.runtime, backend),
       EMBER_INT("train", train.runtime, dist_timeout_s, 1, 86400, "1 to 86400 seconds"),
       EMBER_FLAG("train", train.runtime, dist_sparse_embedding),

@@ -1,5 +1,8 @@
 #include "ember/nn/gpt_model.hpp"
 
+#include <limits>
+
+#include <ATen/ops/constant_pad_nd.h>
 #include <c10/util/Exception.h>
 #include <fmt/core.h>
 #include <torch/nn/functional/linear.h>
@@ -35,7 +38,8 @@ GPTModelOptions model_options(const ModelConfig& m) {
       .norm(m.norm)
       .attention(m.attention)
       .feed_forward(m.feed_forward)
-      .num_classes(m.head == "classifier" ? m.num_classes : 0);
+      .num_classes(m.head == "classifier" ? m.num_classes : 0)
+      .vocab_pad_to(m.vocab_pad_to);
 }
 
 void check_module_names(const GPTModelOptions& o) {
@@ -52,6 +56,11 @@ GPTModelImpl::GPTModelImpl(GPTModelOptions o) : options_(o) {
       o.n_layers() >= 0,
       "GPTModel: n_layers must be >= 0 (got ",
       o.n_layers(),
+      ")");
+  TORCH_CHECK_VALUE(
+      o.vocab_pad_to() >= 1,
+      "GPTModel: vocab_pad_to must be >= 1 (got ",
+      o.vocab_pad_to(),
       ")");
   check_module_names(o);
   // Order matters: it is the order of the random draws (GPTModel.__init__):
@@ -113,13 +122,35 @@ void GPTModelImpl::register_embedding() {
   for (const auto& c : m.named_children()) register_module(c.key(), c.value());
 }
 
-torch::Tensor GPTModelImpl::head(const torch::Tensor& x, bool fp32_logits) {
+int64_t GPTModelImpl::head_rows() const {
+  const int64_t rows = out_head->weight.size(0);
+  if (options_.num_classes() > 0 || adapter_of(*out_head) != nullptr)
+    return rows;
+  const int64_t to = options_.vocab_pad_to();
+  return (rows + to - 1) / to * to;
+}
+
+torch::Tensor GPTModelImpl::head(
+    const torch::Tensor& x, bool fp32_logits, bool padded) {
   // (B, T, D) -> (B, T, V); fp32 logits under autocast too unless asked
   // (the loss and sampling read them in fp32, as autocast's cross_entropy
   // would).
-  auto logits = tied_weight_.defined()
-                    ? torch::nn::functional::linear(x, tied_weight_)
-                    : adapted(out_head, x);
+  const auto& weight = tied_weight_.defined() ? tied_weight_ : out_head->weight;
+  const int64_t v = weight.size(0);
+  const int64_t pad = padded ? head_rows() - v : 0;
+  torch::Tensor logits;
+  if (pad > 0) {
+    // (B, T, D) -> (B, T, V + pad): zero rows below the weight (a copy a
+    // step; autograd hands the weight the gradient of its own rows), the
+    // padded columns -inf.
+    logits = torch::nn::functional::linear(
+        x, at::constant_pad_nd(weight, {0, 0, 0, pad}));
+    logits.narrow(-1, v, pad).fill_(-std::numeric_limits<double>::infinity());
+  } else {
+    logits = tied_weight_.defined()
+                 ? torch::nn::functional::linear(x, tied_weight_)
+                 : adapted(out_head, x);
+  }
   if (precision_ == Precision::fp32 || !fp32_logits) return logits;
   return logits.to(at::kFloat);
 }
@@ -139,7 +170,8 @@ torch::Tensor GPTModelImpl::forward_for_loss(const torch::Tensor& ids) {
   const AutocastScope autocast(precision_, ids.device());
   return head(
       final_norm.forward(stream(ids, trf_blocks->size())),
-      /*fp32_logits=*/!ids.device().is_cpu());
+      /*fp32_logits=*/!ids.device().is_cpu(),
+      /*padded=*/true);
 }
 
 size_t GPTModelImpl::cached_blocks() const {

@@ -12,6 +12,7 @@
 #include <c10/util/Exception.h>
 
 #include <ember/nn/adapter.hpp>
+#include <ember/nn/causal_attention.hpp>
 #include <ember/nn/registry.hpp>
 
 namespace ember {
@@ -94,6 +95,15 @@ torch::Tensor MultiHeadAttentionImpl::attend(
   const int64_t b = queries.size(0);
   const int64_t t = queries.size(2);
   const int64_t head_dim = queries.size(3);
+  if (options_.fused() && past == 0) {
+    // (B, H, T, h) -> (B, T, D), then out_proj.
+    const double p = is_training() ? options_.dropout() : 0.0;
+    const auto context = causal_attention(queries, keys, values, p)
+                             .transpose(1, 2)
+                             .contiguous()
+                             .view({b, t, options_.d_out()});
+    return adapted(out_proj, context);
+  }
   // (B, H, T, h) @ (B, H, h, P+T) -> (B, H, T, P+T)
   auto scores = at::matmul(queries, keys.transpose(2, 3));
   const auto mask_bool =
@@ -170,6 +180,16 @@ EMBER_REGISTER_MODULE(attentions, multihead, [](const BlockSpec& s) {
                              s.emb_dim, s.emb_dim, s.context_length, s.n_heads)
                              .dropout(s.drop_rate)
                              .qkv_bias(s.qkv_bias)));
+});
+
+// The same module, its forward through scaled_dot_product_attention.
+EMBER_REGISTER_MODULE(attentions, fused, [](const BlockSpec& s) {
+  return torch::nn::AnyModule(
+      MultiHeadAttention(MultiHeadAttentionOptions(
+                             s.emb_dim, s.emb_dim, s.context_length, s.n_heads)
+                             .dropout(s.drop_rate)
+                             .qkv_bias(s.qkv_bias)
+                             .fused(true)));
 });
 
 }  // namespace ember

@@ -3,6 +3,7 @@
 #include <thread>
 #include <typeinfo>
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/core.h>
@@ -68,8 +69,17 @@ Runtime prepare_runtime(const Config& config) {
   r.precision =
       parse_precision(config.train.runtime.precision, "train.precision");
   check_precision(r.precision, r.device);
+  r.tf32 = r.device.is_cuda() && config.train.runtime.tf32;
   at::set_num_threads(static_cast<int>(r.threads));
+  at::globalContext().setAllowTF32CuBLAS(r.tf32);
+  at::globalContext().setAllowTF32CuDNN(r.tf32);
   return r;
+}
+
+std::string precision_label(const Runtime& r) {
+  std::string label = precision_name(r.precision);
+  if (r.tf32 && r.precision == Precision::fp32) label += " (tf32 products)";
+  return label;
 }
 
 }  // namespace ember

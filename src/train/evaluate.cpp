@@ -12,10 +12,23 @@ namespace ember {
 
 constexpr int64_t kIgnoreIndex = -100;  // cross_entropy's default
 
+namespace {
+
+// A batch's tensor on `device`. To CUDA through pinned host memory, the
+// copy queued without waiting (the book's DataLoader(pin_memory=True) and
+// .to(device, non_blocking=True)): the host moves on to the next batch
+// while the copy runs, and the stream orders it before the forward.
+at::Tensor to_device(const at::Tensor& t, c10::Device device) {
+  if (!device.is_cuda() || !t.device().is_cpu()) return t.to(device);
+  return t.pin_memory().to(device, /*non_blocking=*/true);
+}
+
+}  // namespace
+
 at::Tensor calc_loss_batch(
     GPTModel& model, const Batch& batch, c10::Device device) {
-  const auto inputs = batch.inputs.to(device);
-  const auto targets = batch.targets.to(device);
+  const auto inputs = to_device(batch.inputs, device);
+  const auto targets = to_device(batch.targets, device);
   if (model->options().num_classes() > 0)
     return last_token_loss(model->forward_last(inputs), targets);
   return lm_loss(model->forward_for_loss(inputs), targets);
@@ -87,9 +100,11 @@ Accuracy calc_accuracy_loader(
     const Batch mine = shard(*pass.next(), share);
     if (mine.inputs.size(0) == 0) continue;
     // The book: argmax of the last position's logits.
-    const auto predicted =
-        model->forward_last(mine.inputs.to(device)).select(1, -1).argmax(-1);
-    out.correct += predicted.eq(mine.targets.to(device)).sum().item<int64_t>();
+    const auto predicted = model->forward_last(to_device(mine.inputs, device))
+                               .select(1, -1)
+                               .argmax(-1);
+    out.correct +=
+        predicted.eq(to_device(mine.targets, device)).sum().item<int64_t>();
     out.examples += mine.inputs.size(0);
   }
   if (group != nullptr) {

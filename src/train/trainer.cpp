@@ -592,6 +592,7 @@ const std::vector<std::string>& resumable_keys() {
       "train.max_steps",
       "train.device",
       "train.threads",
+      "train.tf32",
       "train.backend",
       "train.dist_timeout_s",
       "train.dist_sparse_embedding",

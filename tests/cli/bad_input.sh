@@ -124,7 +124,7 @@ case_ "run.dir $w/afile/run: .*not a folder" train --set run.dir="$w/afile/run"
 T "model.emb_dim must be divisible by model.n_heads \(got emb_dim 16, n_heads 3\)" --config configs/debug.toml --set model.n_heads=3
 T "model.preset is not a preset \(got 'gpt2-tiny', expected one of: gpt2-small, gpt2-medium, gpt2-large, gpt2-xl" --set model.preset=gpt2-tiny
 T "model.norm: unknown norm 'batchnorm' \(expected one of: layernorm, rmsnorm\)" --set model.norm=batchnorm
-T "model.attention: unknown attention 'flash' \(expected one of: multihead\)" --config configs/debug.toml --set model.attention=flash
+T "model.attention: unknown attention 'flash' \(expected one of: fused, multihead\)" --config configs/debug.toml --set model.attention=flash
 T "model.n_layers out of range \(got -1, expected 0 to 1024\)" --set model.n_layers=-1
 F() { local re="$1"; shift; case_ "$re" forward --config configs/debug.toml "$@"; }
 F "--ids: rows have different lengths \(row 1 has 2 ids, row 2 has 1\)" --ids "1 2" --ids "3"

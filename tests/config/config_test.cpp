@@ -61,7 +61,7 @@ TEST_CASE("Config: to_toml round-trips every key", "[config]") {
   const Config back = parse_config(ember::to_toml(c), "round.toml");
   CHECK(ember::differing_keys(c, back).empty());
   CHECK(back.train.optimizer.lr == c.train.optimizer.lr);
-  CHECK(ember::config_keys().size() == 64);
+  CHECK(ember::config_keys().size() == 66);
 }
 
 TEST_CASE(

@@ -88,7 +88,7 @@ TEST_CASE(
       ember::ConfigError,
       Catch::Matchers::Message(
           "model.attention: unknown attention 'flash' (expected one of: "
-          "multihead)"));
+          "fused, multihead)"));
   GPTModel gpt(GPTModelOptions(50, 8, 4).n_layers(1).n_heads(2));
   CHECK_THROWS_WITH(
       gpt(torch::zeros({1, 9}, torch::kLong)),

@@ -92,6 +92,9 @@ struct ModelConfig {
   /// Linear(emb_dim, num_classes) with bias, read at the last token.
   std::string head = "lm";
   int64_t num_classes = 2;  ///< head "classifier" only
+  /// The head's product computes vocab_size rounded up to a multiple of
+  /// this (GPTModelOptions::vocab_pad_to); 1 = no padding; head "lm" only.
+  int64_t vocab_pad_to = 1;
 };
 
 /// Throws ConfigError "WHERE: token id ID is outside the model's vocabulary
@@ -165,6 +168,12 @@ struct RuntimeConfig {
   /// fp32 | bf16: autocast's bf16 matrix products (nn/precision.hpp). A
   /// run resumes only in the precision it started in.
   std::string precision = "fp32";
+  /// CUDA only: fp32 matrix products and convolutions on TF32 tensor cores
+  /// (10-bit mantissa inputs, fp32 accumulation; the book's bonus
+  /// 01_opt_single_gpu.py's torch.set_float32_matmul_precision("high")).
+  /// false = full fp32, cuBLAS's default in PyTorch (for parity against the
+  /// CPU).
+  bool tf32 = true;
   /// Distributed runs only (started by torchrun): auto | gloo | nccl.
   /// auto = nccl on CUDA, gloo on CPU.
   std::string backend = "auto";

@@ -65,6 +65,14 @@ struct GPTModelOptions {
   /// 0: the language-model head Linear(D, V, bias=false); n >= 2: the book's
   /// chapter-6 classifier head Linear(D, n) with bias (no tie_weights).
   TORCH_ARG(int64_t, num_classes) = 0;
+  /// The language-model head's product in forward_for_loss (training and
+  /// evaluation) computes V rounded up to a multiple of this many rows (64:
+  /// 50,257 -> 50,304; a GPU's matrix units like the round number), the
+  /// extra rows zeros. Parameters, state dicts, logits, the loss and
+  /// sampling see only the V real rows; forward() and generation compute
+  /// the V rows alone. 1: no padding. Not with an adapter on out_head
+  /// (LoRA's "out_head" target), where the head computes V rows.
+  TORCH_ARG(int64_t, vocab_pad_to) = 1;
 
  public:
   /// One block's options (every block is alike).
@@ -96,7 +104,18 @@ class GPTModelImpl : public torch::nn::Module {
   /// forward() for lm_loss: the logits in the dtype the head computed them
   /// in, bfloat16 under bf16 precision on the CPU (lm_loss then reads them
   /// without a (B, T, V) fp32 copy: nn/cross_entropy.hpp), float otherwise.
+  /// With vocab_pad_to, (B, T, head_rows()) and the padded columns -inf: a
+  /// softmax over them is the softmax over the real V (exp(-inf) = 0), and
+  /// they take no gradient. lm_loss does not check targets against V: a
+  /// target among the padded columns gives an infinite loss, not ATen's
+  /// "Target out of bounds" (the trainer checks its data's ids against
+  /// vocab_size when it loads them).
   torch::Tensor forward_for_loss(const torch::Tensor& ids);
+
+  /// How many rows the head's product computes: V rounded up to
+  /// vocab_pad_to (the language-model head without an adapter), else its
+  /// output size.
+  int64_t head_rows() const;
 
   /// forward(ids)'s last position, (B, 1, V) float logits, for a reader of
   /// that position alone (a classifier: the book's chapter 6): the last
@@ -169,7 +188,10 @@ class GPTModelImpl : public torch::nn::Module {
 
  private:
   void register_embedding();
-  torch::Tensor head(const torch::Tensor& x, bool fp32_logits = true);
+  /// (B, T, D) -> logits: (B, T, head_rows()) with the padding -inf when
+  /// `padded`, (B, T, V) otherwise (no padded product).
+  torch::Tensor head(
+      const torch::Tensor& x, bool fp32_logits = true, bool padded = false);
   torch::Tensor stream(const torch::Tensor& ids, size_t until);
   torch::Tensor run_prefix(const torch::Tensor& ids, int64_t blocks);
   /// How many leading blocks the prefix cache serves (0 without one).

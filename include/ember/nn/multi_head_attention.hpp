@@ -5,7 +5,18 @@
 // upper triangle of a (context_length, context_length) matrix of ones),
 // heads split with view/transpose and merged back as the book does.
 // forward_cached() is the KV-cache step (nn/kv_cache.hpp).
-// Leaves out: fused or flash attention.
+// With fused(true) (model.attention = "fused") a whole causal forward goes
+// through one scaled_dot_product_attention call (nn/causal_attention.hpp:
+// FlashAttention on CUDA with LibTorch 2.x) instead of the book's mask,
+// softmax and Dropout; the weights, their names and the random draws of
+// construction are the same, the results equal within rounding, but its
+// dropout masks are PyTorch's kernel's, not the book's. (LibTorch 1.13's
+// math path scales by 1/sqrt(h) before the product rather than after and
+// draws ATen's dropout, the book's masks: within rounding of the book's,
+// the same bits where sqrt(h) is a power of two, as GPT-2's 64, and no
+// speed to gain.)
+// The KV-cache steps after the first and forward_last() over T > 1 attend
+// the book's way (queries fewer than keys).
 // Dimensions: B batch, T tokens, D d_out, H heads, h = D / H head_dim.
 #pragma once
 
@@ -45,6 +56,8 @@ struct MultiHeadAttentionOptions {
   TORCH_ARG(double, dropout) = 0.0;
   /// Bias in W_query, W_key, W_value (GPT-2's pretrained weights have one).
   TORCH_ARG(bool, qkv_bias) = false;
+  /// forward() through causal_attention() (nn/causal_attention.hpp).
+  TORCH_ARG(bool, fused) = false;
 };
 
 ///   torch::manual_seed(123);

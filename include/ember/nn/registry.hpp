@@ -5,7 +5,7 @@
 //   config key          registry           built in
 //   model.pos_encoding  input_embeddings() learned (the book's), sinusoidal
 //   model.norm          norms()            layernorm (the book's), rmsnorm
-//   model.attention     attentions()       multihead (the book's)
+//   model.attention     attentions()       multihead (the book's), fused
 //   model.feed_forward  feed_forwards()    gelu (the book's)
 //
 // A factory returns a torch::nn::AnyModule whose forward takes and returns

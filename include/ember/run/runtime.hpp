@@ -29,13 +29,20 @@ struct Runtime {
   c10::Device device{c10::kCPU};
   int64_t threads = 1;
   Precision precision = Precision::fp32;
+  /// train.tf32, in effect on CUDA only.
+  bool tf32 = false;
 };
+
+/// "fp32", "bf16", or "fp32 (tf32 products)" on CUDA with train.tf32:
+/// what a run's first line says of its precision.
+std::string precision_label(const Runtime& r);
 
 /// Checks what only LibTorch can check of `config` (its model's module names
 /// are registered, its device exists and computes in its precision),
 /// resolves the device, threads and precision, and
 /// sets LibTorch's intra-op threads (Debian's LibTorch would otherwise run
-/// one). Throws ConfigError.
+/// one) and whether CUDA's fp32 products use TF32 (train.tf32; off on the
+/// CPU). Throws ConfigError.
 Runtime prepare_runtime(const Config& config);
 
 }  // namespace ember
