@@ -125,9 +125,14 @@ PY
 # (train.tf32 = false: TF32's 10-bit inputs are not the CPU's arithmetic).
 common=(--config configs/debug.toml --set model.drop_rate=0 --set train.max_steps=30
   --set train.threads=0 --set train.tf32=false)
-cuda_vs_cpu() {
+# The CPU run the CUDA runs are compared against, trained once for both stages.
+cpu_run() {
+  [[ -f "$w/cpu/metrics.jsonl" ]] && return 0
   "$ember" train "${common[@]}" --set train.device=cpu --set run.dir="$w/cpu" >"$w/cpu.log" 2>&1 ||
     { tail -3 "$w/cpu.log"; return 1; }
+}
+cuda_vs_cpu() {
+  cpu_run || return 1
   "$ember" train "${common[@]}" --set train.device=cuda --set run.dir="$w/cuda" >"$w/cuda.log" 2>&1 ||
     { tail -3 "$w/cuda.log"; return 1; }
   head -1 "$w/cuda.log"
@@ -139,8 +144,7 @@ stage cuda-vs-cpu cuda_vs_cpu
 # --- the speed options on CUDA (issue 25) -------------------------------------------------------
 # Dropout off, so the fused kernel's own dropout draws play no part.
 options() {
-  [[ -f "$w/cpu/metrics.jsonl" ]] || "$ember" train "${common[@]}" --set train.device=cpu \
-    --set run.dir="$w/cpu" >"$w/cpu.log" 2>&1 || { tail -3 "$w/cpu.log"; return 1; }
+  cpu_run || return 1
   local p
   for p in fp32 bf16; do
     "$ember" train "${common[@]}" --set train.device=cuda --set model.attention=fused \

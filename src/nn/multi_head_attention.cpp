@@ -92,18 +92,28 @@ torch::Tensor MultiHeadAttentionImpl::attend(
     const torch::Tensor& keys,
     const torch::Tensor& values,
     int64_t past) {
-  const int64_t b = queries.size(0);
+  // (B, H, T, h) -> (B, T, H, h) -> (B, T, D)
+  const auto context =
+      (options_.fused() && past == 0
+           ? causal_attention(
+                 queries,
+                 keys,
+                 values,
+                 is_training() ? options_.dropout() : 0.0)
+           : masked_attention(queries, keys, values, past))
+          .transpose(1, 2)
+          .contiguous()
+          .view({queries.size(0), queries.size(2), options_.d_out()});
+  return adapted(out_proj, context);
+}
+
+torch::Tensor MultiHeadAttentionImpl::masked_attention(
+    const torch::Tensor& queries,
+    const torch::Tensor& keys,
+    const torch::Tensor& values,
+    int64_t past) {
   const int64_t t = queries.size(2);
   const int64_t head_dim = queries.size(3);
-  if (options_.fused() && past == 0) {
-    // (B, H, T, h) -> (B, T, D), then out_proj.
-    const double p = is_training() ? options_.dropout() : 0.0;
-    const auto context = causal_attention(queries, keys, values, p)
-                             .transpose(1, 2)
-                             .contiguous()
-                             .view({b, t, options_.d_out()});
-    return adapted(out_proj, context);
-  }
   // (B, H, T, h) @ (B, H, h, P+T) -> (B, H, T, P+T)
   auto scores = at::matmul(queries, keys.transpose(2, 3));
   const auto mask_bool =
@@ -114,13 +124,8 @@ torch::Tensor MultiHeadAttentionImpl::attend(
       .div_(std::sqrt(static_cast<double>(head_dim)));
   auto weights = at::softmax(scores, -1);
   weights = dropout(weights);
-  // (B, H, T, P+T) @ (B, H, P+T, h) -> (B, H, T, h) -> (B, T, H, h)
-  // -> (B, T, D)
-  const auto context = at::matmul(weights, values)
-                           .transpose(1, 2)
-                           .contiguous()
-                           .view({b, t, options_.d_out()});
-  return adapted(out_proj, context);
+  // (B, H, T, P+T) @ (B, H, P+T, h) -> (B, H, T, h)
+  return at::matmul(weights, values);
 }
 
 torch::Tensor MultiHeadAttentionImpl::forward(const torch::Tensor& x) {

@@ -102,8 +102,16 @@ class MultiHeadAttentionImpl : public torch::nn::Module,
   /// (B, T, d_in) -> (B, H, T, h) through `linear`.
   torch::Tensor heads(torch::nn::Linear& linear, const torch::Tensor& x);
   /// Attention of queries (B, H, T, h) at positions past..past+T-1 over
-  /// keys and values (B, H, past+T, h), then out_proj: (B, T, D).
+  /// keys and values (B, H, past+T, h), then out_proj: (B, T, D). Through
+  /// causal_attention() when fused and past is 0, else masked_attention().
   torch::Tensor attend(
+      const torch::Tensor& queries,
+      const torch::Tensor& keys,
+      const torch::Tensor& values,
+      int64_t past);
+  /// The book's: scores masked above position past + t, scaled, softmax,
+  /// Dropout, times values: (B, H, T, h).
+  torch::Tensor masked_attention(
       const torch::Tensor& queries,
       const torch::Tensor& keys,
       const torch::Tensor& values,
