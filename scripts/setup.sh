@@ -38,7 +38,7 @@ esac
 
 # --- 1. Debian packages ------------------------------------------------------
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates time
   nodejs npm
   libtorch-dev libopenblas0-openmp libgloo-dev python3-torch
   libfmt-dev catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev

@@ -7,6 +7,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -127,6 +128,34 @@ struct ProcessGroup::Impl {
   }
 };
 
+namespace {
+
+// LibTorch 2.4+ asks for the libuv store backend by default, and a LibTorch
+// built without libuv (Debian 13's) refuses the request: there the classic
+// backend is used, as it is when torchrun's USE_LIBUV=0 asks for it.
+c10::intrusive_ptr<c10d::TCPStore> connect_tcp_store(
+    const std::string& addr, c10d::TCPStoreOptions opts) {
+#if TORCH_VERSION_MAJOR > 2 || \
+    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  const char* use_libuv = std::getenv("USE_LIBUV");
+  opts.useLibUV = !(use_libuv && std::string_view(use_libuv) == "0");
+  if (opts.useLibUV) {
+    try {
+      return c10::make_intrusive<c10d::TCPStore>(addr, opts);
+    } catch (const c10::Error& e) {
+      if (std::string_view(e.what()).find("without libuv support") ==
+          std::string_view::npos) {
+        throw;
+      }
+      opts.useLibUV = false;
+    }
+  }
+#endif
+  return c10::make_intrusive<c10d::TCPStore>(addr, opts);
+}
+
+}  // namespace
+
 ProcessGroup::ProcessGroup(
     const LaunchEnv& env,
     const std::string& backend,
@@ -143,7 +172,7 @@ ProcessGroup::ProcessGroup(
   opts.waitWorkers = false;
   opts.timeout = timeout;
   try {
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, opts);
+    auto tcp = connect_tcp_store(env.master_addr, opts);
     impl_->store = c10::make_intrusive<c10d::PrefixStore>(
         "ember", c10::static_intrusive_pointer_cast<c10d::Store>(tcp));
   } catch (const std::exception& e) {

@@ -9,14 +9,43 @@
 #include <ATen/ops/zeros_like.h>
 #include <c10/core/GradMode.h>
 #include <fmt/core.h>
+#include <torch/version.h>
 
 #include <ember/util/error.hpp>
 
+#if TORCH_VERSION_MAJOR >= 2
+#include <ATen/ops/_fused_adamw.h>
+#define EMBER_HAS_FUSED_ADAMW 1
+#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 4
+#define EMBER_HAS_FUSED_ADAMW_CPU 1
+#endif
+#endif
+
 namespace ember {
+
+bool aten_fused_adamw_available(const c10::Device& device) {
+#if defined(EMBER_HAS_FUSED_ADAMW_CPU)
+  if (device.is_cpu()) return true;
+#endif
+#if defined(EMBER_HAS_FUSED_ADAMW)
+  if (device.is_cuda()) return true;
+#endif
+  (void)device;
+  return false;
+}
 
 AdamW::AdamW(NamedTensors params, AdamWOptions options)
     : params_(std::move(params)), options_(options) {
   for (const auto& entry : params_) {
+    if (options_.kernel == AdamWKernel::aten_fused &&
+        !aten_fused_adamw_available(entry.second.device())) {
+      throw Error(fmt::format(
+          "AdamW: this LibTorch ({}) has no fused AdamW kernel for {} "
+          "tensors ('{}'); it needs LibTorch 2.0+ for CUDA, 2.4+ for the CPU",
+          TORCH_VERSION,
+          entry.second.device().str(),
+          entry.first));
+    }
     exp_avg_.push_back(
         at::zeros_like(entry.second, at::MemoryFormat::Contiguous));
     exp_avg_sq_.push_back(
@@ -30,7 +59,25 @@ void AdamW::zero_grad() {
 
 void AdamW::step() {
   begin_step();
-  for (size_t k = 0; k < params_.size(); ++k) update(k);
+  // ATen's fused kernel takes lists of one device and dtype: one call each.
+  std::map<std::pair<std::string, at::ScalarType>, std::vector<size_t>> fused;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const auto& param = params_[k].second;
+    if (!takes_aten_fused(k)) {
+      update(k);
+    } else if (param.grad().defined()) {
+      fused[{param.device().str(), param.scalar_type()}].push_back(k);
+    }
+  }
+  for (const auto& group : fused) update_fused(group.second);
+}
+
+bool AdamW::takes_aten_fused(size_t k) const {
+  const auto& param = params_[k].second;
+  const auto& grad = param.grad();
+  if (grad.defined() && grad.is_sparse()) return false;  // tensor ops take it
+  if (options_.kernel == AdamWKernel::aten_fused) return true;
+  return param.device().is_cuda() && aten_fused_adamw_available(param.device());
 }
 
 void AdamW::begin_step() {
@@ -41,6 +88,51 @@ void AdamW::begin_step() {
       1.0 - std::pow(options_.beta2, static_cast<double>(step_));
   step_size_ = options_.lr / bias_correction1;
   bias_correction2_sqrt_ = std::sqrt(bias_correction2);
+  c10::NoGradGuard no_grad;
+  for (auto& steps : fused_steps_) steps.fill_(static_cast<double>(step_));
+}
+
+const at::Tensor& AdamW::fused_step(const c10::Device& device) {
+  for (const auto& steps : fused_steps_) {
+    if (steps.device() == device) return steps;
+  }
+  fused_steps_.push_back(at::scalar_tensor(
+      static_cast<double>(step_),
+      at::TensorOptions().dtype(at::kFloat).device(device)));
+  return fused_steps_.back();
+}
+
+void AdamW::update_fused(const std::vector<size_t>& ks) {
+#if defined(EMBER_HAS_FUSED_ADAMW)
+  if (ks.empty()) return;
+  c10::NoGradGuard no_grad;
+  std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+  const auto& step = fused_step(params_[ks.front()].second.device());
+  for (const size_t k : ks) {
+    params.push_back(params_[k].second);
+    grads.push_back(params_[k].second.grad());
+    exp_avgs.push_back(exp_avg_[k]);
+    exp_avg_sqs.push_back(exp_avg_sq_[k]);
+    steps.push_back(step);  // read, not advanced, by the kernel
+  }
+  at::_fused_adamw_(
+      params,
+      grads,
+      exp_avgs,
+      exp_avg_sqs,
+      /*max_exp_avg_sqs=*/{},
+      steps,
+      options_.lr,
+      options_.beta1,
+      options_.beta2,
+      options_.weight_decay,
+      options_.eps,
+      /*amsgrad=*/false,
+      /*maximize=*/false);
+#else
+  (void)ks;
+  throw Error("AdamW: this LibTorch has no fused AdamW kernel");
+#endif
 }
 
 void AdamW::update(const at::Tensor& param) {
@@ -64,6 +156,10 @@ void AdamW::update(size_t k) {
   auto& param = params_[k].second;
   const auto& grad = param.grad();
   if (!grad.defined()) return;
+  if (takes_aten_fused(k)) {
+    update_fused({k});
+    return;
+  }
   auto& exp_avg = exp_avg_[k];
   auto& exp_avg_sq = exp_avg_sq_[k];
   const bool fused = param.device().is_cpu() &&

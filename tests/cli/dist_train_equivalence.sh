@@ -71,9 +71,18 @@ PY
 if command -v torchrun >/dev/null; then
   launch=(torchrun --redirects 1 --tee 1 --no_python --nproc_per_node 2
           --master_port $((20000 + RANDOM % 20000)))
-  timeout 120 "${launch[@]}" "$ember" train "${common[@]}" --set data.batch_size=2 \
-    --set train.max_steps=8 --set run.dir="$w/three" >"$w/three.log" 2>&1 ||
-    { cat "$w/three.log"; exit 1; }
+  if ! timeout 120 "${launch[@]}" "$ember" train "${common[@]}" --set data.batch_size=2 \
+    --set train.max_steps=8 --set run.dir="$w/three" >"$w/three.log" 2>&1; then
+    # Debian 13's torchrun (PyTorch 2.6 without libuv) asks for a libuv
+    # store in its rendezvous whatever USE_LIBUV says: its launcher cannot
+    # start, which says nothing of ember.
+    if grep -q "use_libuv was requested but PyTorch was build without libuv" "$w/three.log"; then
+      echo "skipped: dist_train_equivalence's torchrun legs: this torchrun cannot start its own store (PyTorch built without libuv); the rest passed"
+      exit 77
+    fi
+    cat "$w/three.log"
+    exit 1
+  fi
   timeout 120 "${launch[@]}" "$ember" train --resume "$w/three" \
     --set train.max_steps=16 >"$w/three-resumed.log" 2>&1 ||
     { cat "$w/three-resumed.log"; exit 1; }

@@ -70,6 +70,51 @@ TEST_CASE("AdamW: begin_step + update in any order is step()", "[optim]") {
       "AdamW::update: a tensor this optimizer does not hold");
 }
 
+// ATen's fused kernel (the CUDA route on LibTorch 2.x) checked on the CPU,
+// where LibTorch 2.4+ has it too; an older LibTorch must refuse it by name.
+TEST_CASE(
+    "AdamW: ATen's fused kernel equals torch::optim::AdamW after 10 steps",
+    "[optim]") {
+  torch::manual_seed(2);
+  const auto w = torch::randn({300, 7}), v = torch::randn({7});
+  auto w1 = w.clone().requires_grad_(true), v1 = v.clone().requires_grad_(true);
+  auto w2 = w.clone().requires_grad_(true), v2 = v.clone().requires_grad_(true);
+  auto w3 = w.clone().requires_grad_(true), v3 = v.clone().requires_grad_(true);
+  ember::AdamWOptions fused{4e-4, 0.1};
+  fused.kernel = ember::AdamWKernel::aten_fused;
+  if (!ember::aten_fused_adamw_available(torch::kCPU)) {
+    CHECK_THROWS_WITH(
+        ember::AdamW({{"w", w1}}, fused),
+        Catch::Contains("has no fused AdamW kernel for cpu tensors ('w')"));
+    return;
+  }
+  ember::AdamW whole({{"w", w1}, {"v", v1}}, fused);
+  ember::AdamW parts({{"w", w2}, {"v", v2}}, fused);
+  torch::optim::AdamW ref(
+      {w3, v3}, torch::optim::AdamWOptions(4e-4).weight_decay(0.1));
+  for (int i = 0; i < 10; ++i) {
+    const auto target = torch::randn({300, 7});
+    whole.zero_grad();
+    parts.zero_grad();
+    ref.zero_grad();
+    for (auto* p : {&w1, &w2, &w3}) ((*p - target).pow(2)).sum().backward();
+    for (auto* p : {&v1, &v2, &v3}) (*p * (i + 1)).sum().backward();
+    whole.step();
+    ref.step();
+    parts.begin_step();
+    parts.update(v2);
+    parts.update(w2);
+  }
+  CHECK(torch::allclose(w1, w3, 0, 1e-6));
+  CHECK(torch::allclose(v1, v3, 0, 1e-6));
+  CHECK(torch::equal(w1, w2));  // one call for both or one each: same bits
+  CHECK(torch::equal(v1, v2));
+  // The moments it keeps are the state a checkpoint saves.
+  ember::AdamW reloaded({{"w", w1}, {"v", v1}}, {4e-4, 0.1});
+  reloaded.load_state(whole.state());
+  CHECK(reloaded.num_steps() == 10);
+}
+
 // The float32 CPU update runs a vectorized copy of its loop chosen for the
 // CPU (AVX-512, AVX2 or SSE2; src/train/adamw_kernel.hpp). Each must give
 // the bits of the plain arithmetic, element by element, tail included:

@@ -1,9 +1,11 @@
 // AdamW with PyTorch 1.13's update (torch/optim/adamw.py _single_tensor_adamw,
 // defaults betas (0.9, 0.999), eps 1e-8, no amsgrad): the same arithmetic,
 // element by element, fused into one pass over each float32 CPU tensor
-// instead of nine (bandwidth: the (V, D) tables dominate). Other tensors
-// (CUDA) take PyTorch's tensor-op path. zero_grad() drops the gradients
-// (set_to_none), which changes no value.
+// instead of nine (bandwidth: the (V, D) tables dominate). CUDA tensors take
+// ATen's fused AdamW kernel (at::_fused_adamw_, torch.optim.AdamW(fused=True):
+// LibTorch 2.0 and later; one launch for all parameters), other tensors
+// PyTorch's tensor-op path. zero_grad() drops the gradients (set_to_none),
+// which changes no value.
 // Leaves out: amsgrad, maximize, parameter groups.
 #pragma once
 
@@ -18,13 +20,28 @@
 
 namespace ember {
 
+/// Which code updates a parameter.
+enum class AdamWKernel {
+  /// ember's one-pass loop for contiguous float32 CPU tensors, ATen's fused
+  /// kernel for CUDA tensors where the LibTorch has it, tensor ops otherwise.
+  automatic,
+  /// ATen's fused kernel for every tensor (CPU too on LibTorch 2.4+); the
+  /// constructor throws ember::Error where this LibTorch has none.
+  aten_fused,
+};
+
 struct AdamWOptions {
   double lr = 1e-3;
   double weight_decay = 1e-2;
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  AdamWKernel kernel = AdamWKernel::automatic;
 };
+
+/// Whether this LibTorch has ATen's fused AdamW for tensors on `device`
+/// (CUDA: 2.0 and later; CPU: 2.4 and later).
+bool aten_fused_adamw_available(const c10::Device& device);
 
 class AdamW {
  public:
@@ -74,7 +91,16 @@ class AdamW {
   double step_size_ = 0;
   double bias_correction2_sqrt_ = 1;
 
+  // The float32 step count on each device ATen's fused kernel runs on (it
+  // reads the step from a tensor), set by begin_step().
+  std::vector<at::Tensor> fused_steps_;
+
+  bool takes_aten_fused(size_t k) const;
   void update(size_t k);
+  /// One call of ATen's fused kernel for parameters `ks` (same device and
+  /// dtype, each with a gradient).
+  void update_fused(const std::vector<size_t>& ks);
+  const at::Tensor& fused_step(const c10::Device& device);
 };
 
 }  // namespace ember
