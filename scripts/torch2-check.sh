@@ -35,7 +35,7 @@ die() {
 command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
 
 packages=(build-essential cmake ninja-build pkg-config git nodejs time
-  libtorch-dev libgloo-dev python3-torch python3-numpy
+  libtorch-dev libopenblas0-openmp libgloo-dev python3-torch python3-numpy
   libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libutf8proc-dev zlib1g-dev libxxhash-dev libssl-dev libsimdjson-dev)
 catch2_deb="pool/main/c/catch2/catch2_2.13.10-1_amd64.deb"
