@@ -12,6 +12,8 @@ import tomllib
 
 import torch
 
+from gpt_flops import flop_per_token as gpt_flop_per_token
+
 w, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 precisions = sys.argv[4:]
 cfg = tomllib.load(open(f"{w}/ember-fp32/config.toml", "rb"))
@@ -57,18 +59,14 @@ shapes = ((N, D, V), (N, D, 4 * D), (2048, 2048, 2048))
 peak = {"fp32": max(gflops(*s, torch.float32) for s in shapes)}
 if "bf16" in precisions:
     peak["bf16"] = max(gflops(*s, torch.bfloat16) for s in shapes)
-# Parameters in matmuls: the blocks, final norm and out_head (not the
-# tok_emb / pos_emb lookups): attention 4D^2 + D (+ 3D qkv biases),
-# feed-forward 8D^2 + 5D, norms 4D.
-block = 12 * D * D + 10 * D + (3 * D if m["qkv_bias"] else 0)
-matmul_params = L * block + 2 * D + (0 if m["tie_weights"] else D * V)
-flop_per_token = 6 * matmul_params + 12 * L * T * D
+flop_per_token = gpt_flop_per_token(L, D, T, V, m["qkv_bias"], m["tie_weights"])
 runs = {p: (read(f"{w}/ember-{p}/metrics.jsonl"), read(f"{w}/ref-{p}.jsonl")) for p in precisions}
 for p, (ours, ref) in runs.items():
     if len(ours) != len(ref) or any(a["tokens_seen"] != b["tokens_seen"] for a, b in zip(ours, ref)):
         sys.exit(f"FAIL: the {p} runs evaluated at different points ({len(ours)} vs {len(ref)} rows)")
 peaks = "; ".join(f"{p} matmul peak {g:.1f} GFLOP/s" for p, g in peak.items())
-print(f"config: GPT-2 small (L {L}, D {D}, V {V}), T {T}, batch {d['batch_size']}, "
+name = "GPT-2 small" if (L, D, V) == (12, 768, 50257) else "GPT"
+print(f"config: {name} (L {L}, D {D}, V {V}), T {T}, batch {d['batch_size']}, "
       f"dropout {m['drop_rate']}, {threads} threads, {steps} steps, "
       f"{len(runs['fp32'][0])} evaluations; {peaks}; {flop_per_token / 1e9:.3f} GFLOP per trained token")
 print()

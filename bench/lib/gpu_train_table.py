@@ -27,10 +27,12 @@ import re
 import statistics
 import sys
 
+from gpt_flops import flop_per_token, matmul_params
+
 w = sys.argv[1]
 L, D, T, V = 12, 768, 1024, 50257
-MATMUL_PARAMS = L * (12 * D * D + 10 * D) + 2 * D + D * V
-FLOP_PER_TOKEN = 6 * MATMUL_PARAMS + 12 * L * T * D
+MATMUL_PARAMS = matmul_params(L, D, V)
+FLOP_PER_TOKEN = flop_per_token(L, D, T, V)
 
 # Dense (no sparsity) tensor-core peaks, TFLOP/s: (substring of
 # nvidia-smi's name, label, bf16, tf32); the first match wins.

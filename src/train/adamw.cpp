@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include "adamw_kernel.hpp"
 #include <ATen/Parallel.h>
@@ -60,13 +61,18 @@ void AdamW::zero_grad() {
 void AdamW::step() {
   begin_step();
   // ATen's fused kernel takes lists of one device and dtype: one call each.
-  std::map<std::pair<std::string, at::ScalarType>, std::vector<size_t>> fused;
+  std::map<
+      std::tuple<c10::DeviceType, c10::DeviceIndex, at::ScalarType>,
+      std::vector<size_t>>
+      fused;
   for (size_t k = 0; k < params_.size(); ++k) {
     const auto& param = params_[k].second;
-    if (!takes_aten_fused(k)) {
-      update(k);
-    } else if (param.grad().defined()) {
-      fused[{param.device().str(), param.scalar_type()}].push_back(k);
+    if (!param.grad().defined()) continue;
+    if (takes_aten_fused(k)) {
+      const auto& device = param.device();
+      fused[{device.type(), device.index(), param.scalar_type()}].push_back(k);
+    } else {
+      update_unfused(k);
     }
   }
   for (const auto& group : fused) update_fused(group.second);
@@ -147,6 +153,15 @@ void AdamW::update(const at::Tensor& param) {
 }
 
 void AdamW::update(size_t k) {
+  if (!params_[k].second.grad().defined()) return;
+  if (takes_aten_fused(k)) {
+    update_fused({k});
+  } else {
+    update_unfused(k);
+  }
+}
+
+void AdamW::update_unfused(size_t k) {
   c10::NoGradGuard no_grad;
   const double lr = options_.lr;
   const double beta1 = options_.beta1;
@@ -155,11 +170,6 @@ void AdamW::update(size_t k) {
   const double bias_correction2_sqrt = bias_correction2_sqrt_;
   auto& param = params_[k].second;
   const auto& grad = param.grad();
-  if (!grad.defined()) return;
-  if (takes_aten_fused(k)) {
-    update_fused({k});
-    return;
-  }
   auto& exp_avg = exp_avg_[k];
   auto& exp_avg_sq = exp_avg_sq_[k];
   const bool fused = param.device().is_cpu() &&

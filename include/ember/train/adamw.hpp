@@ -96,7 +96,10 @@ class AdamW {
   std::vector<at::Tensor> fused_steps_;
 
   bool takes_aten_fused(size_t k) const;
+  /// Updates parameter k if it has a gradient, through the kernel it takes.
   void update(size_t k);
+  /// ember's one-pass loop or PyTorch's tensor ops (k has a gradient).
+  void update_unfused(size_t k);
   /// One call of ATen's fused kernel for parameters `ks` (same device and
   /// dtype, each with a gradient).
   void update_fused(const std::vector<size_t>& ks);
