@@ -3,7 +3,9 @@
 #include <cmath>
 #include <vector>
 
+#include "skip.hpp"
 #include <catch2/catch.hpp>
+#include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 #include <torch/utils.h>
 
@@ -70,34 +72,37 @@ TEST_CASE("AdamW: begin_step + update in any order is step()", "[optim]") {
       "AdamW::update: a tensor this optimizer does not hold");
 }
 
-// ATen's fused kernel (the CUDA route on LibTorch 2.x) checked on the CPU,
-// where LibTorch 2.4+ has it too; an older LibTorch must refuse it by name.
-TEST_CASE(
-    "AdamW: ATen's fused kernel equals torch::optim::AdamW after 10 steps",
-    "[optim]") {
+namespace {
+
+// Ten steps of ember::AdamW with `options`, taken as one step() and as
+// begin_step() + update() per tensor, against torch::optim::AdamW on the
+// CPU: a (300, 7) weight on `w_device` and a (7) bias on `v_device`.
+void check_ten_steps_against_torch(
+    const ember::AdamWOptions& options,
+    const torch::Device& w_device,
+    const torch::Device& v_device) {
   torch::manual_seed(2);
   const auto w = torch::randn({300, 7}), v = torch::randn({7});
-  auto w1 = w.clone().requires_grad_(true), v1 = v.clone().requires_grad_(true);
-  auto w2 = w.clone().requires_grad_(true), v2 = v.clone().requires_grad_(true);
-  auto w3 = w.clone().requires_grad_(true), v3 = v.clone().requires_grad_(true);
-  ember::AdamWOptions fused{4e-4, 0.1};
-  fused.kernel = ember::AdamWKernel::aten_fused;
-  if (!ember::aten_fused_adamw_available(torch::kCPU)) {
-    CHECK_THROWS_WITH(
-        ember::AdamW({{"w", w1}}, fused),
-        Catch::Contains("has no fused AdamW kernel for cpu tensors ('w')"));
-    return;
-  }
-  ember::AdamW whole({{"w", w1}, {"v", v1}}, fused);
-  ember::AdamW parts({{"w", w2}, {"v", v2}}, fused);
+  auto on = [](const torch::Tensor& t, const torch::Device& device) {
+    return t.clone().to(device).requires_grad_(true);  // a copy each
+  };
+  auto w1 = on(w, w_device), v1 = on(v, v_device);
+  auto w2 = on(w, w_device), v2 = on(v, v_device);
+  auto w3 = on(w, torch::kCPU), v3 = on(v, torch::kCPU);
+  ember::AdamW whole({{"w", w1}, {"v", v1}}, options);
+  ember::AdamW parts({{"w", w2}, {"v", v2}}, options);
   torch::optim::AdamW ref(
-      {w3, v3}, torch::optim::AdamWOptions(4e-4).weight_decay(0.1));
+      {w3, v3},
+      torch::optim::AdamWOptions(options.lr)
+          .weight_decay(options.weight_decay));
   for (int i = 0; i < 10; ++i) {
     const auto target = torch::randn({300, 7});
     whole.zero_grad();
     parts.zero_grad();
     ref.zero_grad();
-    for (auto* p : {&w1, &w2, &w3}) ((*p - target).pow(2)).sum().backward();
+    for (auto* p : {&w1, &w2, &w3}) {
+      ((*p - target.to(p->device())).pow(2)).sum().backward();
+    }
     for (auto* p : {&v1, &v2, &v3}) (*p * (i + 1)).sum().backward();
     whole.step();
     ref.step();
@@ -105,14 +110,48 @@ TEST_CASE(
     parts.update(v2);
     parts.update(w2);
   }
-  CHECK(torch::allclose(w1, w3, 0, 1e-6));
-  CHECK(torch::allclose(v1, v3, 0, 1e-6));
+  REQUIRE(w1.device().type() == w_device.type());
+  CHECK(torch::allclose(w1.cpu(), w3, 0, 1e-6));
+  CHECK(torch::allclose(v1.cpu(), v3, 0, 1e-6));
   CHECK(torch::equal(w1, w2));  // one call for both or one each: same bits
   CHECK(torch::equal(v1, v2));
   // The moments it keeps are the state a checkpoint saves.
-  ember::AdamW reloaded({{"w", w1}, {"v", v1}}, {4e-4, 0.1});
+  ember::AdamW reloaded({{"w", w1}, {"v", v1}}, options);
   reloaded.load_state(whole.state());
   CHECK(reloaded.num_steps() == 10);
+}
+
+}  // namespace
+
+// ATen's fused kernel (the CUDA route on LibTorch 2.x) checked on the CPU,
+// where LibTorch 2.4+ has it too; an older LibTorch must refuse it by name.
+TEST_CASE(
+    "AdamW: ATen's fused kernel equals torch::optim::AdamW after 10 steps",
+    "[optim]") {
+  ember::AdamWOptions fused{4e-4, 0.1};
+  fused.kernel = ember::AdamWKernel::aten_fused;
+  if (!ember::aten_fused_adamw_available(torch::kCPU)) {
+    auto w = torch::randn({3}).requires_grad_(true);
+    CHECK_THROWS_WITH(
+        ember::AdamW({{"w", w}}, fused),
+        Catch::Contains("has no fused AdamW kernel for cpu tensors ('w')"));
+    return;
+  }
+  check_ten_steps_against_torch(fused, torch::kCPU, torch::kCPU);
+}
+
+// What `ember train` does on a GPU: the CUDA weight takes ATen's fused
+// kernel (LibTorch 2.0+; tensor ops before), the CPU bias ember's loop, in
+// one optimizer; both equal PyTorch's AdamW on the CPU.
+TEST_CASE(
+    "AdamW: CUDA parameters equal torch::optim::AdamW on the CPU after 10 "
+    "steps",
+    "[optim][cuda]") {
+  if (!torch::cuda::is_available()) {
+    EMBER_SKIP_CASE(
+        "AdamW on CUDA", "no CUDA device (torch::cuda::is_available)");
+  }
+  check_ten_steps_against_torch({4e-4, 0.1}, torch::kCUDA, torch::kCPU);
 }
 
 // The float32 CPU update runs a vectorized copy of its loop chosen for the
