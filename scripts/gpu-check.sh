@@ -13,6 +13,10 @@
 #                (the NCCL process group, broadcast and gradient all-reduce on
 #                a real GPU)
 #   nccl-2       with 2+ GPUs: 2 ranks x batch b equal 1 process x batch 2b
+#   cuda-cases   builds the unit tests and runs their [cuda] cases (the
+#                embedding and the loader on CUDA, AdamW's CUDA parameters
+#                through ATen's fused kernel within 1e-6 of PyTorch's AdamW);
+#                none may skip
 #   tests        the whole CTest suite; a skip that tests/allowed_skips.txt does
 #                not allow on a GPU machine fails it (scripts/check_skips.sh)
 # and ends with a summary (PASS, SKIP with its reason above it, or FAIL); the
@@ -39,7 +43,7 @@ logdir="${OUT:-$build}"
 mkdir -p "$logdir"
 log="$logdir/gpu-check.log"
 exec > >(tee "$log") 2>&1
-stages="${STAGES:-cuda-vs-cpu options throughput nccl-1 nccl-2 tests}"
+stages="${STAGES:-cuda-vs-cpu options throughput nccl-1 nccl-2 cuda-cases tests}"
 say() { printf '[gpu-check] %s\n' "$*"; }
 die() {
   say "FAILED: $*"
@@ -224,6 +228,22 @@ nccl_2() {
   compare "$w/plain/metrics.jsonl" "$w/nccl2/metrics.jsonl" 1e-4 "nccl 2 ranks vs 1 process"
 }
 stage nccl-2 nccl_2
+
+# --- the unit tests' [cuda] cases --------------------------------------------------------------
+# Run by hand (not under CTest), a case that cannot run prints "skipped: ..."
+# and passes: here that is a failure.
+cuda_cases() {
+  cmake --build "$build" --parallel "$(nproc)" --target ember_tests || return 1
+  "$build/tests/ember_tests" "[cuda]" >"$w/cuda-cases.log" 2>&1
+  local status=$?
+  cat "$w/cuda-cases.log"
+  ((status == 0)) || return 1
+  if grep -q "skipped:" "$w/cuda-cases.log"; then
+    say "a [cuda] case skipped on a GPU machine"
+    return 1
+  fi
+}
+stage cuda-cases cuda_cases
 
 # --- the test suite ---------------------------------------------------------------------------
 tests() {
