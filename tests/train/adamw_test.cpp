@@ -77,7 +77,8 @@ namespace {
 // Ten steps of ember::AdamW with `options`, taken as one step() and as
 // begin_step() + update() per tensor, against torch::optim::AdamW on the
 // CPU: a (300, 7) weight on `w_device` and a (7) bias on `v_device`.
-void check_ten_steps_against_torch(
+// Returns the weight after the ten steps.
+torch::Tensor check_ten_steps_against_torch(
     const ember::AdamWOptions& options,
     const torch::Device& w_device,
     const torch::Device& v_device) {
@@ -110,7 +111,6 @@ void check_ten_steps_against_torch(
     parts.update(v2);
     parts.update(w2);
   }
-  REQUIRE(w1.device().type() == w_device.type());
   CHECK(torch::allclose(w1.cpu(), w3, 0, 1e-6));
   CHECK(torch::allclose(v1.cpu(), v3, 0, 1e-6));
   CHECK(torch::equal(w1, w2));  // one call for both or one each: same bits
@@ -119,6 +119,7 @@ void check_ten_steps_against_torch(
   ember::AdamW reloaded({{"w", w1}, {"v", v1}}, options);
   reloaded.load_state(whole.state());
   CHECK(reloaded.num_steps() == 10);
+  return w1.detach();
 }
 
 }  // namespace
@@ -142,7 +143,9 @@ TEST_CASE(
 
 // What `ember train` does on a GPU: the CUDA weight takes ATen's fused
 // kernel (LibTorch 2.0+; tensor ops before), the CPU bias ember's loop, in
-// one optimizer; both equal PyTorch's AdamW on the CPU.
+// one optimizer; both equal PyTorch's AdamW on the CPU. That the automatic
+// choice is the fused kernel shows in the bits: the weight's are those of
+// an optimizer told to take it (tensor ops round otherwise).
 TEST_CASE(
     "AdamW: CUDA parameters equal torch::optim::AdamW on the CPU after 10 "
     "steps",
@@ -151,7 +154,15 @@ TEST_CASE(
     EMBER_SKIP_CASE(
         "AdamW on CUDA", "no CUDA device (torch::cuda::is_available)");
   }
-  check_ten_steps_against_torch({4e-4, 0.1}, torch::kCUDA, torch::kCPU);
+  const auto automatic =
+      check_ten_steps_against_torch({4e-4, 0.1}, torch::kCUDA, torch::kCPU);
+  if (ember::aten_fused_adamw_available(torch::kCUDA)) {
+    ember::AdamWOptions fused{4e-4, 0.1};
+    fused.kernel = ember::AdamWKernel::aten_fused;
+    const auto told =
+        check_ten_steps_against_torch(fused, torch::kCUDA, torch::kCUDA);
+    CHECK(torch::equal(automatic, told));
+  }
 }
 
 // The float32 CPU update runs a vectorized copy of its loop chosen for the
